@@ -1,0 +1,316 @@
+// Parsing an inbound postback: the query string and body of a network's call,
+// every alias networks and other trackers use, strict about money and encoding.
+import { isMoneyEvent, normaliseEvent } from './events.js';
+import { parseAmount, parseCurrency } from './money.js';
+
+export const ALIASES = {
+  clickid: ['clickid', 'tracker.clickid', 'click_id', 'subid', 'cid', 'cnv_id'],
+  event: ['tracker.event', 'event', 'status', 'cnv_status', 'et', 'goal'],
+  amount: ['tracker.cost', 'amount', 'sum', 'payout', 'revenue', 'sumdep', 'deposit_amount'],
+  currency: ['tracker.currency', 'currency', 'cnv_currency'],
+  tid: ['tracker.tid', 'tid', 'transaction_id', 'event_id', 'txid', 'transaction'],
+} as const;
+
+/** Event flags networks such as Binpartner append (`reg=true`), in priority order. */
+const EVENT_FLAGS: Array<[string, string]> = [
+  ['dep', 'deposit'],
+  ['ftd', 'first_deposit'],
+  ['conf', 'email_confirmation'],
+  ['reg', 'registration'],
+  ['install', 'app_install'],
+];
+
+/** Network user ids kept on the lead as custom fields without a `fields.` prefix. */
+const ID_FIELDS = ['trader_id', 'user_id', 'player_id'];
+
+export const LIMITS = {
+  clickid: 64,
+  tid: 128,
+  fieldKey: 64,
+  fieldValue: 1024,
+  fields: 50,
+} as const;
+
+export interface InboundConfig {
+  clickidParam: string;
+  currency: string;
+}
+
+export interface InboundRequest {
+  /** The event from the path, or null when it comes in a parameter. */
+  pathEvent: string | null;
+  /** Raw query string, without the `?`. */
+  query: string;
+  contentType: string | undefined;
+  body: string;
+}
+
+export interface ParsedPostback {
+  event: string;
+  clickid: string;
+  /** The clickid is an unresolved macro such as `{sub1}` (a network's test button). */
+  unresolvedClickid: boolean;
+  micros: bigint | null;
+  currency: string;
+  tid: string | null;
+  fields: Record<string, string>;
+  /** Things worth a note in the postback log that did not stop the postback. */
+  warnings: string[];
+}
+
+export type ParseResult =
+  | { ok: true; postback: ParsedPostback }
+  | {
+      ok: false;
+      code: string;
+      message: string;
+      /** What could be read before it failed, for the postback log. */
+      clickid: string | null;
+      event: string | null;
+    };
+
+type Params = Map<string, string[]>;
+
+class ParseError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function parseInboundPostback(req: InboundRequest, config: InboundConfig): ParseResult {
+  let clickid: string | null = null;
+  let event: string | null = null;
+  try {
+    const params = readParams(req);
+    clickid = pick(params, [...ALIASES.clickid, config.clickidParam]);
+    event = readEvent(req.pathEvent, params);
+    if (clickid === null) {
+      throw new ParseError(
+        'missing_clickid',
+        `no clickid: send it as clickid, ${config.clickidParam}, click_id, subid or cid`,
+      );
+    }
+    if (clickid.length > LIMITS.clickid) {
+      throw new ParseError(
+        'invalid_clickid',
+        `clickid is longer than ${LIMITS.clickid} characters`,
+      );
+    }
+    const warnings: string[] = [];
+    const micros = readAmount(params, event);
+    const currency = readCurrency(params, config.currency);
+    let tid = pick(params, ALIASES.tid);
+    if (tid !== null && looksLikeMacro(tid)) {
+      warnings.push(`transaction id "${tid}" is an unresolved macro and was ignored`);
+      tid = null;
+    }
+    if (tid !== null && tid.length > LIMITS.tid) {
+      throw new ParseError('invalid_tid', `transaction id is longer than ${LIMITS.tid} characters`);
+    }
+    return {
+      ok: true,
+      postback: {
+        event,
+        clickid,
+        unresolvedClickid: looksLikeMacro(clickid),
+        micros,
+        currency,
+        tid,
+        fields: readFields(params),
+        warnings,
+      },
+    };
+  } catch (error) {
+    if (!(error instanceof ParseError)) throw error;
+    return { ok: false, code: error.code, message: error.message, clickid, event };
+  }
+}
+
+/** `{sub1}`, `{{click_id}}`, `[subid]`, `<cid>`, `%sub1%`, `$sub1`: the network did not fill it in. */
+export function looksLikeMacro(value: string): boolean {
+  return /^(\{+[^{}]*\}+|\[[^[\]]*\]|<[^<>]*>|%[A-Za-z0-9_.]+%|\$\{?[A-Za-z_][A-Za-z0-9_.]*\}?)$/.test(
+    value,
+  );
+}
+
+function readParams(req: InboundRequest): Params {
+  const params: Params = new Map();
+  addPairs(params, req.query);
+  if (req.body.length === 0) return params;
+  const type = (req.contentType ?? '').toLowerCase();
+  if (type.includes('json')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(req.body);
+    } catch {
+      throw new ParseError('invalid_body', 'the JSON body does not parse');
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new ParseError('invalid_body', 'the JSON body must be an object');
+    }
+    flattenJson(params, '', parsed as Record<string, unknown>, 0);
+  } else {
+    addPairs(params, req.body);
+  }
+  return params;
+}
+
+function addPairs(params: Params, text: string): void {
+  if (text === '') return;
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const name = decodeStrict(eq === -1 ? pair : pair.slice(0, eq));
+    const value = eq === -1 ? '' : decodeStrict(pair.slice(eq + 1));
+    add(params, name, value);
+  }
+}
+
+function decodeStrict(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    throw new ParseError(
+      'invalid_encoding',
+      'malformed percent-encoding or invalid UTF-8 in the parameters',
+    );
+  }
+}
+
+function flattenJson(params: Params, prefix: string, obj: Record<string, unknown>, depth: number) {
+  if (depth > 4) throw new ParseError('invalid_body', 'the JSON body is nested too deeply');
+  for (const [key, value] of Object.entries(obj)) {
+    const name = prefix ? `${prefix}.${key}` : key;
+    if (value === null || value === undefined) continue;
+    if (Array.isArray(value)) {
+      for (const item of value) addScalar(params, name, item);
+    } else if (typeof value === 'object') {
+      flattenJson(params, name, value as Record<string, unknown>, depth + 1);
+    } else {
+      addScalar(params, name, value);
+    }
+  }
+}
+
+function addScalar(params: Params, name: string, value: unknown): void {
+  if (typeof value === 'string') add(params, name, value);
+  else if (typeof value === 'number' || typeof value === 'boolean')
+    add(params, name, String(value));
+  else
+    throw new ParseError('invalid_body', `the JSON value of "${name}" must be a string or number`);
+}
+
+function add(params: Params, name: string, value: string): void {
+  const list = params.get(name);
+  if (list) list.push(value);
+  else params.set(name, [value]);
+}
+
+/**
+ * The one value carried by any of `names`. Empty values count as absent; two
+ * different values (`amount=1&amount=2`, or `clickid=a&sub1=b`) are refused.
+ */
+function pick(params: Params, names: readonly string[]): string | null {
+  let found: string | null = null;
+  let foundIn = '';
+  for (const name of new Set(names)) {
+    for (const raw of params.get(name) ?? []) {
+      const value = raw.trim();
+      if (value === '') continue;
+      if (found !== null && value !== found) {
+        throw new ParseError(
+          'ambiguous_parameter',
+          foundIn === name
+            ? `"${name}" appears more than once with different values`
+            : `"${foundIn}" and "${name}" carry different values for the same thing`,
+        );
+      }
+      found = value;
+      foundIn = name;
+    }
+  }
+  return found;
+}
+
+function readEvent(pathEvent: string | null, params: Params): string {
+  let raw = pathEvent;
+  if (raw === null) raw = pick(params, ALIASES.event);
+  if (raw === null) {
+    for (const [flag, event] of EVENT_FLAGS) {
+      const value = pick(params, [flag]);
+      if (value !== null && /^(true|1|yes)$/i.test(value)) {
+        raw = event;
+        break;
+      }
+    }
+  }
+  if (raw === null) {
+    throw new ParseError('invalid_event', 'no event: put it in the path or in tracker.event');
+  }
+  const result = normaliseEvent(raw);
+  if (!result.ok) throw new ParseError('invalid_event', result.reason);
+  return result.event;
+}
+
+function readAmount(params: Params, event: string): bigint | null {
+  const raw = pick(params, ALIASES.amount);
+  if (raw === null) {
+    if (isMoneyEvent(event)) {
+      throw new ParseError('invalid_amount', `a ${event} needs an amount (amount or tracker.cost)`);
+    }
+    return null;
+  }
+  const parsed = parseAmount(raw);
+  if (!parsed.ok) throw new ParseError('invalid_amount', parsed.reason);
+  if (parsed.micros < 0n && isMoneyEvent(event)) {
+    throw new ParseError('invalid_amount', `a ${event} cannot have a negative amount`);
+  }
+  return parsed.micros;
+}
+
+function readCurrency(params: Params, fallback: string): string {
+  const raw = pick(params, ALIASES.currency);
+  if (raw === null) return fallback;
+  const parsed = parseCurrency(raw);
+  if (!parsed.ok) throw new ParseError('invalid_currency', parsed.reason);
+  return parsed.code;
+}
+
+const FIELD_KEY = /^[A-Za-z0-9_.-]+$/;
+
+function readFields(params: Params): Record<string, string> {
+  const fields: Record<string, string> = {};
+  let count = 0;
+  const set = (key: string, value: string) => {
+    if (!FIELD_KEY.test(key) || key.length > LIMITS.fieldKey) {
+      throw new ParseError(
+        'invalid_field',
+        `custom field name "${key.slice(0, 40)}" is not allowed`,
+      );
+    }
+    if (value.length > LIMITS.fieldValue) {
+      throw new ParseError(
+        'invalid_field',
+        `custom field "${key}" is over ${LIMITS.fieldValue} characters`,
+      );
+    }
+    if (++count > LIMITS.fields) {
+      throw new ParseError('invalid_field', `more than ${LIMITS.fields} custom fields`);
+    }
+    fields[key] = value;
+  };
+  for (const name of params.keys()) {
+    if (!name.startsWith('fields.')) continue;
+    const value = pick(params, [name]);
+    if (value !== null && !looksLikeMacro(value)) set(name.slice('fields.'.length), value);
+  }
+  for (const name of ID_FIELDS) {
+    if (Object.hasOwn(fields, name)) continue;
+    const value = pick(params, [name]);
+    if (value !== null && !looksLikeMacro(value)) set(name, value);
+  }
+  return fields;
+}
