@@ -1,0 +1,141 @@
+// Versioned schema migrations for the embedded engine, applied in order at
+// start; each runs in its own transaction and a failure stops the process.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE workspaces (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+  email TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE campaigns (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+  slug TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  buyer TEXT NOT NULL DEFAULT '',
+  destination_url TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE INDEX campaigns_workspace ON campaigns(workspace_id, id);
+CREATE TABLE clicks (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL,
+  campaign_id INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  ip TEXT,
+  user_agent TEXT,
+  referrer TEXT,
+  params TEXT NOT NULL
+);
+CREATE INDEX clicks_workspace_at ON clicks(workspace_id, at);
+CREATE TABLE leads (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL,
+  clickid TEXT NOT NULL UNIQUE,
+  campaign_id INTEGER,
+  click_id INTEGER,
+  external_id TEXT,
+  username TEXT,
+  params TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX leads_workspace_id ON leads(workspace_id, id);
+CREATE INDEX leads_workspace_at ON leads(workspace_id, created_at);
+CREATE INDEX leads_workspace_external ON leads(workspace_id, external_id);
+CREATE TABLE lead_fields (
+  lead_id INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (lead_id, key)
+) WITHOUT ROWID;
+CREATE TABLE postbacks (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+  token TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  network TEXT NOT NULL,
+  campaign_id INTEGER,
+  clickid_param TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  macros TEXT NOT NULL,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE INDEX postbacks_workspace ON postbacks(workspace_id, id);
+-- One row per counted event. The two unique keys are the counting rules:
+-- once_key (registration, first_deposit) and tid_key (one transaction id).
+CREATE TABLE conversions (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL,
+  lead_id INTEGER NOT NULL REFERENCES leads(id),
+  campaign_id INTEGER,
+  postback_id INTEGER,
+  event TEXT NOT NULL,
+  amount_micros INTEGER,
+  currency TEXT NOT NULL,
+  tid TEXT,
+  once_key TEXT,
+  tid_key TEXT,
+  at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX conversions_once ON conversions(lead_id, once_key);
+CREATE UNIQUE INDEX conversions_tid ON conversions(lead_id, tid_key);
+CREATE INDEX conversions_workspace_at ON conversions(workspace_id, at);
+-- Events without a transaction id: the last counted time of each fingerprint.
+CREATE TABLE fingerprints (
+  lead_id INTEGER NOT NULL,
+  fingerprint TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  conversion_id INTEGER NOT NULL,
+  PRIMARY KEY (lead_id, fingerprint)
+) WITHOUT ROWID;
+CREATE TABLE postback_logs (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL,
+  postback_id INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  method TEXT NOT NULL,
+  url TEXT NOT NULL,
+  ip TEXT,
+  user_agent TEXT,
+  body TEXT,
+  http_status INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  error TEXT,
+  event TEXT,
+  clickid TEXT,
+  conversion_id INTEGER
+);
+CREATE INDEX postback_logs_workspace ON postback_logs(workspace_id, id);
+CREATE INDEX postback_logs_clickid ON postback_logs(workspace_id, clickid);
+`,
+  },
+];

@@ -1,0 +1,976 @@
+// The embedded engine: better-sqlite3 in WAL mode. Every method is one
+// synchronous transaction, so no two requests ever interleave inside one.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { NetworkMacros } from '../../domain/presets.js';
+import type {
+  Account,
+  Campaign,
+  CampaignInput,
+  Conversion,
+  Lead,
+  LeadDetail,
+  LeadSummary,
+  LogEntry,
+  LogFilter,
+  LogOutcome,
+  LogRequest,
+  NewClick,
+  NewLead,
+  Page,
+  PostbackConfig,
+  PostbackInput,
+  RecordEvent,
+  RecordOutcome,
+  StatsQuery,
+  StatsRow,
+  Store,
+} from '../store.js';
+import { MIGRATIONS } from './migrations.js';
+
+type Row = Record<string, unknown>;
+
+const MAX_UNIQUE_RETRIES = 8;
+
+export interface SqliteOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+}
+
+export function openSqliteStore(options: SqliteOptions): SqliteStore {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a committed transaction survives a crash of the
+  // process (kill -9); only a power loss can take the last commits back.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return new SqliteStore(db);
+}
+
+function migrate(db: Database.Database): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  const applied = new Set(
+    db
+      .prepare('SELECT version FROM schema_migrations')
+      .all()
+      .map((r) => (r as Row).version as number),
+  );
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+    }).immediate();
+  }
+}
+
+function id(value: string | undefined | null): number | null {
+  if (value === undefined || value === null || !/^[1-9]\d{0,15}$/.test(value)) return null;
+  return Number(value);
+}
+
+function str(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+function encodeCursor(value: number): string {
+  return Buffer.from(String(value)).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): number | null {
+  if (!cursor) return null;
+  return id(Buffer.from(cursor, 'base64url').toString());
+}
+
+function toCampaign(r: Row): Campaign {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    slug: r.slug as string,
+    name: r.name as string,
+    description: r.description as string,
+    buyer: r.buyer as string,
+    destinationUrl: r.destination_url as string,
+    createdAt: Number(r.created_at),
+  };
+}
+
+function toPostback(r: Row): PostbackConfig {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    token: r.token as string,
+    name: r.name as string,
+    network: r.network as PostbackConfig['network'],
+    campaignId: str(r.campaign_id),
+    clickidParam: r.clickid_param as string,
+    currency: r.currency as string,
+    macros: JSON.parse(r.macros as string) as NetworkMacros,
+    enabled: Number(r.enabled) === 1,
+    deleted: r.deleted_at !== null,
+    createdAt: Number(r.created_at),
+  };
+}
+
+function toLead(r: Row): Lead {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    clickid: r.clickid as string,
+    campaignId: str(r.campaign_id),
+    externalId: str(r.external_id),
+    username: str(r.username),
+    params: JSON.parse(r.params as string) as Record<string, string>,
+    createdAt: Number(r.created_at),
+  };
+}
+
+function micros(value: unknown): bigint | null {
+  return value === null || value === undefined ? null : BigInt(value as bigint | number);
+}
+
+export class SqliteStore implements Store {
+  readonly engine = 'sqlite';
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** Prepared once, reused: the hot paths never re-parse SQL. */
+  private sql(text: string, safeIntegers = false): Database.Statement {
+    const key = safeIntegers ? `#${text}` : text;
+    let stmt = this.statements.get(key);
+    if (!stmt) {
+      stmt = this.db.prepare(text);
+      if (safeIntegers) stmt.safeIntegers(true);
+      this.statements.set(key, stmt);
+    }
+    return stmt;
+  }
+
+  private tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  async ping(): Promise<void> {
+    this.sql('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) {
+      this.db.pragma('optimize');
+      this.db.close();
+    }
+  }
+
+  /** For tests and tooling: the integrity of the file. */
+  integrityCheck(): string {
+    return String(this.db.pragma('integrity_check', { simple: true }));
+  }
+
+  // --- accounts -----------------------------------------------------------
+
+  async createAccount(input: {
+    email: string;
+    passwordHash: string;
+    workspaceName: string;
+    at: number;
+  }): Promise<Account | 'email_taken'> {
+    try {
+      return this.tx(() => {
+        const ws = this.sql('INSERT INTO workspaces (name, created_at) VALUES (?, ?)').run(
+          input.workspaceName,
+          input.at,
+        );
+        const user = this.sql(
+          'INSERT INTO users (workspace_id, email, password_hash, created_at) VALUES (?, ?, ?, ?)',
+        ).run(ws.lastInsertRowid, input.email, input.passwordHash, input.at);
+        return {
+          user: { id: String(user.lastInsertRowid), email: input.email },
+          workspace: { id: String(ws.lastInsertRowid), name: input.workspaceName },
+        };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) return 'email_taken';
+      throw error;
+    }
+  }
+
+  async findLogin(email: string): Promise<(Account & { passwordHash: string }) | null> {
+    const r = this.sql(
+      `SELECT u.id, u.email, u.password_hash, w.id AS workspace_id, w.name AS workspace_name
+       FROM users u JOIN workspaces w ON w.id = u.workspace_id WHERE u.email = ?`,
+    ).get(email) as Row | undefined;
+    if (!r) return null;
+    return {
+      user: { id: String(r.id), email: r.email as string },
+      workspace: { id: String(r.workspace_id), name: r.workspace_name as string },
+      passwordHash: r.password_hash as string,
+    };
+  }
+
+  async createSession(input: {
+    tokenHash: string;
+    userId: string;
+    workspaceId: string;
+    at: number;
+    expiresAt: number;
+  }): Promise<void> {
+    this.sql(
+      'INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(input.tokenHash, id(input.userId), id(input.workspaceId), input.at, input.expiresAt);
+  }
+
+  async findSession(tokenHash: string, now: number): Promise<Account | null> {
+    const r = this.sql(
+      `SELECT u.id, u.email, w.id AS workspace_id, w.name AS workspace_name
+       FROM sessions s JOIN users u ON u.id = s.user_id JOIN workspaces w ON w.id = s.workspace_id
+       WHERE s.token_hash = ? AND s.expires_at > ?`,
+    ).get(tokenHash, now) as Row | undefined;
+    if (!r) return null;
+    return {
+      user: { id: String(r.id), email: r.email as string },
+      workspace: { id: String(r.workspace_id), name: r.workspace_name as string },
+    };
+  }
+
+  async deleteSession(tokenHash: string): Promise<void> {
+    this.sql('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
+  }
+
+  // --- campaigns ----------------------------------------------------------
+
+  async createCampaign(
+    workspaceId: string,
+    input: CampaignInput,
+    slug: () => string,
+    at: number,
+  ): Promise<Campaign> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = this.sql(
+          `INSERT INTO campaigns (workspace_id, slug, name, description, buyer, destination_url, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        ).get(
+          id(workspaceId),
+          slug(),
+          input.name,
+          input.description,
+          input.buyer,
+          input.destinationUrl,
+          at,
+        ) as Row;
+        return toCampaign(r);
+      } catch (error) {
+        if (!isUniqueViolation(error) || attempt >= MAX_UNIQUE_RETRIES) throw error;
+      }
+    }
+  }
+
+  async listCampaigns(workspaceId: string): Promise<Campaign[]> {
+    const rows = this.sql(
+      'SELECT * FROM campaigns WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY id DESC',
+    ).all(id(workspaceId)) as Row[];
+    return rows.map(toCampaign);
+  }
+
+  async getCampaign(workspaceId: string, campaignId: string): Promise<Campaign | null> {
+    const r = this.sql(
+      'SELECT * FROM campaigns WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
+    ).get(id(campaignId), id(workspaceId)) as Row | undefined;
+    return r ? toCampaign(r) : null;
+  }
+
+  async updateCampaign(
+    workspaceId: string,
+    campaignId: string,
+    patch: Partial<CampaignInput>,
+  ): Promise<Campaign | null> {
+    const r = this.sql(
+      `UPDATE campaigns SET
+         name = coalesce(?, name), description = coalesce(?, description),
+         buyer = coalesce(?, buyer), destination_url = coalesce(?, destination_url)
+       WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING *`,
+    ).get(
+      patch.name ?? null,
+      patch.description ?? null,
+      patch.buyer ?? null,
+      patch.destinationUrl ?? null,
+      id(campaignId),
+      id(workspaceId),
+    ) as Row | undefined;
+    return r ? toCampaign(r) : null;
+  }
+
+  async deleteCampaign(workspaceId: string, campaignId: string, at: number): Promise<boolean> {
+    const result = this.sql(
+      'UPDATE campaigns SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
+    ).run(at, id(campaignId), id(workspaceId));
+    return result.changes === 1;
+  }
+
+  async findCampaignForClick(slugOrId: string): Promise<Campaign | null> {
+    const r = this.sql('SELECT * FROM campaigns WHERE slug = ? AND deleted_at IS NULL').get(
+      slugOrId,
+    ) as Row | undefined;
+    if (r) return toCampaign(r);
+    const byId = this.sql('SELECT * FROM campaigns WHERE id = ? AND deleted_at IS NULL').get(
+      id(slugOrId),
+    ) as Row | undefined;
+    return byId ? toCampaign(byId) : null;
+  }
+
+  // --- clicks and leads ---------------------------------------------------
+
+  private insertLead(
+    workspaceId: number,
+    campaignId: number | null,
+    clickRowId: number | null,
+    lead: Omit<NewLead, 'campaignId'>,
+  ): Lead {
+    const params = JSON.stringify(lead.params);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = this.sql(
+          `INSERT INTO leads (workspace_id, clickid, campaign_id, click_id, external_id, username, params, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        ).get(
+          workspaceId,
+          lead.newClickid(),
+          campaignId,
+          clickRowId,
+          lead.externalId,
+          lead.username,
+          params,
+          lead.at,
+        ) as Row;
+        return toLead(r);
+      } catch (error) {
+        // A clickid collision: draw another one.
+        if (!isUniqueViolation(error) || attempt >= MAX_UNIQUE_RETRIES) throw error;
+      }
+    }
+  }
+
+  async recordClick(click: NewClick): Promise<Lead> {
+    const ws = id(click.campaign.workspaceId) as number;
+    const campaignId = id(click.campaign.id);
+    return this.tx(() => {
+      const c = this.sql(
+        `INSERT INTO clicks (workspace_id, campaign_id, at, ip, user_agent, referrer, params)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        ws,
+        campaignId,
+        click.at,
+        click.ip,
+        click.userAgent,
+        click.referrer,
+        JSON.stringify(click.params),
+      );
+      return this.insertLead(ws, campaignId, Number(c.lastInsertRowid), {
+        externalId: null,
+        username: null,
+        params: click.params,
+        at: click.at,
+        newClickid: click.newClickid,
+      });
+    });
+  }
+
+  async createLead(workspaceId: string, lead: NewLead): Promise<Lead> {
+    return this.tx(() =>
+      this.insertLead(id(workspaceId) as number, id(lead.campaignId), null, lead),
+    );
+  }
+
+  async bindLead(
+    workspaceId: string,
+    clickid: string,
+    bind: { externalId: string | null; username: string | null },
+  ): Promise<Lead | 'not_found' | 'bound_elsewhere'> {
+    return this.tx(() => {
+      const r = this.sql('SELECT * FROM leads WHERE clickid = ? AND workspace_id = ?').get(
+        clickid,
+        id(workspaceId),
+      ) as Row | undefined;
+      if (!r) return 'not_found';
+      const current = str(r.external_id);
+      if (bind.externalId !== null && current !== null && current !== bind.externalId) {
+        return 'bound_elsewhere';
+      }
+      const updated = this.sql(
+        `UPDATE leads SET external_id = coalesce(external_id, ?), username = coalesce(?, username)
+         WHERE id = ? RETURNING *`,
+      ).get(bind.externalId, bind.username, r.id) as Row;
+      return toLead(updated);
+    });
+  }
+
+  async getLead(workspaceId: string, clickid: string): Promise<LeadDetail | null> {
+    const r = this.sql('SELECT * FROM leads WHERE clickid = ? AND workspace_id = ?').get(
+      clickid,
+      id(workspaceId),
+    ) as Row | undefined;
+    if (!r) return null;
+    const lead = toLead(r);
+    const fields: Record<string, string> = {};
+    for (const f of this.sql(
+      'SELECT key, value FROM lead_fields WHERE lead_id = ? ORDER BY key',
+    ).all(r.id) as Row[]) {
+      fields[f.key as string] = f.value as string;
+    }
+    const events = (
+      this.sql(
+        `SELECT id, event, amount_micros, currency, tid, postback_id, at
+         FROM conversions WHERE lead_id = ? ORDER BY at, id`,
+        true,
+      ).all(r.id) as Row[]
+    ).map(
+      (e): Conversion => ({
+        id: String(e.id),
+        event: e.event as string,
+        micros: micros(e.amount_micros),
+        currency: e.currency as string,
+        tid: str(e.tid),
+        postbackId: str(e.postback_id),
+        at: Number(e.at),
+      }),
+    );
+    const totals = (
+      this.sql(
+        `SELECT currency,
+           coalesce(sum(CASE WHEN event IN ('first_deposit', 'deposit') THEN amount_micros END), 0) AS deposits,
+           coalesce(sum(CASE WHEN amount_micros < 0 THEN -amount_micros END), 0) AS withdrawals
+         FROM conversions WHERE lead_id = ? AND amount_micros IS NOT NULL
+         GROUP BY currency ORDER BY count(*) DESC, currency`,
+        true,
+      ).all(r.id) as Row[]
+    ).map((t) => ({
+      currency: t.currency as string,
+      depositMicros: BigInt(t.deposits as bigint),
+      withdrawalMicros: BigInt(t.withdrawals as bigint),
+    }));
+    return { ...lead, fields, events, totals };
+  }
+
+  async listLeads(
+    workspaceId: string,
+    filter: { campaignId?: string; q?: string; limit: number; cursor?: string },
+  ): Promise<Page<LeadSummary>> {
+    const where = ['l.workspace_id = ?'];
+    const args: unknown[] = [id(workspaceId)];
+    const before = decodeCursor(filter.cursor);
+    if (before !== null) {
+      where.push('l.id < ?');
+      args.push(before);
+    }
+    if (filter.campaignId !== undefined) {
+      where.push('l.campaign_id = ?');
+      args.push(id(filter.campaignId));
+    }
+    if (filter.q) {
+      where.push("(l.clickid = ? OR l.external_id = ? OR l.username LIKE ? ESCAPE '\\')");
+      args.push(filter.q, filter.q, `%${filter.q.replace(/[\\%_]/g, '\\$&')}%`);
+    }
+    const rows = this.sql(
+      `SELECT l.*,
+         EXISTS (SELECT 1 FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'registration') AS registered,
+         (SELECT amount_micros FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'first_deposit') AS ftd_micros,
+         (SELECT currency FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'first_deposit') AS ftd_currency,
+         (SELECT count(*) FROM conversions c WHERE c.lead_id = l.id AND c.event IN ('first_deposit', 'deposit')) AS deposit_count,
+         (SELECT max(at) FROM conversions c WHERE c.lead_id = l.id) AS last_event_at
+       FROM leads l WHERE ${where.join(' AND ')} ORDER BY l.id DESC LIMIT ?`,
+      true,
+    ).all(...args, filter.limit + 1) as Row[];
+    const more = rows.length > filter.limit;
+    const items = rows.slice(0, filter.limit).map(
+      (r): LeadSummary => ({
+        ...toLead(r),
+        registered: Number(r.registered) === 1,
+        firstDepositMicros: micros(r.ftd_micros),
+        firstDepositCurrency: str(r.ftd_currency),
+        depositCount: Number(r.deposit_count),
+        lastEventAt: r.last_event_at === null ? null : Number(r.last_event_at),
+      }),
+    );
+    const last = items[items.length - 1];
+    return { items, nextCursor: more && last ? encodeCursor(Number(last.id)) : null };
+  }
+
+  // --- postback configurations -------------------------------------------
+
+  async createPostback(
+    workspaceId: string,
+    input: PostbackInput,
+    token: string,
+    at: number,
+  ): Promise<PostbackConfig> {
+    const r = this.sql(
+      `INSERT INTO postbacks (workspace_id, token, name, network, campaign_id, clickid_param, currency, macros, enabled, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+    ).get(
+      id(workspaceId),
+      token,
+      input.name,
+      input.network,
+      id(input.campaignId),
+      input.clickidParam,
+      input.currency,
+      JSON.stringify(input.macros),
+      input.enabled ? 1 : 0,
+      at,
+    ) as Row;
+    return toPostback(r);
+  }
+
+  async listPostbacks(workspaceId: string): Promise<PostbackConfig[]> {
+    const rows = this.sql(
+      'SELECT * FROM postbacks WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY id DESC',
+    ).all(id(workspaceId)) as Row[];
+    return rows.map(toPostback);
+  }
+
+  async getPostback(workspaceId: string, postbackId: string): Promise<PostbackConfig | null> {
+    const r = this.sql(
+      'SELECT * FROM postbacks WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
+    ).get(id(postbackId), id(workspaceId)) as Row | undefined;
+    return r ? toPostback(r) : null;
+  }
+
+  async updatePostback(
+    workspaceId: string,
+    postbackId: string,
+    patch: Partial<PostbackInput>,
+  ): Promise<PostbackConfig | null> {
+    const current = await this.getPostback(workspaceId, postbackId);
+    if (!current) return null;
+    const next = { ...current, ...patch };
+    const r = this.sql(
+      `UPDATE postbacks SET name = ?, network = ?, campaign_id = ?, clickid_param = ?, currency = ?, macros = ?, enabled = ?
+       WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING *`,
+    ).get(
+      next.name,
+      next.network,
+      id(next.campaignId),
+      next.clickidParam,
+      next.currency,
+      JSON.stringify(next.macros),
+      next.enabled ? 1 : 0,
+      id(postbackId),
+      id(workspaceId),
+    ) as Row | undefined;
+    return r ? toPostback(r) : null;
+  }
+
+  async deletePostback(workspaceId: string, postbackId: string, at: number): Promise<boolean> {
+    const result = this.sql(
+      'UPDATE postbacks SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
+    ).run(at, id(postbackId), id(workspaceId));
+    return result.changes === 1;
+  }
+
+  async findPostbackByToken(token: string): Promise<PostbackConfig | null> {
+    const r = this.sql('SELECT * FROM postbacks WHERE token = ?').get(token) as Row | undefined;
+    return r ? toPostback(r) : null;
+  }
+
+  // --- counting -----------------------------------------------------------
+
+  async recordEvent(input: RecordEvent): Promise<RecordOutcome> {
+    return this.tx(() => {
+      const outcome = this.countEvent(input);
+      if (input.log) {
+        const counted = outcome.status !== 'unmatched';
+        this.insertLog(input.log, {
+          httpStatus: 200,
+          status: outcome.status,
+          error: counted ? input.note : outcome.reason,
+          event: counted ? outcome.event : (input.plan[0]?.event ?? null),
+          clickid: input.clickid,
+          conversionId: counted ? outcome.conversionId : null,
+        });
+      }
+      return outcome;
+    });
+  }
+
+  private countEvent(input: RecordEvent): RecordOutcome {
+    const lead = this.sql(
+      'SELECT id, campaign_id FROM leads WHERE clickid = ? AND workspace_id = ?',
+    ).get(input.clickid, id(input.workspaceId)) as Row | undefined;
+    if (!lead) return { status: 'unmatched', reason: 'unknown_clickid' };
+    const leadCampaign = str(lead.campaign_id);
+    if (input.scopeCampaignId !== null && leadCampaign !== input.scopeCampaignId) {
+      return { status: 'unmatched', reason: 'campaign_mismatch' };
+    }
+    const leadId = lead.id as number;
+    const setField = this.sql(
+      `INSERT INTO lead_fields (lead_id, key, value, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (lead_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+    );
+    for (const [key, value] of Object.entries(input.fields))
+      setField.run(leadId, key, value, input.at);
+
+    const insert = this.sql(
+      `INSERT INTO conversions (workspace_id, lead_id, campaign_id, postback_id, event, amount_micros, currency, tid, once_key, tid_key, at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
+    );
+    const values = (event: string, onceKey: string | null, tidKey: string | null) => [
+      id(input.workspaceId),
+      leadId,
+      lead.campaign_id,
+      id(input.postbackId),
+      event,
+      input.micros,
+      input.currency,
+      input.tid,
+      onceKey,
+      tidKey,
+      input.at,
+    ];
+    const leadIdText = String(leadId);
+
+    for (let i = 0; i < input.plan.length; i++) {
+      const attempt = input.plan[i];
+      if (!attempt) break;
+      const last = i === input.plan.length - 1;
+
+      if (attempt.fingerprint !== null) {
+        // Claims the fingerprint only if it is new or its window has passed.
+        const claimed = this.sql(
+          `INSERT INTO fingerprints (lead_id, fingerprint, at, conversion_id) VALUES (?, ?, ?, 0)
+           ON CONFLICT (lead_id, fingerprint) DO UPDATE SET at = excluded.at, conversion_id = 0
+           WHERE fingerprints.at <= excluded.at - ? RETURNING at`,
+        ).get(leadId, attempt.fingerprint, input.at, input.windowMs);
+        if (!claimed) {
+          const fp = this.sql(
+            'SELECT conversion_id FROM fingerprints WHERE lead_id = ? AND fingerprint = ?',
+          ).get(leadId, attempt.fingerprint) as Row;
+          return {
+            status: 'duplicate',
+            event: attempt.event,
+            conversionId: String(fp.conversion_id),
+            leadId: leadIdText,
+          };
+        }
+        const row = insert.get(...values(attempt.event, null, null)) as Row;
+        this.sql(
+          'UPDATE fingerprints SET conversion_id = ? WHERE lead_id = ? AND fingerprint = ?',
+        ).run(row.id, leadId, attempt.fingerprint);
+        return {
+          status: 'recorded',
+          event: attempt.event,
+          conversionId: String(row.id),
+          leadId: leadIdText,
+        };
+      }
+
+      const row = insert.get(...values(attempt.event, attempt.onceKey, attempt.tidKey)) as
+        | Row
+        | undefined;
+      if (row) {
+        return {
+          status: 'recorded',
+          event: attempt.event,
+          conversionId: String(row.id),
+          leadId: leadIdText,
+        };
+      }
+      if (attempt.tidKey !== null) {
+        const same = this.sql(
+          'SELECT id, event FROM conversions WHERE lead_id = ? AND tid_key = ?',
+        ).get(leadId, attempt.tidKey) as Row | undefined;
+        if (same) {
+          return {
+            status: 'duplicate',
+            event: same.event as string,
+            conversionId: String(same.id),
+            leadId: leadIdText,
+          };
+        }
+      }
+      if (attempt.onceKey !== null && last) {
+        const once = this.sql(
+          'SELECT id, event FROM conversions WHERE lead_id = ? AND once_key = ?',
+        ).get(leadId, attempt.onceKey) as Row;
+        return {
+          status: 'duplicate',
+          event: once.event as string,
+          conversionId: String(once.id),
+          leadId: leadIdText,
+        };
+      }
+    }
+    throw new Error('counting plan ended without an outcome');
+  }
+
+  private insertLog(request: LogRequest, outcome: LogOutcome): void {
+    this.sql(
+      `INSERT INTO postback_logs (workspace_id, postback_id, at, method, url, ip, user_agent, body, http_status, status, error, event, clickid, conversion_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      id(request.workspaceId),
+      id(request.postbackId),
+      request.at,
+      request.method,
+      request.url,
+      request.ip,
+      request.userAgent,
+      request.body,
+      outcome.httpStatus,
+      outcome.status,
+      outcome.error,
+      outcome.event,
+      outcome.clickid,
+      id(outcome.conversionId),
+    );
+  }
+
+  async appendPostbackLog(request: LogRequest, outcome: LogOutcome): Promise<void> {
+    this.insertLog(request, outcome);
+  }
+
+  async listPostbackLogs(workspaceId: string, filter: LogFilter): Promise<Page<LogEntry>> {
+    const where = ['workspace_id = ?'];
+    const args: unknown[] = [id(workspaceId)];
+    const before = decodeCursor(filter.cursor);
+    if (before !== null) {
+      where.push('id < ?');
+      args.push(before);
+    }
+    if (filter.postbackId !== undefined) {
+      where.push('postback_id = ?');
+      args.push(id(filter.postbackId));
+    }
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      args.push(filter.status);
+    }
+    if (filter.q) {
+      where.push("(clickid = ? OR url LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\')");
+      const like = `%${filter.q.replace(/[\\%_]/g, '\\$&')}%`;
+      args.push(filter.q, like, like);
+    }
+    const rows = this.sql(
+      `SELECT * FROM postback_logs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+    ).all(...args, filter.limit + 1) as Row[];
+    const more = rows.length > filter.limit;
+    const items = rows.slice(0, filter.limit).map(
+      (r): LogEntry => ({
+        id: String(r.id),
+        at: Number(r.at),
+        postbackId: String(r.postback_id),
+        method: r.method as string,
+        url: r.url as string,
+        ip: str(r.ip),
+        userAgent: str(r.user_agent),
+        body: str(r.body),
+        httpStatus: Number(r.http_status),
+        status: r.status as string,
+        error: str(r.error),
+        event: str(r.event),
+        clickid: str(r.clickid),
+        conversionId: str(r.conversion_id),
+      }),
+    );
+    const last = items[items.length - 1];
+    return { items, nextCursor: more && last ? encodeCursor(Number(last.id)) : null };
+  }
+
+  // --- statistics ---------------------------------------------------------
+
+  async stats(
+    workspaceId: string,
+    query: StatsQuery,
+  ): Promise<{ rows: StatsRow[]; currencies: string[] }> {
+    const ws = id(workspaceId);
+    const campaign = query.campaignId === undefined ? null : id(query.campaignId);
+    const currencies = (
+      this.sql(
+        `SELECT currency FROM conversions
+         WHERE workspace_id = ? AND at >= ? AND at < ? AND amount_micros IS NOT NULL
+           AND (? IS NULL OR campaign_id = ?)
+         GROUP BY currency ORDER BY count(*) DESC, currency`,
+      ).all(ws, query.fromMs, query.toMs, campaign, campaign) as Row[]
+    ).map((r) => r.currency as string);
+
+    const rows = new Map<string, StatsRow>();
+    const row = (key: string, label: string): StatsRow => {
+      let r = rows.get(key);
+      if (!r) {
+        r = {
+          key,
+          label,
+          clicks: 0,
+          leads: 0,
+          registrations: 0,
+          firstDeposits: 0,
+          firstDepositMicros: 0n,
+          deposits: 0,
+          depositMicros: 0n,
+          withdrawalMicros: 0n,
+        };
+        rows.set(key, r);
+      }
+      return r;
+    };
+    if (query.groupBy === 'day') for (const b of query.buckets) row(b.key, b.key);
+
+    const sql = statsSql(query.groupBy);
+    const args = {
+      ws,
+      from: query.fromMs,
+      to: query.toMs,
+      campaign,
+      cur: query.currency,
+      buckets: JSON.stringify(query.buckets.map((b) => [b.key, b.startMs, b.endMs])),
+      path: query.groupBy.startsWith('param.')
+        ? `$."${query.groupBy.slice('param.'.length).replace(/"/g, '')}"`
+        : null,
+    };
+    const label = (r: Row) => String(r.label ?? r.key ?? '');
+    if (sql.clicks) {
+      for (const r of this.sql(sql.clicks).all(pick(sql.clicks, args)) as Row[]) {
+        row(String(r.key ?? ''), label(r)).clicks = Number(r.n);
+      }
+    }
+    if (sql.leads) {
+      for (const r of this.sql(sql.leads).all(pick(sql.leads, args)) as Row[]) {
+        row(String(r.key ?? ''), label(r)).leads = Number(r.n);
+      }
+    }
+    for (const r of this.sql(sql.conversions, true).all(pick(sql.conversions, args)) as Row[]) {
+      const target = row(String(r.key ?? ''), label(r));
+      target.registrations = Number(r.registrations);
+      target.firstDeposits = Number(r.first_deposits);
+      target.firstDepositMicros = BigInt(r.ftd_micros as bigint);
+      target.deposits = Number(r.deposits);
+      target.depositMicros = BigInt(r.dep_micros as bigint);
+      target.withdrawalMicros = BigInt(r.wd_micros as bigint);
+    }
+    return { rows: [...rows.values()], currencies };
+  }
+}
+
+/** Only the named parameters a statement uses: better-sqlite3 refuses extra ones. */
+function pick(sql: string, args: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(args)) if (sql.includes(`@${name}`)) out[name] = value;
+  return out;
+}
+
+const CONVERSION_SUMS = `
+  count(CASE WHEN c.event = 'registration' THEN 1 END) AS registrations,
+  count(CASE WHEN c.event = 'first_deposit' THEN 1 END) AS first_deposits,
+  coalesce(sum(CASE WHEN c.event = 'first_deposit' AND c.currency = @cur THEN c.amount_micros END), 0) AS ftd_micros,
+  count(CASE WHEN c.event = 'deposit' THEN 1 END) AS deposits,
+  coalesce(sum(CASE WHEN c.event = 'deposit' AND c.currency = @cur THEN c.amount_micros END), 0) AS dep_micros,
+  coalesce(sum(CASE WHEN c.amount_micros < 0 AND c.currency = @cur THEN -c.amount_micros END), 0) AS wd_micros`;
+
+interface StatsSql {
+  clicks: string | null;
+  leads: string | null;
+  conversions: string;
+}
+
+interface Dimension {
+  /** The grouping key per table alias (k clicks, l leads, c conversions); null: not applicable. */
+  key: { k: string | null; l: string | null; c: string };
+  /** Joins that bring `g` (the dimension's table) in, per alias. */
+  join?: { k?: string; l?: string; c?: string };
+  label?: string;
+}
+
+const campaignJoin = (alias: string) => `LEFT JOIN campaigns g ON g.id = ${alias}.campaign_id`;
+
+const DIMENSIONS: Record<string, Dimension> = {
+  day: { key: { k: 'b.key', l: 'b.key', c: 'b.key' } },
+  campaign: {
+    key: { k: 'k.campaign_id', l: 'l.campaign_id', c: 'c.campaign_id' },
+    join: { k: campaignJoin('k'), l: campaignJoin('l'), c: campaignJoin('c') },
+    label: 'g.name',
+  },
+  buyer: {
+    key: { k: "coalesce(g.buyer, '')", l: "coalesce(g.buyer, '')", c: "coalesce(g.buyer, '')" },
+    join: { k: campaignJoin('k'), l: campaignJoin('l'), c: campaignJoin('c') },
+  },
+  postback: {
+    key: { k: null, l: null, c: 'c.postback_id' },
+    join: { c: 'LEFT JOIN postbacks g ON g.id = c.postback_id' },
+    label: 'g.name',
+  },
+  network: {
+    key: { k: null, l: null, c: "coalesce(g.network, 'manual')" },
+    join: { c: 'LEFT JOIN postbacks g ON g.id = c.postback_id' },
+  },
+  param: {
+    key: {
+      k: 'json_extract(k.params, @path)',
+      l: 'json_extract(l.params, @path)',
+      c: 'json_extract(g.params, @path)',
+    },
+    join: { c: 'JOIN leads g ON g.id = c.lead_id' },
+  },
+};
+
+const TABLES = {
+  k: { table: 'clicks', time: 'at' },
+  l: { table: 'leads', time: 'created_at' },
+  c: { table: 'conversions', time: 'at' },
+} as const;
+
+const statsCache = new Map<string, StatsSql>();
+
+/**
+ * The aggregate queries for one grouping: clicks, leads and conversions, each
+ * over the workspace's time-range index. Days join the list of local-day
+ * boundaries (computed by the domain) so day edges follow the caller's zone.
+ */
+function statsSql(groupBy: StatsQuery['groupBy']): StatsSql {
+  const name = groupBy.startsWith('param.') ? 'param' : groupBy;
+  const cached = statsCache.get(name);
+  if (cached) return cached;
+  const dim = DIMENSIONS[name];
+  if (!dim) throw new Error(`unknown grouping ${groupBy}`);
+
+  const build = (alias: 'k' | 'l' | 'c', select: string): string | null => {
+    const key = dim.key[alias];
+    if (key === null) return null;
+    const { table, time } = TABLES[alias];
+    const label = dim.label ? `, ${dim.label} AS label` : '';
+    const join = dim.join?.[alias] ?? '';
+    const filter = `(@campaign IS NULL OR ${alias}.campaign_id = @campaign)`;
+    if (name === 'day') {
+      return `WITH b(key, s, e) AS (
+          SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+          FROM json_each(@buckets))
+        SELECT ${key} AS key, ${select} FROM b
+        JOIN ${table} ${alias} ON ${alias}.workspace_id = @ws AND ${alias}.${time} >= b.s AND ${alias}.${time} < b.e
+        WHERE ${filter} GROUP BY b.key`;
+    }
+    return `SELECT ${key} AS key${label}, ${select} FROM ${table} ${alias} ${join}
+      WHERE ${alias}.workspace_id = @ws AND ${alias}.${time} >= @from AND ${alias}.${time} < @to AND ${filter}
+      GROUP BY 1`;
+  };
+  const result: StatsSql = {
+    clicks: build('k', 'count(*) AS n'),
+    leads: build('l', 'count(*) AS n'),
+    conversions: build('c', CONVERSION_SUMS) as string,
+  };
+  statsCache.set(name, result);
+  return result;
+}

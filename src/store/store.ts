@@ -1,0 +1,299 @@
+// The one interface every storage engine implements. The domain and routes
+// speak only this; SQL lives in the adapters (sqlite/, postgres/).
+import type { CountAttempt } from '../domain/events.js';
+import type { Network, NetworkMacros } from '../domain/presets.js';
+import type { DayBucket } from '../domain/time-range.js';
+
+export interface User {
+  id: string;
+  email: string;
+}
+
+export interface Workspace {
+  id: string;
+  name: string;
+}
+
+export interface Account {
+  user: User;
+  workspace: Workspace;
+}
+
+export interface Campaign {
+  id: string;
+  workspaceId: string;
+  slug: string;
+  name: string;
+  description: string;
+  buyer: string;
+  destinationUrl: string;
+  createdAt: number;
+}
+
+export interface CampaignInput {
+  name: string;
+  description: string;
+  buyer: string;
+  destinationUrl: string;
+}
+
+export interface PostbackConfig {
+  id: string;
+  workspaceId: string;
+  token: string;
+  name: string;
+  network: Network;
+  campaignId: string | null;
+  clickidParam: string;
+  currency: string;
+  macros: NetworkMacros;
+  enabled: boolean;
+  deleted: boolean;
+  createdAt: number;
+}
+
+export interface PostbackInput {
+  name: string;
+  network: Network;
+  campaignId: string | null;
+  clickidParam: string;
+  currency: string;
+  macros: NetworkMacros;
+  enabled: boolean;
+}
+
+export interface Lead {
+  id: string;
+  workspaceId: string;
+  clickid: string;
+  campaignId: string | null;
+  externalId: string | null;
+  username: string | null;
+  params: Record<string, string>;
+  createdAt: number;
+}
+
+export interface Conversion {
+  id: string;
+  event: string;
+  micros: bigint | null;
+  currency: string;
+  tid: string | null;
+  postbackId: string | null;
+  at: number;
+}
+
+export interface CurrencyTotals {
+  currency: string;
+  depositMicros: bigint;
+  withdrawalMicros: bigint;
+}
+
+export interface LeadDetail extends Lead {
+  fields: Record<string, string>;
+  events: Conversion[];
+  totals: CurrencyTotals[];
+}
+
+export interface LeadSummary extends Lead {
+  registered: boolean;
+  firstDepositMicros: bigint | null;
+  firstDepositCurrency: string | null;
+  depositCount: number;
+  lastEventAt: number | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface NewClick {
+  campaign: Campaign;
+  params: Record<string, string>;
+  ip: string | null;
+  userAgent: string | null;
+  referrer: string | null;
+  at: number;
+  newClickid: () => string;
+}
+
+export interface NewLead {
+  campaignId: string | null;
+  externalId: string | null;
+  username: string | null;
+  params: Record<string, string>;
+  at: number;
+  newClickid: () => string;
+}
+
+/** What the postback log keeps of one inbound request. */
+export interface LogRequest {
+  postbackId: string;
+  workspaceId: string;
+  at: number;
+  method: string;
+  url: string;
+  ip: string | null;
+  userAgent: string | null;
+  body: string | null;
+}
+
+export interface LogOutcome {
+  httpStatus: number;
+  status: string;
+  error: string | null;
+  event: string | null;
+  clickid: string | null;
+  conversionId: string | null;
+}
+
+export interface RecordEvent {
+  workspaceId: string;
+  /** A campaign-scoped postback configuration only matches that campaign's leads. */
+  scopeCampaignId: string | null;
+  clickid: string;
+  postbackId: string | null;
+  plan: CountAttempt[];
+  micros: bigint | null;
+  currency: string;
+  tid: string | null;
+  fields: Record<string, string>;
+  at: number;
+  /** Fingerprint window for events without a transaction id. */
+  windowMs: number;
+  /** Written in the same transaction as the conversion. */
+  log: LogRequest | null;
+  /** Text for the log's error column when the postback succeeded with a note. */
+  note: string | null;
+}
+
+export type RecordOutcome =
+  | { status: 'recorded' | 'duplicate'; event: string; conversionId: string; leadId: string }
+  | { status: 'unmatched'; reason: 'unknown_clickid' | 'campaign_mismatch' };
+
+export interface LogEntry extends LogOutcome {
+  id: string;
+  at: number;
+  postbackId: string;
+  method: string;
+  url: string;
+  ip: string | null;
+  userAgent: string | null;
+  body: string | null;
+}
+
+export interface LogFilter {
+  postbackId?: string;
+  status?: string;
+  q?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export type StatsGroup = 'day' | 'campaign' | 'postback' | 'network' | 'buyer' | `param.${string}`;
+
+export interface StatsQuery {
+  groupBy: StatsGroup;
+  fromMs: number;
+  toMs: number;
+  /** For `day`: the local days of the range. */
+  buckets: DayBucket[];
+  campaignId?: string;
+  /** Money sums count only this currency; counts count every conversion. */
+  currency: string;
+}
+
+export interface StatsRow {
+  key: string;
+  label: string;
+  clicks: number;
+  leads: number;
+  registrations: number;
+  firstDeposits: number;
+  firstDepositMicros: bigint;
+  deposits: number;
+  depositMicros: bigint;
+  withdrawalMicros: bigint;
+}
+
+export interface Store {
+  readonly engine: string;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  createAccount(input: {
+    email: string;
+    passwordHash: string;
+    workspaceName: string;
+    at: number;
+  }): Promise<Account | 'email_taken'>;
+  findLogin(email: string): Promise<(Account & { passwordHash: string }) | null>;
+  createSession(input: {
+    tokenHash: string;
+    userId: string;
+    workspaceId: string;
+    at: number;
+    expiresAt: number;
+  }): Promise<void>;
+  findSession(tokenHash: string, now: number): Promise<Account | null>;
+  deleteSession(tokenHash: string): Promise<void>;
+
+  createCampaign(
+    workspaceId: string,
+    input: CampaignInput,
+    slug: () => string,
+    at: number,
+  ): Promise<Campaign>;
+  listCampaigns(workspaceId: string): Promise<Campaign[]>;
+  getCampaign(workspaceId: string, id: string): Promise<Campaign | null>;
+  updateCampaign(
+    workspaceId: string,
+    id: string,
+    patch: Partial<CampaignInput>,
+  ): Promise<Campaign | null>;
+  deleteCampaign(workspaceId: string, id: string, at: number): Promise<boolean>;
+  /** Public click route: by slug or id, never a deleted one. */
+  findCampaignForClick(slugOrId: string): Promise<Campaign | null>;
+
+  recordClick(click: NewClick): Promise<Lead>;
+  createLead(workspaceId: string, lead: NewLead): Promise<Lead>;
+  bindLead(
+    workspaceId: string,
+    clickid: string,
+    bind: { externalId: string | null; username: string | null },
+  ): Promise<Lead | 'not_found' | 'bound_elsewhere'>;
+  getLead(workspaceId: string, clickid: string): Promise<LeadDetail | null>;
+  listLeads(
+    workspaceId: string,
+    filter: { campaignId?: string; q?: string; limit: number; cursor?: string },
+  ): Promise<Page<LeadSummary>>;
+
+  createPostback(
+    workspaceId: string,
+    input: PostbackInput,
+    token: string,
+    at: number,
+  ): Promise<PostbackConfig>;
+  listPostbacks(workspaceId: string): Promise<PostbackConfig[]>;
+  getPostback(workspaceId: string, id: string): Promise<PostbackConfig | null>;
+  updatePostback(
+    workspaceId: string,
+    id: string,
+    patch: Partial<PostbackInput>,
+  ): Promise<PostbackConfig | null>;
+  deletePostback(workspaceId: string, id: string, at: number): Promise<boolean>;
+  /** Inbound route: deleted configurations too, so their calls are still logged. */
+  findPostbackByToken(token: string): Promise<PostbackConfig | null>;
+
+  /** Counts one event by its plan, writes fields and the log row, in one transaction. */
+  recordEvent(input: RecordEvent): Promise<RecordOutcome>;
+  /** A log row for a request that was answered without touching a lead. */
+  appendPostbackLog(request: LogRequest, outcome: LogOutcome): Promise<void>;
+  listPostbackLogs(workspaceId: string, filter: LogFilter): Promise<Page<LogEntry>>;
+
+  stats(
+    workspaceId: string,
+    query: StatsQuery,
+  ): Promise<{ rows: StatsRow[]; currencies: string[] }>;
+}
