@@ -1,0 +1,118 @@
+// buildApp(deps) → a Fastify instance without listen(): main.ts listens, tests inject.
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
+import type { Config } from './config.js';
+import { AppError, errorBody } from './http/errors.js';
+import { apiRoutes } from './routes/api/v1/index.js';
+import { clickRoutes } from './routes/clicks/click.js';
+import { inboundRoutes } from './routes/inbound/postback.js';
+import type { Store } from './store/store.js';
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  /** The clock; tests move it to cross the duplicate window. */
+  now?: () => number;
+  logger?: FastifyServerOptions['logger'];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deps: Required<Pick<AppDeps, 'config' | 'store' | 'now'>>;
+  }
+}
+
+/** Bodies above this are refused with 413 (inbound postbacks and the API alike). */
+export const BODY_LIMIT = 64 * 1024;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    trustProxy: deps.config.trustProxy,
+    bodyLimit: BODY_LIMIT,
+    maxParamLength: 256,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('deps', { config: deps.config, store: deps.store, now: deps.now ?? Date.now });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const answer = toErrorAnswer(error);
+    if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: answer.code, msg: answer.message }, 'request refused');
+    return reply.status(answer.status).send(errorBody(answer.code, answer.message));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .status(404)
+      .send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Clickback API',
+        version: '0.1.0',
+        description:
+          'Conversion tracking for chat-bot funnels: campaigns and clicks, leads with clickids, network postbacks counted exactly once, logs and statistics. Money is always a decimal string.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          cookie: { type: 'apiKey', in: 'cookie', name: 'cb_session' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+
+  app.get('/healthz', { schema: { hide: true } }, async (_request, reply) => {
+    await app.deps.store.ping();
+    return reply.send({ ok: true });
+  });
+
+  await app.register(inboundRoutes, { prefix: '/api/postbacks' });
+  await app.register(clickRoutes);
+  await app.register(apiRoutes, { prefix: '/api/v1' });
+  return app;
+}
+
+export function toErrorAnswer(error: FastifyError | AppError): {
+  status: number;
+  code: string;
+  message: string;
+} {
+  if (error instanceof AppError) {
+    return { status: error.statusCode, code: error.code, message: error.message };
+  }
+  if (error.validation) {
+    return { status: 400, code: 'invalid_request', message: error.message };
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        status: 413,
+        code: 'body_too_large',
+        message: `the body is over ${BODY_LIMIT} bytes`,
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'unsupported_media_type', message: 'send application/json' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, code: 'invalid_json', message: 'the JSON body does not parse' };
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return { status, code: 'invalid_request', message: error.message };
+  }
+  return { status: 500, code: 'internal_error', message: 'something went wrong on our side' };
+}

@@ -1,0 +1,88 @@
+// The environment, validated once at boot: a bad value stops the process with
+// a message naming the variable, instead of failing later on a request.
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  publicUrl: string;
+  allowSignup: boolean;
+  trustProxy: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Window in which an event without a transaction id is a duplicate. */
+  dedupWindowSeconds: number;
+  /** How long a session token lives. */
+  sessionDays: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `"${raw}" is not a whole number`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, `${value} is outside ${min}..${max}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const text = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(text)) return true;
+  if (['false', '0', 'no', 'off'].includes(text)) return false;
+  throw new ConfigError(name, `"${raw}" is not true or false`);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 8080, 0, 65535);
+  const host = env.HOST?.trim() || '0.0.0.0';
+
+  const databaseUrl = env.DATABASE_URL?.trim() || 'sqlite:./data/clickback.db';
+  if (!/^sqlite:.+/.test(databaseUrl) && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be sqlite:<path> or postgres://...');
+  }
+
+  const publicUrl = (env.PUBLIC_URL?.trim() || `http://localhost:${port}`).replace(/\/+$/, '');
+  let parsed: URL;
+  try {
+    parsed = new URL(publicUrl);
+  } catch {
+    throw new ConfigError('PUBLIC_URL', `"${publicUrl}" is not an absolute URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError('PUBLIC_URL', 'must start with http:// or https://');
+  }
+  if (parsed.search || parsed.hash) {
+    throw new ConfigError('PUBLIC_URL', 'must not have a query or fragment');
+  }
+
+  const logLevel = (env.LOG_LEVEL?.trim() || 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  return {
+    port,
+    host,
+    databaseUrl,
+    publicUrl,
+    allowSignup: boolean(env, 'ALLOW_SIGNUP', true),
+    trustProxy: boolean(env, 'TRUST_PROXY', false),
+    logLevel,
+    dedupWindowSeconds: integer(env, 'DEDUP_WINDOW_SECONDS', 60, 1, 86_400),
+    sessionDays: integer(env, 'SESSION_DAYS', 30, 1, 365),
+  };
+}

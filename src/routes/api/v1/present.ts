@@ -1,0 +1,114 @@
+// Store records → the JSON shapes of API.md (ISO times, decimal-string money).
+import { formatMicros } from '../../../domain/money.js';
+import { postbackLinks } from '../../../domain/presets.js';
+import type {
+  Campaign,
+  LeadDetail,
+  LeadSummary,
+  LogEntry,
+  PostbackConfig,
+} from '../../../store/store.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const money = (micros: bigint | null) => (micros === null ? null : formatMicros(micros));
+
+export function presentCampaign(c: Campaign, publicUrl: string) {
+  return {
+    id: c.id,
+    name: c.name,
+    description: c.description,
+    buyer: c.buyer,
+    destinationUrl: c.destinationUrl,
+    slug: c.slug,
+    clickUrl: `${publicUrl}/c/${c.slug}`,
+    createdAt: iso(c.createdAt),
+  };
+}
+
+export function presentPostback(p: PostbackConfig, publicUrl: string) {
+  return {
+    id: p.id,
+    name: p.name,
+    network: p.network,
+    campaignId: p.campaignId,
+    clickidParam: p.clickidParam,
+    currency: p.currency,
+    macros: p.macros,
+    enabled: p.enabled,
+    token: p.token,
+    links: postbackLinks(publicUrl, p),
+    createdAt: iso(p.createdAt),
+  };
+}
+
+export function presentLead(l: LeadDetail) {
+  const main = l.totals[0];
+  return {
+    clickid: l.clickid,
+    campaignId: l.campaignId,
+    externalId: l.externalId,
+    username: l.username,
+    params: l.params,
+    fields: l.fields,
+    createdAt: iso(l.createdAt),
+    events: l.events.map((e) => ({
+      id: e.id,
+      event: e.event,
+      amount: money(e.micros),
+      currency: e.micros === null ? null : e.currency,
+      tid: e.tid,
+      postbackId: e.postbackId,
+      at: iso(e.at),
+    })),
+    totals: totals(main),
+    totalsByCurrency: l.totals.map(totals),
+  };
+}
+
+function totals(t: LeadDetail['totals'][number] | undefined) {
+  const deposits = t?.depositMicros ?? 0n;
+  const withdrawals = t?.withdrawalMicros ?? 0n;
+  return {
+    deposits: formatMicros(deposits),
+    withdrawals: formatMicros(withdrawals),
+    balance: formatMicros(deposits - withdrawals),
+    currency: t?.currency ?? null,
+  };
+}
+
+export function presentLeadSummary(l: LeadSummary) {
+  return {
+    clickid: l.clickid,
+    campaignId: l.campaignId,
+    externalId: l.externalId,
+    username: l.username,
+    params: l.params,
+    createdAt: iso(l.createdAt),
+    registered: l.registered,
+    firstDeposit:
+      l.firstDepositMicros === null
+        ? null
+        : { amount: money(l.firstDepositMicros), currency: l.firstDepositCurrency },
+    depositCount: l.depositCount,
+    lastEventAt: l.lastEventAt === null ? null : iso(l.lastEventAt),
+  };
+}
+
+export function presentLog(e: LogEntry) {
+  return {
+    id: e.id,
+    at: iso(e.at),
+    postbackId: e.postbackId,
+    method: e.method,
+    url: e.url,
+    ip: e.ip,
+    userAgent: e.userAgent,
+    body: e.body,
+    httpStatus: e.httpStatus,
+    status: e.status,
+    error: e.error,
+    event: e.event,
+    clickid: e.clickid,
+    conversionId: e.conversionId,
+  };
+}

@@ -1,0 +1,219 @@
+// GET|POST /api/postbacks/:token/:event, /api/postbacks/:token/tracker-postback and
+// /api/postbacks/:token — networks' server-to-server calls. Every call to a known
+// token leaves a row in the postback log, whatever we answer.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { toErrorAnswer } from '../../app.js';
+import { countingPlan, signedAmount } from '../../domain/events.js';
+import { parseInboundPostback } from '../../domain/inbound-postback.js';
+import { errorBody } from '../../http/errors.js';
+import { LogThrottle } from '../../http/log-throttle.js';
+import type { LogOutcome, LogRequest, PostbackConfig } from '../../store/store.js';
+
+/** Longest URL we accept (documented); the rest of the request line is refused with 414. */
+export const MAX_URL_LENGTH = 8192;
+/** How much of a URL and body the postback log keeps. */
+const LOG_URL_LIMIT = 4096;
+const LOG_BODY_LIMIT = 4096;
+
+const TOKEN = /^[A-Za-z0-9]{8,64}$/;
+
+interface Params {
+  token: string;
+  event?: string;
+}
+
+export async function inboundRoutes(app: FastifyInstance): Promise<void> {
+  const { store, config, now } = app.deps;
+  const unknownTokens = new LogThrottle();
+
+  // Bodies arrive as raw text; the domain parses them so a bad body is a
+  // logged 400 of ours, not a framework error without a log row.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const answer = toErrorAnswer(error);
+    const postback = await findPostback(request);
+    if (postback) {
+      await store.appendPostbackLog(logRequest(request, postback, null), {
+        httpStatus: answer.status,
+        status: 'rejected',
+        error: `${answer.code}: ${answer.message}`,
+        event: null,
+        clickid: null,
+        conversionId: null,
+      });
+    }
+    if (answer.status >= 500) request.log.error({ err: error }, 'inbound postback failed');
+    return reply.status(answer.status).send(errorBody(answer.code, answer.message));
+  });
+
+  async function findPostback(request: FastifyRequest): Promise<PostbackConfig | null> {
+    const { token } = request.params as Params;
+    if (typeof token !== 'string' || !TOKEN.test(token)) return null;
+    return store.findPostbackByToken(token);
+  }
+
+  function logRequest(
+    request: FastifyRequest,
+    postback: PostbackConfig,
+    body: string | null,
+  ): LogRequest {
+    return {
+      postbackId: postback.id,
+      workspaceId: postback.workspaceId,
+      at: now(),
+      method: request.method,
+      url: request.url.slice(0, LOG_URL_LIMIT),
+      ip: request.ip ?? null,
+      userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
+      body: body ? body.slice(0, LOG_BODY_LIMIT) : null,
+    };
+  }
+
+  async function refuse(
+    reply: FastifyReply,
+    log: LogRequest,
+    status: number,
+    code: string,
+    message: string,
+    seen: Pick<LogOutcome, 'event' | 'clickid'> = { event: null, clickid: null },
+  ) {
+    await store.appendPostbackLog(log, {
+      httpStatus: status,
+      status: 'rejected',
+      error: `${code}: ${message}`,
+      conversionId: null,
+      ...seen,
+    });
+    return reply.status(status).send(errorBody(code, message));
+  }
+
+  async function handle(request: FastifyRequest, reply: FastifyReply, pathEvent: string | null) {
+    const postback = await findPostback(request);
+    if (!postback) {
+      const held = unknownTokens.take(now());
+      if (held !== null) {
+        request.log.warn(
+          { url: request.url.slice(0, 200), ip: request.ip, held },
+          'postback to an unknown token',
+        );
+      }
+      return reply
+        .status(404)
+        .send(errorBody('unknown_postback', 'no postback configuration has this token'));
+    }
+    const body = typeof request.body === 'string' ? request.body : '';
+    const log = logRequest(request, postback, body);
+    if (postback.deleted) {
+      return refuse(reply, log, 404, 'unknown_postback', 'this postback configuration was deleted');
+    }
+    if (!postback.enabled) {
+      return refuse(
+        reply,
+        log,
+        403,
+        'postback_disabled',
+        'this postback configuration is disabled',
+      );
+    }
+    if (request.url.length > MAX_URL_LENGTH) {
+      return refuse(
+        reply,
+        log,
+        414,
+        'uri_too_long',
+        `the URL is over ${MAX_URL_LENGTH} characters`,
+      );
+    }
+
+    const queryAt = request.url.indexOf('?');
+    const parsed = parseInboundPostback(
+      {
+        pathEvent,
+        query: queryAt === -1 ? '' : request.url.slice(queryAt + 1),
+        contentType: request.headers['content-type'],
+        body,
+      },
+      { clickidParam: postback.clickidParam, currency: postback.currency },
+    );
+    if (!parsed.ok) {
+      return refuse(reply, log, 400, parsed.code, parsed.message, {
+        event: parsed.event,
+        clickid: parsed.clickid,
+      });
+    }
+    const p = parsed.postback;
+    if (p.unresolvedClickid) {
+      // A network's "test postback" button: worth seeing in the log, not an error.
+      const reason = 'unresolved_macro';
+      await store.appendPostbackLog(log, {
+        httpStatus: 200,
+        status: 'unmatched',
+        error: reason,
+        event: p.event,
+        clickid: p.clickid,
+        conversionId: null,
+      });
+      return reply.send({
+        ok: true,
+        status: 'unmatched',
+        event: p.event,
+        clickid: p.clickid,
+        reason,
+      });
+    }
+
+    const micros = p.micros === null ? null : signedAmount(p.event, p.micros);
+    const outcome = await store.recordEvent({
+      workspaceId: postback.workspaceId,
+      scopeCampaignId: postback.campaignId,
+      clickid: p.clickid,
+      postbackId: postback.id,
+      plan: countingPlan({ event: p.event, micros, currency: p.currency, tid: p.tid }),
+      micros,
+      currency: p.currency,
+      tid: p.tid,
+      fields: p.fields,
+      at: log.at,
+      windowMs: config.dedupWindowSeconds * 1000,
+      log,
+      note: p.warnings.length > 0 ? p.warnings.join('; ') : null,
+    });
+    if (outcome.status === 'unmatched') {
+      return reply.send({
+        ok: true,
+        status: 'unmatched',
+        event: p.event,
+        clickid: p.clickid,
+        reason: outcome.reason,
+      });
+    }
+    return reply.send({
+      ok: true,
+      status: outcome.status,
+      event: outcome.event,
+      clickid: p.clickid,
+      conversionId: outcome.conversionId,
+    });
+  }
+
+  const schema = { hide: true };
+  app.route<{ Params: Params }>({
+    method: ['GET', 'POST'],
+    url: '/:token/:event',
+    schema,
+    handler: (request, reply) =>
+      handle(
+        request,
+        reply,
+        request.params.event === 'tracker-postback' ? null : (request.params.event ?? null),
+      ),
+  });
+  app.route<{ Params: Params }>({
+    method: ['GET', 'POST'],
+    url: '/:token',
+    schema,
+    handler: (request, reply) => handle(request, reply, null),
+  });
+}
