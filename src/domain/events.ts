@@ -38,7 +38,7 @@ export function normaliseEvent(raw: string): EventResult {
       reason: `event "${name.slice(0, 40)}" must be 1-32 characters of a-z, 0-9 and _`,
     };
   }
-  return { ok: true, event: ALIASES[name] ?? name };
+  return { ok: true, event: Object.hasOwn(ALIASES, name) ? (ALIASES[name] as string) : name };
 }
 
 export function isMoneyEvent(event: string): boolean {

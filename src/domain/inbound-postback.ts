@@ -99,6 +99,23 @@ export function parseInboundPostback(req: InboundRequest, config: InboundConfig)
         `clickid is longer than ${LIMITS.clickid} characters`,
       );
     }
+    if (looksLikeMacro(clickid)) {
+      // A network's "test postback" button sends its macros unfilled: nothing
+      // to count, nothing wrong with the link either.
+      return {
+        ok: true,
+        postback: {
+          event,
+          clickid,
+          unresolvedClickid: true,
+          micros: null,
+          currency: config.currency,
+          tid: null,
+          fields: {},
+          warnings: [],
+        },
+      };
+    }
     const warnings: string[] = [];
     const micros = readAmount(params, event);
     const currency = readCurrency(params, config.currency);
@@ -115,7 +132,7 @@ export function parseInboundPostback(req: InboundRequest, config: InboundConfig)
       postback: {
         event,
         clickid,
-        unresolvedClickid: looksLikeMacro(clickid),
+        unresolvedClickid: false,
         micros,
         currency,
         tid,
@@ -173,6 +190,8 @@ function decodeStrict(text: string): string {
   try {
     return decodeURIComponent(text.replace(/\+/g, ' '));
   } catch {
+    // An unfilled `%sub1%`-style macro is not broken encoding.
+    if (/^%[A-Za-z0-9_.]+%$/.test(text)) return text;
     throw new ParseError(
       'invalid_encoding',
       'malformed percent-encoding or invalid UTF-8 in the parameters',
@@ -213,12 +232,16 @@ function add(params: Params, name: string, value: string): void {
  * The one value carried by any of `names`. Empty values count as absent; two
  * different values (`amount=1&amount=2`, or `clickid=a&sub1=b`) are refused.
  */
-function pick(params: Params, names: readonly string[]): string | null {
+function pick(
+  params: Params,
+  names: readonly string[],
+  normalise: (value: string) => string = (v) => v,
+): string | null {
   let found: string | null = null;
   let foundIn = '';
   for (const name of new Set(names)) {
     for (const raw of params.get(name) ?? []) {
-      const value = raw.trim();
+      const value = normalise(raw.trim());
       if (value === '') continue;
       if (found !== null && value !== found) {
         throw new ParseError(
@@ -272,7 +295,7 @@ function readAmount(params: Params, event: string): bigint | null {
 }
 
 function readCurrency(params: Params, fallback: string): string {
-  const raw = pick(params, ALIASES.currency);
+  const raw = pick(params, ALIASES.currency, (v) => v.toUpperCase());
   if (raw === null) return fallback;
   const parsed = parseCurrency(raw);
   if (!parsed.ok) throw new ParseError('invalid_currency', parsed.reason);

@@ -25,7 +25,7 @@ export function renderTemplate(template: string, ctx: MacroContext): Rendered {
       if (!unknown.includes(name)) unknown.push(name);
       return '';
     }
-    return encodeURIComponent(value);
+    return encodeURIComponent(wellFormed(value));
   });
   return { url, unknownMacros: unknown };
 }
@@ -39,6 +39,14 @@ function macroValue(name: string, ctx: MacroContext): string | undefined {
 
 function own(record: Record<string, string>, key: string): string | undefined {
   return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/** Lone UTF-16 surrogates become U+FFFD, which encodeURIComponent can encode. */
+export function wellFormed(text: string): string {
+  return text.replace(
+    /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    '\uFFFD',
+  );
 }
 
 export const CLICKID_MACRO = '{{tracker.clickid}}';

@@ -3,7 +3,8 @@ import { CLICKID_MACRO } from './macros.js';
 /**
  * Adds `<param>={{tracker.clickid}}` to a network's registration link, keeping
  * the link's own query, fragment and percent-encoding byte for byte. An existing
- * `<param>=` is replaced rather than doubled.
+ * `<param>=` is replaced rather than doubled, and
+ * any repeats of it dropped.
  */
 export function buildRegistrationLink(baseUrl: string, param: string): string {
   const hashAt = baseUrl.indexOf('#');
@@ -16,14 +17,16 @@ export function buildRegistrationLink(baseUrl: string, param: string): string {
   const pair = `${encodeURIComponent(param)}=${CLICKID_MACRO}`;
   const parts = query === '' ? [] : query.split('&');
   let replaced = false;
-  const kept = parts.map((part) => {
+  const kept: string[] = [];
+  for (const part of parts) {
     const name = part.split('=', 1)[0] ?? '';
-    if (!replaced && safeDecode(name) === param) {
+    if (safeDecode(name) !== param) kept.push(part);
+    else if (!replaced) {
+      // The first one becomes ours; later repeats would override it at the network.
+      kept.push(pair);
       replaced = true;
-      return pair;
     }
-    return part;
-  });
+  }
   if (!replaced) {
     // A trailing `&` or a bare `?` in the base link stays as it was.
     if (kept.length > 0 && kept[kept.length - 1] === '') kept[kept.length - 1] = pair;

@@ -54,7 +54,17 @@ export function startOfDay(date: string, tz: string): number {
   // Two passes settle the offset across a DST change.
   let guess = wall - offsetAt(tz, wall);
   guess = wall - offsetAt(tz, guess);
-  return guess;
+  if (localDate(guess, tz) === date) return guess;
+  // Midnight does not exist that day (clocks jump forward at 00:00, e.g.
+  // America/Santiago): the day begins at the first instant that is on it.
+  let lo = guess;
+  let hi = guess + 3 * 3_600_000;
+  while (hi - lo > 1) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (localDate(mid, tz) < date) lo = mid;
+    else hi = mid;
+  }
+  return hi;
 }
 
 /** The local date (YYYY-MM-DD) of instant `ms` in `tz`. */
