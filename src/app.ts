@@ -6,13 +6,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyServerOptions,
 } from 'fastify';
 import type { Config } from './config.js';
 import { AppError, errorBody } from './http/errors.js';
 import { apiRoutes } from './routes/api/v1/index.js';
 import { clickRoutes } from './routes/clicks/click.js';
-import { inboundRoutes } from './routes/inbound/postback.js';
+import { answerFrameworkError, inboundRoutes } from './routes/inbound/postback.js';
 import type { Store } from './store/store.js';
 
 export interface AppDeps {
@@ -33,16 +34,25 @@ declare module 'fastify' {
 export const BODY_LIMIT = 64 * 1024;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const now = deps.now ?? Date.now;
   const app = Fastify({
+    frameworkErrors: (error, request, reply) => {
+      answerFrameworkError(deps.store, now, error, request, reply).catch((failure: unknown) => {
+        request.log.error({ err: failure }, 'could not answer a refused request');
+        (reply as FastifyReply)
+          .status(500)
+          .send(errorBody('internal_error', 'something went wrong on our side'));
+      });
+    },
     logger: deps.logger ?? false,
     trustProxy: deps.config.trustProxy,
     bodyLimit: BODY_LIMIT,
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.decorate('deps', { config: deps.config, store: deps.store, now: deps.now ?? Date.now });
+  app.decorate('deps', { config: deps.config, store: deps.store, now });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const answer = toErrorAnswer(error);

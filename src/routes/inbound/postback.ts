@@ -7,7 +7,7 @@ import { countingPlan, signedAmount } from '../../domain/events.js';
 import { parseInboundPostback } from '../../domain/inbound-postback.js';
 import { errorBody } from '../../http/errors.js';
 import { LogThrottle } from '../../http/log-throttle.js';
-import type { LogOutcome, LogRequest, PostbackConfig } from '../../store/store.js';
+import type { LogOutcome, LogRequest, PostbackConfig, Store } from '../../store/store.js';
 
 /** Longest URL we accept (documented); the rest of the request line is refused with 414. */
 export const MAX_URL_LENGTH = 8192;
@@ -198,10 +198,12 @@ export async function inboundRoutes(app: FastifyInstance): Promise<void> {
     });
   }
 
+  // No automatic HEAD: a link checker's HEAD must not count a deposit.
   const schema = { hide: true };
   app.route<{ Params: Params }>({
     method: ['GET', 'POST'],
     url: '/:token/:event',
+    exposeHeadRoute: false,
     schema,
     handler: (request, reply) =>
       handle(
@@ -213,7 +215,66 @@ export async function inboundRoutes(app: FastifyInstance): Promise<void> {
   app.route<{ Params: Params }>({
     method: ['GET', 'POST'],
     url: '/:token',
+    exposeHeadRoute: false,
     schema,
     handler: (request, reply) => handle(request, reply, null),
   });
+}
+
+const INBOUND_PATH = /^\/api\/postbacks\/([^/?]*)/;
+
+/**
+ * Requests the router refuses before any route runs (a path with broken
+ * percent-encoding, an over-long path segment). On the inbound path they are
+ * still answered in our envelope and, for a known token, kept in the postback log.
+ */
+export async function answerFrameworkError(
+  store: Store,
+  now: () => number,
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
+  const badUrl = error.code === 'FST_ERR_BAD_URL';
+  const inbound = INBOUND_PATH.exec(request.url);
+  const token = inbound?.[1] ?? '';
+  const postback = inbound && TOKEN.test(token) ? await store.findPostbackByToken(token) : null;
+  if (!postback) {
+    if (inbound) {
+      return reply
+        .status(404)
+        .send(errorBody('unknown_postback', 'no postback configuration has this token'));
+    }
+    return badUrl
+      ? reply
+          .status(400)
+          .send(errorBody('invalid_encoding', 'malformed percent-encoding in the path'))
+      : reply.status(404).send(errorBody('not_found', 'no such route'));
+  }
+  const [status, code, message] = postback.deleted
+    ? [404, 'unknown_postback', 'this postback configuration was deleted']
+    : badUrl
+      ? [400, 'invalid_encoding', 'malformed percent-encoding or invalid UTF-8 in the path']
+      : [400, 'invalid_event', 'the event name in the path is too long'];
+  await store.appendPostbackLog(
+    {
+      postbackId: postback.id,
+      workspaceId: postback.workspaceId,
+      at: now(),
+      method: request.method,
+      url: request.url.slice(0, LOG_URL_LIMIT),
+      ip: request.ip ?? null,
+      userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
+      body: null,
+    },
+    {
+      httpStatus: status,
+      status: 'rejected',
+      error: `${code}: ${message}`,
+      event: null,
+      clickid: null,
+      conversionId: null,
+    },
+  );
+  return reply.status(status).send(errorBody(code, message));
 }
