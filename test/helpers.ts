@@ -58,7 +58,12 @@ export async function signup(app: FastifyInstance, name = 'Team') {
   });
   if (res.statusCode !== 201) throw new Error(`signup failed: ${res.body}`);
   const body = res.json() as { token: string; workspace: { id: string } };
-  return { email, token: body.token, workspaceId: body.workspace.id, auth: { authorization: `Bearer ${body.token}` } };
+  return {
+    email,
+    token: body.token,
+    workspaceId: body.workspace.id,
+    auth: { authorization: `Bearer ${body.token}` },
+  };
 }
 
 type Auth = { authorization: string };
@@ -80,7 +85,12 @@ export async function api<T = Record<string, unknown>>(
 }
 
 /** A campaign, a shared postback of `network`, and one lead that clicked. */
-export async function funnel(app: FastifyInstance, auth: Auth, network = '1win', extra: Record<string, unknown> = {}) {
+export async function funnel(
+  app: FastifyInstance,
+  auth: Auth,
+  network = '1win',
+  extra: Record<string, unknown> = {},
+) {
   const campaign = await api<{ id: string; slug: string }>(app, auth, 'POST', '/api/v1/campaigns', {
     name: 'FB RU',
     destinationUrl: 'https://t.me/my_bot?start={{tracker.clickid}}',
@@ -92,15 +102,23 @@ export async function funnel(app: FastifyInstance, auth: Auth, network = '1win',
     '/api/v1/postbacks',
     { name: network, network, ...extra },
   );
-  const click = await app.inject({ method: 'GET', url: `/c/${campaign.body.slug}?fbclid=fb1&utm_campaign=test` });
+  const click = await app.inject({
+    method: 'GET',
+    url: `/c/${campaign.body.slug}?fbclid=fb1&utm_campaign=test`,
+  });
   const clickid = new URL(click.headers.location as string).searchParams.get('start') as string;
   return { campaign: campaign.body, postback: postback.body, clickid };
 }
 
 /** Fires a postback link as a network would: GET with the macros replaced. */
-export async function fire(app: FastifyInstance, link: string, values: Record<string, string> = {}) {
+export async function fire(
+  app: FastifyInstance,
+  link: string,
+  values: Record<string, string> = {},
+) {
   let url = link.startsWith(PUBLIC_URL) ? link.slice(PUBLIC_URL.length) : link;
-  for (const [macro, value] of Object.entries(values)) url = url.replaceAll(macro, encodeURIComponent(value));
+  for (const [macro, value] of Object.entries(values))
+    url = url.replaceAll(macro, encodeURIComponent(value));
   const res = await app.inject({ method: 'GET', url });
   return { status: res.statusCode, body: res.json() as Record<string, unknown> };
 }

@@ -14,10 +14,21 @@ test('the 1Win flow: click, links, registration, first deposit, deposit, totals'
   assert.match(clickid, /^[A-Za-z0-9]{12}$/);
   const links = postback.links;
   assert.deepEqual(Object.keys(links), ['registration', 'firstDeposit', 'deposit']);
-  assert.equal((await fire(t.app, links.registration as string, { '{sub1}': clickid })).body.status, 'recorded');
-  const ftd = await fire(t.app, links.firstDeposit as string, { '{sub1}': clickid, '{amount}': '100', '{event_id}': 'e1' });
+  assert.equal(
+    (await fire(t.app, links.registration as string, { '{sub1}': clickid })).body.status,
+    'recorded',
+  );
+  const ftd = await fire(t.app, links.firstDeposit as string, {
+    '{sub1}': clickid,
+    '{amount}': '100',
+    '{event_id}': 'e1',
+  });
   assert.equal(ftd.body.status, 'recorded');
-  const dep = await fire(t.app, links.deposit as string, { '{sub1}': clickid, '{amount}': '25.5', '{event_id}': 'e2' });
+  const dep = await fire(t.app, links.deposit as string, {
+    '{sub1}': clickid,
+    '{amount}': '25.5',
+    '{event_id}': 'e2',
+  });
   assert.equal(dep.body.event, 'deposit');
   const lead = await api<{ totals: { deposits: string; balance: string }; events: unknown[] }>(
     t.app,
