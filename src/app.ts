@@ -14,6 +14,7 @@ import { AppError, errorBody } from './http/errors.js';
 import { apiRoutes } from './routes/api/v1/index.js';
 import { clickRoutes } from './routes/clicks/click.js';
 import { answerFrameworkError, inboundRoutes } from './routes/inbound/postback.js';
+import { isAppRoute, webAppRoutes } from './routes/web-app.js';
 import type { Store } from './store/store.js';
 
 export interface AppDeps {
@@ -22,6 +23,8 @@ export interface AppDeps {
   /** The clock; tests move it to cross the duplicate window. */
   now?: () => number;
   logger?: FastifyServerOptions['logger'];
+  /** The built web app; defaults to web/dist. */
+  webRoot?: string;
 }
 
 declare module 'fastify' {
@@ -60,11 +63,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     else request.log.info({ code: answer.code, msg: answer.message }, 'request refused');
     return reply.status(answer.status).send(errorBody(answer.code, answer.message));
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply
+  let hasWebApp = false;
+  app.setNotFoundHandler((request, reply) => {
+    if (hasWebApp && isAppRoute(request.method, request.url, request.headers.accept)) {
+      return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    }
+    return reply
       .status(404)
-      .send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
-  );
+      .send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`));
+  });
 
   await app.register(cookie);
   await app.register(swagger, {
@@ -93,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(inboundRoutes, { prefix: '/api/postbacks' });
   await app.register(clickRoutes);
   await app.register(apiRoutes, { prefix: '/api/v1' });
+  hasWebApp = await webAppRoutes(app, deps.webRoot);
   return app;
 }
 
