@@ -19,6 +19,15 @@ export interface Account {
   workspace: Workspace;
 }
 
+export interface ApiKey {
+  id: string;
+  name: string;
+  /** The first characters of the key, to tell keys apart in a list. */
+  prefix: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
 export interface Campaign {
   id: string;
   workspaceId: string;
@@ -238,6 +247,18 @@ export interface Store {
   }): Promise<void>;
   findSession(tokenHash: string, now: number): Promise<Account | null>;
   deleteSession(tokenHash: string): Promise<void>;
+  createApiKey(input: {
+    workspaceId: string;
+    userId: string;
+    name: string;
+    keyHash: string;
+    prefix: string;
+    at: number;
+  }): Promise<ApiKey>;
+  listApiKeys(workspaceId: string): Promise<ApiKey[]>;
+  revokeApiKey(workspaceId: string, id: string, at: number): Promise<boolean>;
+  /** The account behind a live API key; notes when it was last used. */
+  findApiKey(keyHash: string, now: number): Promise<Account | null>;
 
   createCampaign(
     workspaceId: string,

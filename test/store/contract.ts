@@ -124,6 +124,30 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       assert.equal(await s.findSession(`t-${email}`, T0), null);
     });
 
+    test('API keys: found by hash until revoked, revoked only by their workspace', async () => {
+      const acc = await s.createAccount({
+        email: `k${++seq}-${Date.now()}@example.com`,
+        passwordHash: 'h',
+        workspaceName: 'K',
+        at: T0,
+      });
+      if (acc === 'email_taken') return assert.fail();
+      const key = await s.createApiKey({
+        workspaceId: acc.workspace.id,
+        userId: acc.user.id,
+        name: 'bot',
+        keyHash: `kh-${seq}`,
+        prefix: 'cbk_abc',
+        at: T0,
+      });
+      assert.equal((await s.findApiKey(`kh-${seq}`, T0 + 1))?.workspace.id, acc.workspace.id);
+      assert.equal((await s.listApiKeys(acc.workspace.id))[0]?.lastUsedAt, T0 + 1);
+      assert.equal(await s.revokeApiKey(await workspace(), key.id, T0), false);
+      assert.equal(await s.revokeApiKey(acc.workspace.id, key.id, T0), true);
+      assert.equal(await s.findApiKey(`kh-${seq}`, T0), null);
+      assert.deepEqual(await s.listApiKeys(acc.workspace.id), []);
+    });
+
     test('campaigns: CRUD scoped to the workspace, soft delete hides from clicks', async () => {
       const a = await workspace();
       const b = await workspace();

@@ -138,4 +138,23 @@ CREATE INDEX postback_logs_workspace ON postback_logs(workspace_id, id);
 CREATE INDEX postback_logs_clickid ON postback_logs(workspace_id, clickid);
 `,
   },
+  {
+    version: 2,
+    name: 'api keys',
+    sql: `
+-- Long-lived credentials for bots and scripts; only a hash of the key is kept.
+CREATE TABLE api_keys (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  name TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER
+);
+CREATE INDEX api_keys_workspace ON api_keys(workspace_id, id);
+`,
+  },
 ];

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import type { NetworkMacros } from '../../domain/presets.js';
 import type {
   Account,
+  ApiKey,
   Campaign,
   CampaignInput,
   Conversion,
@@ -106,6 +107,16 @@ function toCampaign(r: Row): Campaign {
     buyer: r.buyer as string,
     destinationUrl: r.destination_url as string,
     createdAt: Number(r.created_at),
+  };
+}
+
+function toApiKey(r: Row): ApiKey {
+  return {
+    id: String(r.id),
+    name: r.name as string,
+    prefix: r.prefix as string,
+    createdAt: Number(r.created_at),
+    lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
   };
 }
 
@@ -249,6 +260,59 @@ export class SqliteStore implements Store {
 
   async deleteSession(tokenHash: string): Promise<void> {
     this.sql('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
+  }
+
+  async createApiKey(input: {
+    workspaceId: string;
+    userId: string;
+    name: string;
+    keyHash: string;
+    prefix: string;
+    at: number;
+  }): Promise<ApiKey> {
+    const r = this.sql(
+      `INSERT INTO api_keys (workspace_id, user_id, name, key_hash, prefix, created_at)
+       VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
+    ).get(
+      id(input.workspaceId),
+      id(input.userId),
+      input.name,
+      input.keyHash,
+      input.prefix,
+      input.at,
+    ) as Row;
+    return toApiKey(r);
+  }
+
+  async listApiKeys(workspaceId: string): Promise<ApiKey[]> {
+    const rows = this.sql(
+      'SELECT * FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL ORDER BY id DESC',
+    ).all(id(workspaceId)) as Row[];
+    return rows.map(toApiKey);
+  }
+
+  async revokeApiKey(workspaceId: string, keyId: string, at: number): Promise<boolean> {
+    const result = this.sql(
+      'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND workspace_id = ? AND revoked_at IS NULL',
+    ).run(at, id(keyId), id(workspaceId));
+    return result.changes === 1;
+  }
+
+  async findApiKey(keyHash: string, now: number): Promise<Account | null> {
+    const r = this.sql(
+      `SELECT k.id AS key_id, k.last_used_at, u.id, u.email, w.id AS workspace_id, w.name AS workspace_name
+       FROM api_keys k JOIN users u ON u.id = k.user_id JOIN workspaces w ON w.id = k.workspace_id
+       WHERE k.key_hash = ? AND k.revoked_at IS NULL`,
+    ).get(keyHash) as Row | undefined;
+    if (!r) return null;
+    // Once a minute is precise enough and keeps reads from writing on every call.
+    if (r.last_used_at === null || now - Number(r.last_used_at) > 60_000) {
+      this.sql('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(now, r.key_id);
+    }
+    return {
+      user: { id: String(r.id), email: r.email as string },
+      workspace: { id: String(r.workspace_id), name: r.workspace_name as string },
+    };
   }
 
   // --- campaigns ----------------------------------------------------------

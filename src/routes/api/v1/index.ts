@@ -2,6 +2,7 @@
 // signup and login needs a session; every answer is scoped to its workspace.
 import type { FastifyInstance } from 'fastify';
 import { bearerToken, hashToken } from '../../../http/auth.js';
+import { API_KEY_PREFIX, apiKeyRoutes } from './api-keys.js';
 import { authRoutes } from './auth.js';
 import { campaignRoutes } from './campaigns.js';
 import { leadRoutes } from './leads.js';
@@ -14,9 +15,13 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
   app.decorateRequest('account', null);
   app.addHook('onRequest', async (request) => {
     const token = bearerToken(request);
-    request.account = token ? await store.findSession(hashToken(token), now()) : null;
+    if (!token) request.account = null;
+    else if (token.startsWith(API_KEY_PREFIX))
+      request.account = await store.findApiKey(hashToken(token), now());
+    else request.account = await store.findSession(hashToken(token), now());
   });
   await app.register(authRoutes);
+  await app.register(apiKeyRoutes);
   await app.register(campaignRoutes);
   await app.register(postbackRoutes);
   await app.register(leadRoutes);
