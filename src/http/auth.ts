@@ -44,3 +44,10 @@ export function setSessionCookie(
 }
 
 export { hashToken };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Reachable without a session (sign-up, login, logout). */
+    public?: boolean;
+  }
+}

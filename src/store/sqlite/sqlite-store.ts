@@ -862,7 +862,8 @@ export class SqliteStore implements Store {
     query: StatsQuery,
   ): Promise<{ rows: StatsRow[]; currencies: string[] }> {
     const ws = id(workspaceId);
-    const campaign = query.campaignId === undefined ? null : id(query.campaignId);
+    // An id that can't exist matches nothing (never 'no filter').
+    const campaign = query.campaignId === undefined ? null : (id(query.campaignId) ?? -1);
     const currencies = (
       this.sql(
         `SELECT currency FROM conversions

@@ -5,7 +5,7 @@ import { hashToken, newToken } from '../../../domain/passwords.js';
 import { account } from '../../../http/auth.js';
 import { notFound } from '../../../http/errors.js';
 import type { ApiKey } from '../../../store/store.js';
-import { IdParams } from './schemas.js';
+import { IdParams, Name } from './schemas.js';
 
 export const API_KEY_PREFIX = 'cbk_';
 
@@ -26,7 +26,7 @@ export async function apiKeyRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['accounts'],
         summary: 'Create an API key; the key itself is shown only in this answer',
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }),
+        body: Type.Object({ name: Name }),
       },
     },
     async (request, reply) => {

@@ -39,6 +39,7 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/auth/signup',
     {
+      config: { public: true },
       schema: {
         tags: ['accounts'],
         summary: 'Create a user and a workspace; answers with a session token',
@@ -73,6 +74,7 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/auth/login',
     {
+      config: { public: true },
       schema: {
         tags: ['accounts'],
         summary: 'Log in; answers with a session token and sets the session cookie',
@@ -90,7 +92,7 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/auth/logout',
-    { schema: { tags: ['accounts'], summary: 'End this session' } },
+    { config: { public: true }, schema: { tags: ['accounts'], summary: 'End this session' } },
     async (request, reply) => {
       const token = bearerToken(request);
       if (token) await store.deleteSession(hashToken(token));

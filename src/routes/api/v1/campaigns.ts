@@ -6,10 +6,10 @@ import { account } from '../../../http/auth.js';
 import { notFound } from '../../../http/errors.js';
 import type { CampaignInput } from '../../../store/store.js';
 import { presentCampaign } from './present.js';
-import { IdParams } from './schemas.js';
+import { IdParams, Name } from './schemas.js';
 
 const Fields = {
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Name,
   description: Type.String({ maxLength: 2000 }),
   buyer: Type.String({ maxLength: 100 }),
   destinationUrl: Type.String({
@@ -98,11 +98,13 @@ export async function campaignRoutes(app: FastifyInstance): Promise<void> {
     async (request) => {
       const acc = account(request);
       const { id } = request.params as { id: string };
-      const campaign = await store.updateCampaign(
-        acc.workspace.id,
-        id,
-        request.body as Partial<CampaignInput>,
-      );
+      const body = request.body as Partial<CampaignInput>;
+      const campaign = await store.updateCampaign(acc.workspace.id, id, {
+        ...body,
+        name: body.name?.trim(),
+        buyer: body.buyer?.trim(),
+        destinationUrl: body.destinationUrl?.trim(),
+      });
       if (!campaign) throw notFound('campaign');
       return present(campaign);
     },

@@ -1,7 +1,7 @@
 // /api/v1 — the management API for the UI, bots and scripts. Every route but
 // signup and login needs a session; every answer is scoped to its workspace.
 import type { FastifyInstance } from 'fastify';
-import { bearerToken, hashToken } from '../../../http/auth.js';
+import { account, bearerToken, hashToken } from '../../../http/auth.js';
 import { API_KEY_PREFIX, apiKeyRoutes } from './api-keys.js';
 import { authRoutes } from './auth.js';
 import { campaignRoutes } from './campaigns.js';
@@ -19,6 +19,10 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
     else if (token.startsWith(API_KEY_PREFIX))
       request.account = await store.findApiKey(hashToken(token), now());
     else request.account = await store.findSession(hashToken(token), now());
+  });
+  // Before validation: an anonymous call learns nothing about a route's schema.
+  app.addHook('preValidation', async (request) => {
+    if (!request.routeOptions.config.public) account(request);
   });
   await app.register(authRoutes);
   await app.register(apiKeyRoutes);

@@ -10,11 +10,11 @@ import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
 import type { PostbackInput } from '../../../store/store.js';
 import { presentPostback } from './present.js';
-import { HttpUrl, IdParams } from './schemas.js';
+import { HttpUrl, IdParams, Name } from './schemas.js';
 
 const Macro = Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\s&#?]+$' });
 const Fields = {
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Name,
   network: Type.Union(NETWORKS.map((n) => Type.Literal(n))),
   campaignId: Type.Union([Type.String({ maxLength: 32 }), Type.Null()]),
   clickidParam: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' }),
@@ -156,6 +156,7 @@ export async function postbackRoutes(app: FastifyInstance): Promise<void> {
       };
       if (patch.campaignId === undefined) delete patch.campaignId;
       if (body.currency) patch.currency = body.currency.toUpperCase();
+      if (body.name) patch.name = body.name.trim();
       const postback = await store.updatePostback(
         acc.workspace.id,
         (request.params as { id: string }).id,

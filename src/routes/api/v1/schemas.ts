@@ -7,4 +7,6 @@ export const Limit = Type.Integer({ minimum: 1, maximum: 200, default: 50 });
 export const Cursor = Type.String({ maxLength: 64 });
 export const Amount = Type.String({ maxLength: 40, description: 'decimal string, e.g. "150.5"' });
 export const Currency = Type.String({ minLength: 3, maxLength: 5, description: 'ISO 4217 code' });
+/** A display name: at least one visible character. */
+export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 export const HttpUrl = Type.String({ maxLength: 2048, pattern: '^https?://' });
