@@ -180,8 +180,7 @@ test('campaign validation answers 400 with the error envelope', async () => {
   );
 });
 
-test('a whitespace-only name is refused like a missing one', {
-}, async () => {
+test('a whitespace-only name is refused like a missing one', {}, async () => {
   const { auth } = await signup(t.app);
   const res = await api<ErrorBody>(t.app, auth, 'POST', '/api/v1/campaigns', { name: '   ' });
   assert.equal(res.status, 400);

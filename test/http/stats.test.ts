@@ -262,8 +262,7 @@ test('campaignId filters to one campaign; a foreign or unknown one shows nothing
   assert.equal((await ok(t, auth, `${RANGE}&campaignId=999999`)).totals.clicks, 0);
 });
 
-test('a non-numeric campaignId filters to nothing rather than to everything', {
-}, async () => {
+test('a non-numeric campaignId filters to nothing rather than to everything', {}, async () => {
   const s = await ok(t, auth, `${RANGE}&campaignId=abc`);
   assert.deepEqual(nums(s.totals), zero());
 });
