@@ -13,6 +13,8 @@ export interface Config {
   dedupWindowSeconds: number;
   /** How long a session token lives. */
   sessionDays: number;
+  /** PostgreSQL connections per node. */
+  databasePoolSize: number;
 }
 
 export class ConfigError extends Error {
@@ -84,5 +86,6 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     dedupWindowSeconds: integer(env, 'DEDUP_WINDOW_SECONDS', 60, 1, 86_400),
     sessionDays: integer(env, 'SESSION_DAYS', 30, 1, 365),
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
   };
 }

@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const store = openStore(config);
+  const store = await openStore(config);
   const app = await buildApp({ config, store, logger: { level: config.logLevel } });
   await app.listen({ port: config.port, host: config.host });
   app.log.info({ publicUrl: config.publicUrl, engine: store.engine }, 'clickback is ready');

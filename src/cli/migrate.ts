@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../config.js';
 import { openStore } from '../store/open-store.js';
 
 try {
-  const store = openStore(loadConfig());
+  const store = await openStore(loadConfig());
   await store.close();
   process.stdout.write('migrations applied\n');
 } catch (error) {

@@ -1,12 +1,13 @@
 import type { Config } from '../config.js';
+import { openPostgresStore } from './postgres/postgres-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
-/** The engine named by DATABASE_URL. */
-export function openStore(config: Pick<Config, 'databaseUrl'>): Store {
+/** The engine named by DATABASE_URL, migrated and ready. */
+export async function openStore(
+  config: Pick<Config, 'databaseUrl' | 'databasePoolSize'>,
+): Promise<Store> {
   const url = config.databaseUrl;
   if (url.startsWith('sqlite:')) return openSqliteStore({ path: url.slice('sqlite:'.length) });
-  throw new Error(
-    'DATABASE_URL: the PostgreSQL engine is not in this version yet; use sqlite:<path> (the default)',
-  );
+  return openPostgresStore({ url, poolSize: config.databasePoolSize });
 }

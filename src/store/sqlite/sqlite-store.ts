@@ -187,6 +187,12 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** For tests and tooling: rows in one of our tables, across workspaces. */
+  countRows(table: string): number {
+    if (!/^[a-z_]+$/.test(table)) throw new Error(`invalid table ${table}`);
+    return Number((this.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as Row).n);
+  }
+
   /** For tests and tooling: the integrity of the file. */
   integrityCheck(): string {
     return String(this.db.pragma('integrity_check', { simple: true }));

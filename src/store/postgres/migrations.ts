@@ -1,0 +1,153 @@
+// Versioned schema migrations for PostgreSQL, applied at start under an
+// advisory lock so that nodes starting together never migrate twice.
+import type { Migration } from '../sqlite/migrations.js';
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE workspaces (
+  id BIGSERIAL PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE users (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id BIGINT NOT NULL REFERENCES workspaces(id),
+  email TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  workspace_id BIGINT NOT NULL REFERENCES workspaces(id),
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE TABLE campaigns (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id BIGINT NOT NULL REFERENCES workspaces(id),
+  slug TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  buyer TEXT NOT NULL DEFAULT '',
+  destination_url TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  deleted_at BIGINT
+);
+CREATE INDEX campaigns_workspace ON campaigns(workspace_id, id);
+CREATE TABLE clicks (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id BIGINT NOT NULL,
+  campaign_id BIGINT NOT NULL,
+  at BIGINT NOT NULL,
+  ip TEXT,
+  user_agent TEXT,
+  referrer TEXT,
+  params JSONB NOT NULL
+);
+CREATE INDEX clicks_workspace_at ON clicks(workspace_id, at);
+CREATE TABLE leads (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id BIGINT NOT NULL,
+  clickid TEXT NOT NULL UNIQUE,
+  campaign_id BIGINT,
+  click_id BIGINT,
+  external_id TEXT,
+  username TEXT,
+  params JSONB NOT NULL DEFAULT '{}',
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX leads_workspace_id ON leads(workspace_id, id);
+CREATE INDEX leads_workspace_at ON leads(workspace_id, created_at);
+CREATE INDEX leads_workspace_external ON leads(workspace_id, external_id);
+CREATE TABLE lead_fields (
+  lead_id BIGINT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (lead_id, key)
+);
+CREATE TABLE postbacks (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id BIGINT NOT NULL REFERENCES workspaces(id),
+  token TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  network TEXT NOT NULL,
+  campaign_id BIGINT,
+  clickid_param TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  macros JSONB NOT NULL,
+  enabled BOOLEAN NOT NULL DEFAULT TRUE,
+  created_at BIGINT NOT NULL,
+  deleted_at BIGINT
+);
+CREATE INDEX postbacks_workspace ON postbacks(workspace_id, id);
+-- One row per counted event. The two unique keys are the counting rules:
+-- once_key (registration, first_deposit) and tid_key (one transaction id).
+CREATE TABLE conversions (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id BIGINT NOT NULL,
+  lead_id BIGINT NOT NULL REFERENCES leads(id),
+  campaign_id BIGINT,
+  postback_id BIGINT,
+  event TEXT NOT NULL,
+  amount_micros BIGINT,
+  currency TEXT NOT NULL,
+  tid TEXT,
+  once_key TEXT,
+  tid_key TEXT,
+  at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX conversions_once ON conversions(lead_id, once_key);
+CREATE UNIQUE INDEX conversions_tid ON conversions(lead_id, tid_key);
+CREATE INDEX conversions_workspace_at ON conversions(workspace_id, at);
+CREATE TABLE fingerprints (
+  lead_id BIGINT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  conversion_id BIGINT NOT NULL,
+  PRIMARY KEY (lead_id, fingerprint)
+);
+CREATE TABLE postback_logs (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id BIGINT NOT NULL,
+  postback_id BIGINT NOT NULL,
+  at BIGINT NOT NULL,
+  method TEXT NOT NULL,
+  url TEXT NOT NULL,
+  ip TEXT,
+  user_agent TEXT,
+  body TEXT,
+  http_status INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  error TEXT,
+  event TEXT,
+  clickid TEXT,
+  conversion_id BIGINT
+);
+CREATE INDEX postback_logs_workspace ON postback_logs(workspace_id, id);
+CREATE INDEX postback_logs_clickid ON postback_logs(workspace_id, clickid);
+`,
+  },
+  {
+    version: 2,
+    name: 'api keys',
+    sql: `
+CREATE TABLE api_keys (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id BIGINT NOT NULL REFERENCES workspaces(id),
+  user_id BIGINT NOT NULL REFERENCES users(id),
+  name TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT,
+  revoked_at BIGINT
+);
+CREATE INDEX api_keys_workspace ON api_keys(workspace_id, id);
+`,
+  },
+];

@@ -1,0 +1,1153 @@
+// PostgreSQL: the engine for several app nodes on one database. Same
+// contract as the embedded engine; the counting rules are the same unique keys,
+// so concurrent copies of a postback on different nodes still count once.
+import pg from 'pg';
+import type { NetworkMacros } from '../../domain/presets.js';
+import type { Migration } from '../sqlite/migrations.js';
+import type {
+  Account,
+  ApiKey,
+  Campaign,
+  CampaignInput,
+  Conversion,
+  Lead,
+  LeadDetail,
+  LeadSummary,
+  LogEntry,
+  LogFilter,
+  LogOutcome,
+  LogRequest,
+  NewClick,
+  NewLead,
+  Page,
+  PostbackConfig,
+  PostbackInput,
+  RecordEvent,
+  RecordOutcome,
+  StatsQuery,
+  StatsRow,
+  Store,
+} from '../store.js';
+import { MIGRATIONS } from './migrations.js';
+
+type Row = Record<string, unknown>;
+type Db = pg.Pool | pg.PoolClient;
+
+const MAX_UNIQUE_RETRIES = 8;
+const MAX_TX_RETRIES = 5;
+/** Any constant: one lock id for "this database is being migrated". */
+const MIGRATION_LOCK = 0x636c6b62;
+
+export interface PostgresOptions {
+  url: string;
+  poolSize: number;
+  /** A schema to live in (tests give each run its own); created if missing. */
+  schema?: string;
+}
+
+export async function openPostgresStore(options: PostgresOptions): Promise<PostgresStore> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    ...(options.schema ? { options: `-c search_path=${quoteIdent(options.schema)}` } : {}),
+  });
+  // An idle client's network error must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  try {
+    await migrate(pool, MIGRATIONS, options.schema);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  return new PostgresStore(pool);
+}
+
+function quoteIdent(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid schema name "${name}"`);
+  return `"${name}"`;
+}
+
+async function migrate(pool: pg.Pool, migrations: Migration[], schema?: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+    );
+    const applied = new Set(
+      (await client.query('SELECT version FROM schema_migrations')).rows.map((r) =>
+        Number(r.version),
+      ),
+    );
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query(
+          'INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)',
+          [m.version, m.name, Date.now()],
+        );
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${m.version} (${m.name}) failed: ${(error as Error).message}`);
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+    client.release();
+  }
+}
+
+function id(value: string | undefined | null): string | null {
+  if (value === undefined || value === null || !/^[1-9]\d{0,17}$/.test(value)) return null;
+  return value;
+}
+
+function str(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function num(value: unknown): number {
+  return Number(value);
+}
+
+function micros(value: unknown): bigint | null {
+  return value === null || value === undefined ? null : BigInt(value as string);
+}
+
+function code(error: unknown): string | undefined {
+  return (error as { code?: string } | null)?.code;
+}
+
+const isUniqueViolation = (error: unknown) => code(error) === '23505';
+/** Deadlock or serialization failure: the whole transaction may simply run again. */
+const isRetryable = (error: unknown) => code(error) === '40P01' || code(error) === '40001';
+
+function encodeCursor(value: string): string {
+  return Buffer.from(value).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): string | null {
+  if (!cursor) return null;
+  return id(Buffer.from(cursor, 'base64url').toString());
+}
+
+function toCampaign(r: Row): Campaign {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    slug: r.slug as string,
+    name: r.name as string,
+    description: r.description as string,
+    buyer: r.buyer as string,
+    destinationUrl: r.destination_url as string,
+    createdAt: num(r.created_at),
+  };
+}
+
+function toApiKey(r: Row): ApiKey {
+  return {
+    id: String(r.id),
+    name: r.name as string,
+    prefix: r.prefix as string,
+    createdAt: num(r.created_at),
+    lastUsedAt: r.last_used_at === null ? null : num(r.last_used_at),
+  };
+}
+
+function toPostback(r: Row): PostbackConfig {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    token: r.token as string,
+    name: r.name as string,
+    network: r.network as PostbackConfig['network'],
+    campaignId: str(r.campaign_id),
+    clickidParam: r.clickid_param as string,
+    currency: r.currency as string,
+    macros: r.macros as NetworkMacros,
+    enabled: r.enabled === true,
+    deleted: r.deleted_at !== null,
+    createdAt: num(r.created_at),
+  };
+}
+
+function toLead(r: Row): Lead {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    clickid: r.clickid as string,
+    campaignId: str(r.campaign_id),
+    externalId: str(r.external_id),
+    username: str(r.username),
+    params: (r.params ?? {}) as Record<string, string>,
+    createdAt: num(r.created_at),
+  };
+}
+
+function toAccount(r: Row): Account {
+  return {
+    user: { id: String(r.id), email: r.email as string },
+    workspace: { id: String(r.workspace_id), name: r.workspace_name as string },
+  };
+}
+
+function like(text: string): string {
+  return `%${text.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+export class PostgresStore implements Store {
+  readonly engine = 'postgres';
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Every statement goes through here: PostgreSQL text cannot hold NUL bytes. */
+  private run(db: Db, text: string, values: unknown[] = []) {
+    return db.query(
+      text,
+      values.map((v) => {
+        if (typeof v === 'string')
+          return v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v;
+        // Objects go to jsonb columns, which refuse an escaped NUL as well.
+        if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+          return JSON.stringify(v).replaceAll('\\u0000', '\\ufffd');
+        }
+        return v;
+      }),
+    );
+  }
+
+  private async one(db: Db, text: string, values: unknown[] = []): Promise<Row | undefined> {
+    return (await this.run(db, text, values)).rows[0] as Row | undefined;
+  }
+
+  private async all(db: Db, text: string, values: unknown[] = []): Promise<Row[]> {
+    return (await this.run(db, text, values)).rows as Row[];
+  }
+
+  /** One transaction on one connection, run again on a deadlock. */
+  private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        if (!isRetryable(error) || attempt >= MAX_TX_RETRIES) throw error;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.run(this.pool, 'SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** For tests and tooling: rows in one of our tables, across workspaces. */
+  async countRows(table: string): Promise<number> {
+    if (!/^[a-z_]+$/.test(table)) throw new Error(`invalid table ${table}`);
+    return num((await this.one(this.pool, `SELECT count(*) AS n FROM ${table}`))?.n);
+  }
+
+  /** For tests: drop a schema this store created. */
+  async dropSchema(schema: string): Promise<void> {
+    await this.run(this.pool, `DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+  }
+
+  // --- accounts -----------------------------------------------------------
+
+  async createAccount(input: {
+    email: string;
+    passwordHash: string;
+    workspaceName: string;
+    at: number;
+  }): Promise<Account | 'email_taken'> {
+    try {
+      return await this.tx(async (c) => {
+        const ws = (await this.one(
+          c,
+          'INSERT INTO workspaces (name, created_at) VALUES ($1, $2) RETURNING id',
+          [input.workspaceName, input.at],
+        )) as Row;
+        const user = (await this.one(
+          c,
+          'INSERT INTO users (workspace_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id',
+          [ws.id, input.email, input.passwordHash, input.at],
+        )) as Row;
+        return {
+          user: { id: String(user.id), email: input.email },
+          workspace: { id: String(ws.id), name: input.workspaceName },
+        };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) return 'email_taken';
+      throw error;
+    }
+  }
+
+  async findLogin(email: string): Promise<(Account & { passwordHash: string }) | null> {
+    const r = await this.one(
+      this.pool,
+      `SELECT u.id, u.email, u.password_hash, w.id AS workspace_id, w.name AS workspace_name
+       FROM users u JOIN workspaces w ON w.id = u.workspace_id WHERE u.email = $1`,
+      [email],
+    );
+    return r ? { ...toAccount(r), passwordHash: r.password_hash as string } : null;
+  }
+
+  async createSession(input: {
+    tokenHash: string;
+    userId: string;
+    workspaceId: string;
+    at: number;
+    expiresAt: number;
+  }): Promise<void> {
+    await this.run(
+      this.pool,
+      'INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+      [input.tokenHash, id(input.userId), id(input.workspaceId), input.at, input.expiresAt],
+    );
+  }
+
+  async findSession(tokenHash: string, now: number): Promise<Account | null> {
+    const r = await this.one(
+      this.pool,
+      `SELECT u.id, u.email, w.id AS workspace_id, w.name AS workspace_name
+       FROM sessions s JOIN users u ON u.id = s.user_id JOIN workspaces w ON w.id = s.workspace_id
+       WHERE s.token_hash = $1 AND s.expires_at > $2`,
+      [tokenHash, now],
+    );
+    return r ? toAccount(r) : null;
+  }
+
+  async deleteSession(tokenHash: string): Promise<void> {
+    await this.run(this.pool, 'DELETE FROM sessions WHERE token_hash = $1', [tokenHash]);
+  }
+
+  async createApiKey(input: {
+    workspaceId: string;
+    userId: string;
+    name: string;
+    keyHash: string;
+    prefix: string;
+    at: number;
+  }): Promise<ApiKey> {
+    const r = (await this.one(
+      this.pool,
+      `INSERT INTO api_keys (workspace_id, user_id, name, key_hash, prefix, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+      [id(input.workspaceId), id(input.userId), input.name, input.keyHash, input.prefix, input.at],
+    )) as Row;
+    return toApiKey(r);
+  }
+
+  async listApiKeys(workspaceId: string): Promise<ApiKey[]> {
+    const rows = await this.all(
+      this.pool,
+      'SELECT * FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL ORDER BY id DESC',
+      [id(workspaceId)],
+    );
+    return rows.map(toApiKey);
+  }
+
+  async revokeApiKey(workspaceId: string, keyId: string, at: number): Promise<boolean> {
+    const result = await this.run(
+      this.pool,
+      'UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND workspace_id = $3 AND revoked_at IS NULL',
+      [at, id(keyId), id(workspaceId)],
+    );
+    return result.rowCount === 1;
+  }
+
+  async findApiKey(keyHash: string, now: number): Promise<Account | null> {
+    const r = await this.one(
+      this.pool,
+      `SELECT k.id AS key_id, k.last_used_at, u.id, u.email, w.id AS workspace_id, w.name AS workspace_name
+       FROM api_keys k JOIN users u ON u.id = k.user_id JOIN workspaces w ON w.id = k.workspace_id
+       WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+      [keyHash],
+    );
+    if (!r) return null;
+    if (r.last_used_at === null || now - num(r.last_used_at) > 60_000) {
+      await this.run(this.pool, 'UPDATE api_keys SET last_used_at = $1 WHERE id = $2', [
+        now,
+        r.key_id,
+      ]);
+    }
+    return toAccount(r);
+  }
+
+  // --- campaigns ----------------------------------------------------------
+
+  async createCampaign(
+    workspaceId: string,
+    input: CampaignInput,
+    slug: () => string,
+    at: number,
+  ): Promise<Campaign> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = (await this.one(
+          this.pool,
+          `INSERT INTO campaigns (workspace_id, slug, name, description, buyer, destination_url, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+          [
+            id(workspaceId),
+            slug(),
+            input.name,
+            input.description,
+            input.buyer,
+            input.destinationUrl,
+            at,
+          ],
+        )) as Row;
+        return toCampaign(r);
+      } catch (error) {
+        if (!isUniqueViolation(error) || attempt >= MAX_UNIQUE_RETRIES) throw error;
+      }
+    }
+  }
+
+  async listCampaigns(workspaceId: string): Promise<Campaign[]> {
+    const rows = await this.all(
+      this.pool,
+      'SELECT * FROM campaigns WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY id DESC',
+      [id(workspaceId)],
+    );
+    return rows.map(toCampaign);
+  }
+
+  async getCampaign(workspaceId: string, campaignId: string): Promise<Campaign | null> {
+    const r = await this.one(
+      this.pool,
+      'SELECT * FROM campaigns WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL',
+      [id(campaignId), id(workspaceId)],
+    );
+    return r ? toCampaign(r) : null;
+  }
+
+  async updateCampaign(
+    workspaceId: string,
+    campaignId: string,
+    patch: Partial<CampaignInput>,
+  ): Promise<Campaign | null> {
+    const r = await this.one(
+      this.pool,
+      `UPDATE campaigns SET
+         name = coalesce($1, name), description = coalesce($2, description),
+         buyer = coalesce($3, buyer), destination_url = coalesce($4, destination_url)
+       WHERE id = $5 AND workspace_id = $6 AND deleted_at IS NULL RETURNING *`,
+      [
+        patch.name ?? null,
+        patch.description ?? null,
+        patch.buyer ?? null,
+        patch.destinationUrl ?? null,
+        id(campaignId),
+        id(workspaceId),
+      ],
+    );
+    return r ? toCampaign(r) : null;
+  }
+
+  async deleteCampaign(workspaceId: string, campaignId: string, at: number): Promise<boolean> {
+    const result = await this.run(
+      this.pool,
+      'UPDATE campaigns SET deleted_at = $1 WHERE id = $2 AND workspace_id = $3 AND deleted_at IS NULL',
+      [at, id(campaignId), id(workspaceId)],
+    );
+    return result.rowCount === 1;
+  }
+
+  async findCampaignForClick(slugOrId: string): Promise<Campaign | null> {
+    const r =
+      (await this.one(this.pool, 'SELECT * FROM campaigns WHERE slug = $1 AND deleted_at IS NULL', [
+        slugOrId,
+      ])) ??
+      (id(slugOrId) === null
+        ? undefined
+        : await this.one(
+            this.pool,
+            'SELECT * FROM campaigns WHERE id = $1 AND deleted_at IS NULL',
+            [id(slugOrId)],
+          ));
+    return r ? toCampaign(r) : null;
+  }
+
+  // --- clicks and leads ---------------------------------------------------
+
+  private async insertLead(
+    db: Db,
+    workspaceId: string | null,
+    campaignId: string | null,
+    clickRowId: string | null,
+    lead: Omit<NewLead, 'campaignId'>,
+  ): Promise<Lead> {
+    for (let attempt = 0; ; attempt++) {
+      // A clickid collision must not abort the surrounding transaction: the
+      // conflict is skipped and another clickid drawn.
+      const r = await this.one(
+        db,
+        `INSERT INTO leads (workspace_id, clickid, campaign_id, click_id, external_id, username, params, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (clickid) DO NOTHING RETURNING *`,
+        [
+          workspaceId,
+          lead.newClickid(),
+          campaignId,
+          clickRowId,
+          lead.externalId,
+          lead.username,
+          lead.params,
+          lead.at,
+        ],
+      );
+      if (r) return toLead(r);
+      if (attempt >= MAX_UNIQUE_RETRIES) throw new Error('could not draw a free clickid');
+    }
+  }
+
+  async recordClick(click: NewClick): Promise<Lead> {
+    return this.tx(async (c) => {
+      const row = (await this.one(
+        c,
+        `INSERT INTO clicks (workspace_id, campaign_id, at, ip, user_agent, referrer, params)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+        [
+          id(click.campaign.workspaceId),
+          id(click.campaign.id),
+          click.at,
+          click.ip,
+          click.userAgent,
+          click.referrer,
+          click.params,
+        ],
+      )) as Row;
+      return this.insertLead(
+        c,
+        id(click.campaign.workspaceId),
+        id(click.campaign.id),
+        String(row.id),
+        {
+          externalId: null,
+          username: null,
+          params: click.params,
+          at: click.at,
+          newClickid: click.newClickid,
+        },
+      );
+    });
+  }
+
+  async createLead(workspaceId: string, lead: NewLead): Promise<Lead> {
+    return this.insertLead(this.pool, id(workspaceId), id(lead.campaignId), null, lead);
+  }
+
+  async bindLead(
+    workspaceId: string,
+    clickid: string,
+    bind: { externalId: string | null; username: string | null },
+  ): Promise<Lead | 'not_found' | 'bound_elsewhere'> {
+    return this.tx(async (c) => {
+      const r = await this.one(
+        c,
+        'SELECT * FROM leads WHERE clickid = $1 AND workspace_id = $2 FOR UPDATE',
+        [clickid, id(workspaceId)],
+      );
+      if (!r) return 'not_found';
+      const current = str(r.external_id);
+      if (bind.externalId !== null && current !== null && current !== bind.externalId)
+        return 'bound_elsewhere';
+      const updated = (await this.one(
+        c,
+        `UPDATE leads SET external_id = coalesce(external_id, $1), username = coalesce($2, username)
+         WHERE id = $3 RETURNING *`,
+        [bind.externalId, bind.username, r.id],
+      )) as Row;
+      return toLead(updated);
+    });
+  }
+
+  async getLead(workspaceId: string, clickid: string): Promise<LeadDetail | null> {
+    const r = await this.one(
+      this.pool,
+      'SELECT * FROM leads WHERE clickid = $1 AND workspace_id = $2',
+      [clickid, id(workspaceId)],
+    );
+    if (!r) return null;
+    const [fieldRows, eventRows, totalRows] = await Promise.all([
+      this.all(this.pool, 'SELECT key, value FROM lead_fields WHERE lead_id = $1 ORDER BY key', [
+        r.id,
+      ]),
+      this.all(
+        this.pool,
+        `SELECT id, event, amount_micros, currency, tid, postback_id, at
+         FROM conversions WHERE lead_id = $1 ORDER BY at, id`,
+        [r.id],
+      ),
+      this.all(
+        this.pool,
+        `SELECT currency,
+           coalesce(sum(CASE WHEN event IN ('first_deposit', 'deposit') THEN amount_micros END), 0) AS deposits,
+           coalesce(sum(CASE WHEN amount_micros < 0 THEN -amount_micros END), 0) AS withdrawals
+         FROM conversions WHERE lead_id = $1 AND amount_micros IS NOT NULL
+         GROUP BY currency ORDER BY count(*) DESC, currency`,
+        [r.id],
+      ),
+    ]);
+    const fields: Record<string, string> = {};
+    for (const f of fieldRows) fields[f.key as string] = f.value as string;
+    return {
+      ...toLead(r),
+      fields,
+      events: eventRows.map(
+        (e): Conversion => ({
+          id: String(e.id),
+          event: e.event as string,
+          micros: micros(e.amount_micros),
+          currency: e.currency as string,
+          tid: str(e.tid),
+          postbackId: str(e.postback_id),
+          at: num(e.at),
+        }),
+      ),
+      totals: totalRows.map((t) => ({
+        currency: t.currency as string,
+        depositMicros: BigInt(t.deposits as string),
+        withdrawalMicros: BigInt(t.withdrawals as string),
+      })),
+    };
+  }
+
+  async listLeads(
+    workspaceId: string,
+    filter: { campaignId?: string; q?: string; limit: number; cursor?: string },
+  ): Promise<Page<LeadSummary>> {
+    const values: unknown[] = [id(workspaceId)];
+    const where = ['l.workspace_id = $1'];
+    const add = (clause: (n: number) => string, value: unknown) => {
+      values.push(value);
+      where.push(clause(values.length));
+    };
+    const before = decodeCursor(filter.cursor);
+    if (before !== null) add((n) => `l.id < $${n}`, before);
+    if (filter.campaignId !== undefined) add((n) => `l.campaign_id = $${n}`, id(filter.campaignId));
+    if (filter.q) {
+      values.push(filter.q, like(filter.q));
+      const n = values.length;
+      where.push(`(l.clickid = $${n - 1} OR l.external_id = $${n - 1} OR l.username ILIKE $${n})`);
+    }
+    values.push(filter.limit + 1);
+    const rows = await this.all(
+      this.pool,
+      `SELECT l.*,
+         EXISTS (SELECT 1 FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'registration') AS registered,
+         (SELECT amount_micros FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'first_deposit') AS ftd_micros,
+         (SELECT currency FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'first_deposit') AS ftd_currency,
+         (SELECT count(*) FROM conversions c WHERE c.lead_id = l.id AND c.event IN ('first_deposit', 'deposit')) AS deposit_count,
+         (SELECT max(at) FROM conversions c WHERE c.lead_id = l.id) AS last_event_at
+       FROM leads l WHERE ${where.join(' AND ')} ORDER BY l.id DESC LIMIT $${values.length}`,
+      values,
+    );
+    const more = rows.length > filter.limit;
+    const items = rows.slice(0, filter.limit).map(
+      (r): LeadSummary => ({
+        ...toLead(r),
+        registered: r.registered === true,
+        firstDepositMicros: micros(r.ftd_micros),
+        firstDepositCurrency: str(r.ftd_currency),
+        depositCount: num(r.deposit_count),
+        lastEventAt: r.last_event_at === null ? null : num(r.last_event_at),
+      }),
+    );
+    const last = items[items.length - 1];
+    return { items, nextCursor: more && last ? encodeCursor(last.id) : null };
+  }
+
+  // --- postback configurations -------------------------------------------
+
+  async createPostback(
+    workspaceId: string,
+    input: PostbackInput,
+    token: string,
+    at: number,
+  ): Promise<PostbackConfig> {
+    const r = (await this.one(
+      this.pool,
+      `INSERT INTO postbacks (workspace_id, token, name, network, campaign_id, clickid_param, currency, macros, enabled, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+      [
+        id(workspaceId),
+        token,
+        input.name,
+        input.network,
+        id(input.campaignId),
+        input.clickidParam,
+        input.currency,
+        JSON.stringify(input.macros),
+        input.enabled,
+        at,
+      ],
+    )) as Row;
+    return toPostback(r);
+  }
+
+  async listPostbacks(workspaceId: string): Promise<PostbackConfig[]> {
+    const rows = await this.all(
+      this.pool,
+      'SELECT * FROM postbacks WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY id DESC',
+      [id(workspaceId)],
+    );
+    return rows.map(toPostback);
+  }
+
+  async getPostback(workspaceId: string, postbackId: string): Promise<PostbackConfig | null> {
+    const r = await this.one(
+      this.pool,
+      'SELECT * FROM postbacks WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL',
+      [id(postbackId), id(workspaceId)],
+    );
+    return r ? toPostback(r) : null;
+  }
+
+  async updatePostback(
+    workspaceId: string,
+    postbackId: string,
+    patch: Partial<PostbackInput>,
+  ): Promise<PostbackConfig | null> {
+    const current = await this.getPostback(workspaceId, postbackId);
+    if (!current) return null;
+    const next = { ...current, ...patch };
+    const r = await this.one(
+      this.pool,
+      `UPDATE postbacks SET name = $1, network = $2, campaign_id = $3, clickid_param = $4, currency = $5, macros = $6, enabled = $7
+       WHERE id = $8 AND workspace_id = $9 AND deleted_at IS NULL RETURNING *`,
+      [
+        next.name,
+        next.network,
+        id(next.campaignId),
+        next.clickidParam,
+        next.currency,
+        JSON.stringify(next.macros),
+        next.enabled,
+        id(postbackId),
+        id(workspaceId),
+      ],
+    );
+    return r ? toPostback(r) : null;
+  }
+
+  async deletePostback(workspaceId: string, postbackId: string, at: number): Promise<boolean> {
+    const result = await this.run(
+      this.pool,
+      'UPDATE postbacks SET deleted_at = $1 WHERE id = $2 AND workspace_id = $3 AND deleted_at IS NULL',
+      [at, id(postbackId), id(workspaceId)],
+    );
+    return result.rowCount === 1;
+  }
+
+  async findPostbackByToken(token: string): Promise<PostbackConfig | null> {
+    const r = await this.one(this.pool, 'SELECT * FROM postbacks WHERE token = $1', [token]);
+    return r ? toPostback(r) : null;
+  }
+
+  // --- counting -----------------------------------------------------------
+
+  async recordEvent(input: RecordEvent): Promise<RecordOutcome> {
+    return this.tx(async (c) => {
+      const outcome = await this.countEvent(c, input);
+      if (input.log) {
+        const counted = outcome.status !== 'unmatched';
+        await this.insertLog(c, input.log, {
+          httpStatus: 200,
+          status: outcome.status,
+          error: counted ? input.note : outcome.reason,
+          event: counted ? outcome.event : (input.plan[0]?.event ?? null),
+          clickid: input.clickid,
+          conversionId: counted ? outcome.conversionId : null,
+        });
+      }
+      return outcome;
+    });
+  }
+
+  private async countEvent(c: pg.PoolClient, input: RecordEvent): Promise<RecordOutcome> {
+    const lead = await this.one(
+      c,
+      'SELECT id, campaign_id FROM leads WHERE clickid = $1 AND workspace_id = $2',
+      [input.clickid, id(input.workspaceId)],
+    );
+    if (!lead) return { status: 'unmatched', reason: 'unknown_clickid' };
+    if (input.scopeCampaignId !== null && str(lead.campaign_id) !== input.scopeCampaignId) {
+      return { status: 'unmatched', reason: 'campaign_mismatch' };
+    }
+    const leadId = String(lead.id);
+    // Sorted, so two transactions writing the same fields lock rows in one order.
+    for (const key of Object.keys(input.fields).sort()) {
+      await this.run(
+        c,
+        `INSERT INTO lead_fields (lead_id, key, value, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (lead_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        [leadId, key, input.fields[key], input.at],
+      );
+    }
+    const insert = (event: string, onceKey: string | null, tidKey: string | null) =>
+      this.one(
+        c,
+        `INSERT INTO conversions (workspace_id, lead_id, campaign_id, postback_id, event, amount_micros, currency, tid, once_key, tid_key, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING id`,
+        [
+          id(input.workspaceId),
+          leadId,
+          lead.campaign_id,
+          id(input.postbackId),
+          event,
+          input.micros === null ? null : input.micros.toString(),
+          input.currency,
+          input.tid,
+          onceKey,
+          tidKey,
+          input.at,
+        ],
+      );
+
+    for (let i = 0; i < input.plan.length; i++) {
+      const attempt = input.plan[i];
+      if (!attempt) break;
+      const last = i === input.plan.length - 1;
+
+      if (attempt.fingerprint !== null) {
+        // Claims the fingerprint only if it is new or its window has passed; a
+        // concurrent claimant waits on the row and then finds the window closed.
+        const claimed = await this.one(
+          c,
+          `INSERT INTO fingerprints (lead_id, fingerprint, at, conversion_id) VALUES ($1, $2, $3, 0)
+           ON CONFLICT (lead_id, fingerprint) DO UPDATE SET at = excluded.at, conversion_id = 0
+           WHERE fingerprints.at <= excluded.at - $4 RETURNING at`,
+          [leadId, attempt.fingerprint, input.at, input.windowMs],
+        );
+        if (!claimed) {
+          const fp = (await this.one(
+            c,
+            'SELECT conversion_id FROM fingerprints WHERE lead_id = $1 AND fingerprint = $2',
+            [leadId, attempt.fingerprint],
+          )) as Row;
+          return {
+            status: 'duplicate',
+            event: attempt.event,
+            conversionId: String(fp.conversion_id),
+            leadId,
+          };
+        }
+        const row = (await insert(attempt.event, null, null)) as Row;
+        await this.run(
+          c,
+          'UPDATE fingerprints SET conversion_id = $1 WHERE lead_id = $2 AND fingerprint = $3',
+          [row.id, leadId, attempt.fingerprint],
+        );
+        return { status: 'recorded', event: attempt.event, conversionId: String(row.id), leadId };
+      }
+
+      const row = await insert(attempt.event, attempt.onceKey, attempt.tidKey);
+      if (row)
+        return { status: 'recorded', event: attempt.event, conversionId: String(row.id), leadId };
+      if (attempt.tidKey !== null) {
+        const same = await this.one(
+          c,
+          'SELECT id, event FROM conversions WHERE lead_id = $1 AND tid_key = $2',
+          [leadId, attempt.tidKey],
+        );
+        if (same)
+          return {
+            status: 'duplicate',
+            event: same.event as string,
+            conversionId: String(same.id),
+            leadId,
+          };
+      }
+      if (attempt.onceKey !== null && last) {
+        const once = (await this.one(
+          c,
+          'SELECT id, event FROM conversions WHERE lead_id = $1 AND once_key = $2',
+          [leadId, attempt.onceKey],
+        )) as Row;
+        return {
+          status: 'duplicate',
+          event: once.event as string,
+          conversionId: String(once.id),
+          leadId,
+        };
+      }
+    }
+    throw new Error('counting plan ended without an outcome');
+  }
+
+  private async insertLog(db: Db, request: LogRequest, outcome: LogOutcome): Promise<void> {
+    await this.run(
+      db,
+      `INSERT INTO postback_logs (workspace_id, postback_id, at, method, url, ip, user_agent, body, http_status, status, error, event, clickid, conversion_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      [
+        id(request.workspaceId),
+        id(request.postbackId),
+        request.at,
+        request.method,
+        request.url,
+        request.ip,
+        request.userAgent,
+        request.body,
+        outcome.httpStatus,
+        outcome.status,
+        outcome.error,
+        outcome.event,
+        outcome.clickid,
+        id(outcome.conversionId),
+      ],
+    );
+  }
+
+  async appendPostbackLog(request: LogRequest, outcome: LogOutcome): Promise<void> {
+    await this.insertLog(this.pool, request, outcome);
+  }
+
+  async listPostbackLogs(workspaceId: string, filter: LogFilter): Promise<Page<LogEntry>> {
+    const values: unknown[] = [id(workspaceId)];
+    const where = ['workspace_id = $1'];
+    const add = (clause: (n: number) => string, value: unknown) => {
+      values.push(value);
+      where.push(clause(values.length));
+    };
+    const before = decodeCursor(filter.cursor);
+    if (before !== null) add((n) => `id < $${n}`, before);
+    if (filter.postbackId !== undefined) add((n) => `postback_id = $${n}`, id(filter.postbackId));
+    if (filter.status !== undefined) add((n) => `status = $${n}`, filter.status);
+    if (filter.q) {
+      values.push(filter.q, like(filter.q));
+      const n = values.length;
+      where.push(`(clickid = $${n - 1} OR url LIKE $${n} OR error LIKE $${n})`);
+    }
+    values.push(filter.limit + 1);
+    const rows = await this.all(
+      this.pool,
+      `SELECT * FROM postback_logs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${values.length}`,
+      values,
+    );
+    const more = rows.length > filter.limit;
+    const items = rows.slice(0, filter.limit).map(
+      (r): LogEntry => ({
+        id: String(r.id),
+        at: num(r.at),
+        postbackId: String(r.postback_id),
+        method: r.method as string,
+        url: r.url as string,
+        ip: str(r.ip),
+        userAgent: str(r.user_agent),
+        body: str(r.body),
+        httpStatus: num(r.http_status),
+        status: r.status as string,
+        error: str(r.error),
+        event: str(r.event),
+        clickid: str(r.clickid),
+        conversionId: str(r.conversion_id),
+      }),
+    );
+    const last = items[items.length - 1];
+    return { items, nextCursor: more && last ? encodeCursor(last.id) : null };
+  }
+
+  // --- statistics ---------------------------------------------------------
+
+  async stats(
+    workspaceId: string,
+    query: StatsQuery,
+  ): Promise<{ rows: StatsRow[]; currencies: string[] }> {
+    const ws = id(workspaceId);
+    // An id that can't exist matches nothing (never 'no filter').
+    const campaign = query.campaignId === undefined ? null : (id(query.campaignId) ?? '-1');
+    const currencies = (
+      await this.all(
+        this.pool,
+        `SELECT currency FROM conversions
+         WHERE workspace_id = $1 AND at >= $2 AND at < $3 AND amount_micros IS NOT NULL
+           AND ($4::bigint IS NULL OR campaign_id = $4::bigint)
+         GROUP BY currency ORDER BY count(*) DESC, currency`,
+        [ws, query.fromMs, query.toMs, campaign],
+      )
+    ).map((r) => r.currency as string);
+
+    const rows = new Map<string, StatsRow>();
+    const row = (key: string, label: string): StatsRow => {
+      let r = rows.get(key);
+      if (!r) {
+        r = {
+          key,
+          label,
+          clicks: 0,
+          leads: 0,
+          registrations: 0,
+          firstDeposits: 0,
+          firstDepositMicros: 0n,
+          deposits: 0,
+          depositMicros: 0n,
+          withdrawalMicros: 0n,
+        };
+        rows.set(key, r);
+      }
+      return r;
+    };
+    if (query.groupBy === 'day') for (const b of query.buckets) row(b.key, b.key);
+
+    const sql = statsSql(query.groupBy);
+    const args: Record<string, unknown> = {
+      ws,
+      from: query.fromMs,
+      to: query.toMs,
+      campaign,
+      cur: query.currency,
+      keys: query.buckets.map((b) => b.key),
+      starts: query.buckets.map((b) => b.startMs),
+      ends: query.buckets.map((b) => b.endMs),
+      path: query.groupBy.startsWith('param.') ? query.groupBy.slice('param.'.length) : null,
+    };
+    const label = (r: Row) => String(r.label ?? r.key ?? '');
+    const [clicks, leads, conversions] = await Promise.all([
+      sql.clicks ? this.named(sql.clicks, args) : Promise.resolve([]),
+      sql.leads ? this.named(sql.leads, args) : Promise.resolve([]),
+      this.named(sql.conversions, args),
+    ]);
+    for (const r of clicks) row(String(r.key ?? ''), label(r)).clicks = num(r.n);
+    for (const r of leads) row(String(r.key ?? ''), label(r)).leads = num(r.n);
+    for (const r of conversions) {
+      const target = row(String(r.key ?? ''), label(r));
+      target.registrations = num(r.registrations);
+      target.firstDeposits = num(r.first_deposits);
+      target.firstDepositMicros = BigInt(r.ftd_micros as string);
+      target.deposits = num(r.deposits);
+      target.depositMicros = BigInt(r.dep_micros as string);
+      target.withdrawalMicros = BigInt(r.wd_micros as string);
+    }
+    return { rows: [...rows.values()], currencies };
+  }
+
+  /** Runs a statement written with `@name` parameters. */
+  private async named(text: string, args: Record<string, unknown>): Promise<Row[]> {
+    const order: string[] = [];
+    const sql = text.replace(/@([a-z]+)/g, (_m, name: string) => {
+      let n = order.indexOf(name);
+      if (n === -1) {
+        order.push(name);
+        n = order.length - 1;
+      }
+      return `$${n + 1}`;
+    });
+    return this.all(
+      this.pool,
+      sql,
+      order.map((name) => args[name]),
+    );
+  }
+}
+
+const CONVERSION_SUMS = `
+  count(*) FILTER (WHERE c.event = 'registration') AS registrations,
+  count(*) FILTER (WHERE c.event = 'first_deposit') AS first_deposits,
+  coalesce(sum(c.amount_micros) FILTER (WHERE c.event = 'first_deposit' AND c.currency = @cur::text), 0) AS ftd_micros,
+  count(*) FILTER (WHERE c.event = 'deposit') AS deposits,
+  coalesce(sum(c.amount_micros) FILTER (WHERE c.event = 'deposit' AND c.currency = @cur::text), 0) AS dep_micros,
+  coalesce(sum(-c.amount_micros) FILTER (WHERE c.amount_micros < 0 AND c.currency = @cur::text), 0) AS wd_micros`;
+
+interface StatsSql {
+  clicks: string | null;
+  leads: string | null;
+  conversions: string;
+}
+
+interface Dimension {
+  key: { k: string | null; l: string | null; c: string };
+  join?: { k?: string; l?: string; c?: string };
+  label?: string;
+}
+
+const campaignJoin = (alias: string) => `LEFT JOIN campaigns g ON g.id = ${alias}.campaign_id`;
+
+const DIMENSIONS: Record<string, Dimension> = {
+  day: { key: { k: 'b.key', l: 'b.key', c: 'b.key' } },
+  campaign: {
+    key: { k: 'k.campaign_id', l: 'l.campaign_id', c: 'c.campaign_id' },
+    join: { k: campaignJoin('k'), l: campaignJoin('l'), c: campaignJoin('c') },
+    label: 'g.name',
+  },
+  buyer: {
+    key: { k: "coalesce(g.buyer, '')", l: "coalesce(g.buyer, '')", c: "coalesce(g.buyer, '')" },
+    join: { k: campaignJoin('k'), l: campaignJoin('l'), c: campaignJoin('c') },
+  },
+  postback: {
+    key: { k: null, l: null, c: 'c.postback_id' },
+    join: { c: 'LEFT JOIN postbacks g ON g.id = c.postback_id' },
+    label: 'g.name',
+  },
+  network: {
+    key: { k: null, l: null, c: "coalesce(g.network, 'manual')" },
+    join: { c: 'LEFT JOIN postbacks g ON g.id = c.postback_id' },
+  },
+  param: {
+    key: {
+      k: 'k.params ->> @path::text',
+      l: 'l.params ->> @path::text',
+      c: 'g.params ->> @path::text',
+    },
+    join: { c: 'JOIN leads g ON g.id = c.lead_id' },
+  },
+};
+
+const TABLES = {
+  k: { table: 'clicks', time: 'at' },
+  l: { table: 'leads', time: 'created_at' },
+  c: { table: 'conversions', time: 'at' },
+} as const;
+
+const statsCache = new Map<string, StatsSql>();
+
+/** The same three aggregate queries as the embedded engine, in PostgreSQL's dialect. */
+function statsSql(groupBy: StatsQuery['groupBy']): StatsSql {
+  const name = groupBy.startsWith('param.') ? 'param' : groupBy;
+  const cached = statsCache.get(name);
+  if (cached) return cached;
+  const dim = DIMENSIONS[name];
+  if (!dim) throw new Error(`unknown grouping ${groupBy}`);
+
+  const build = (alias: 'k' | 'l' | 'c', select: string): string | null => {
+    const key = dim.key[alias];
+    if (key === null) return null;
+    const { table, time } = TABLES[alias];
+    const join = dim.join?.[alias] ?? '';
+    const filter = `(@campaign::bigint IS NULL OR ${alias}.campaign_id = @campaign::bigint)`;
+    if (name === 'day') {
+      return `SELECT ${key} AS key, ${select}
+        FROM unnest(@keys::text[], @starts::bigint[], @ends::bigint[]) AS b(key, s, e)
+        JOIN ${table} ${alias} ON ${alias}.workspace_id = @ws::bigint AND ${alias}.${time} >= b.s AND ${alias}.${time} < b.e
+        WHERE ${filter} GROUP BY b.key`;
+    }
+    const label = dim.label ? `, ${dim.label} AS label` : '';
+    const groupBy = dim.label ? 'GROUP BY 1, 2' : 'GROUP BY 1';
+    return `SELECT ${key} AS key${label}, ${select} FROM ${table} ${alias} ${join}
+      WHERE ${alias}.workspace_id = @ws::bigint AND ${alias}.${time} >= @from::bigint AND ${alias}.${time} < @to::bigint AND ${filter}
+      ${groupBy}`;
+  };
+  const result: StatsSql = {
+    clicks: build('k', 'count(*) AS n'),
+    leads: build('l', 'count(*) AS n'),
+    conversions: build('c', CONVERSION_SUMS) as string,
+  };
+  statsCache.set(name, result);
+  return result;
+}
