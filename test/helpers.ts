@@ -6,14 +6,21 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { openSqliteStore, type SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../src/store/store.js';
+import { openTestPostgres, postgresAvailable } from './pg.js';
 
 export const PUBLIC_URL = 'http://track.test';
 
+/** Which engine the HTTP tests run on: `TEST_ENGINE=postgres npm test` runs them on PostgreSQL. */
+export const ENGINE = process.env.TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
+
 export interface TestApp {
   app: FastifyInstance;
-  store: SqliteStore;
+  store: Store;
   clock: { now: number; advance(ms: number): void };
+  /** Rows in a table, across every workspace. */
+  countRows(table: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -23,25 +30,43 @@ export function tempDir(): { path: string; remove(): void } {
 }
 
 export async function testApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const dir = tempDir();
-  const config = loadConfig({ PUBLIC_URL, DATABASE_URL: `sqlite:${dir.path}/test.db`, ...env });
-  const store = openSqliteStore({ path: `${dir.path}/test.db` });
   const clock = {
     now: Date.parse('2026-11-20T12:00:00Z'),
     advance(ms: number) {
       clock.now += ms;
     },
   };
+  let store: Store;
+  let countRows: (table: string) => Promise<number>;
+  let dispose: () => Promise<void>;
+  if (ENGINE === 'postgres') {
+    if (!(await postgresAvailable()))
+      throw new Error('TEST_ENGINE=postgres but PostgreSQL is unreachable');
+    const pg = await openTestPostgres();
+    store = pg.store;
+    countRows = (table) => pg.store.countRows(table);
+    dispose = () => pg.dispose();
+  } else {
+    const dir = tempDir();
+    const sqlite = openSqliteStore({ path: `${dir.path}/test.db` });
+    store = sqlite;
+    countRows = async (table) => sqlite.countRows(table);
+    dispose = async () => {
+      await sqlite.close();
+      dir.remove();
+    };
+  }
+  const config = loadConfig({ PUBLIC_URL, DATABASE_URL: 'sqlite:unused', ...env });
   const app = await buildApp({ config, store, now: () => clock.now });
   await app.ready();
   return {
     app,
     store,
     clock,
+    countRows,
     async close() {
       await app.close();
-      await store.close();
-      dir.remove();
+      await dispose();
     },
   };
 }

@@ -2,7 +2,6 @@
 // 4xx (never a 5xx) with its error code, and leaves a row in the postback log.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type Database from 'better-sqlite3';
 import type { InjectOptions } from 'fastify';
 import { api, funnel, signup, type TestApp, testApp } from '../helpers.js';
 
@@ -381,9 +380,7 @@ test('a token that never existed → 404 unknown_postback, no log row anywhere',
     );
     assert.equal(listed.body.items.length, 0);
     // Not in any workspace: the table itself is empty.
-    const db = (fresh.store as unknown as { db: Database.Database }).db;
-    const count = db.prepare('SELECT count(*) AS n FROM postback_logs').get() as { n: number };
-    assert.equal(count.n, 0);
+    assert.equal(await fresh.countRows('postback_logs'), 0);
   } finally {
     await fresh.close();
   }
