@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { Config } from './config.js';
 import { AppError, errorBody } from './http/errors.js';
+import { shedLoad } from './http/load-shedding.js';
 import { apiRoutes } from './routes/api/v1/index.js';
 import { clickRoutes } from './routes/clicks/click.js';
 import { answerFrameworkError, inboundRoutes } from './routes/inbound/postback.js';
@@ -52,10 +53,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
+    // The postback log already keeps every inbound request; a log line per
+    // request would cost more than the request itself.
+    disableRequestLogging: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('deps', { config: deps.config, store: deps.store, now });
+  shedLoad(app, deps.config.maxInFlight);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const answer = toErrorAnswer(error);

@@ -15,6 +15,8 @@ export interface Config {
   sessionDays: number;
   /** PostgreSQL connections per node. */
   databasePoolSize: number;
+  /** Requests handled at once; beyond it the server answers 503 + Retry-After. */
+  maxInFlight: number;
 }
 
 export class ConfigError extends Error {
@@ -87,5 +89,6 @@ export function loadConfig(env: Env = process.env): Config {
     dedupWindowSeconds: integer(env, 'DEDUP_WINDOW_SECONDS', 60, 1, 86_400),
     sessionDays: integer(env, 'SESSION_DAYS', 30, 1, 365),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
+    maxInFlight: integer(env, 'MAX_IN_FLIGHT', 1024, 1, 1_000_000),
   };
 }
