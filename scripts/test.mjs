@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// npm test: every suite on the embedded engine, then every HTTP test again on
-// PostgreSQL, and one closing line with the totals of both passes.
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+// npm test: every suite on the embedded engine, every HTTP test again on
+// PostgreSQL, the browser tests in Chromium, and one closing line with the
+// totals of all passes.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function testFiles(dir, skip = []) {
@@ -16,10 +17,10 @@ function testFiles(dir, skip = []) {
   return out;
 }
 
-function run(label, files, env) {
+function run(label, files, env, extra = []) {
   return new Promise((resolve) => {
     console.log(`\n== ${label}`);
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...files], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...extra, ...files], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -66,6 +67,20 @@ if (process.env.CI || (await postgresReachable())) {
 } else {
   console.log(
     '\n== HTTP suites on PostgreSQL: skipped, no server at TEST_DATABASE_URL (CI fails instead)',
+  );
+}
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (process.env.CI || existsSync(chromium)) {
+  console.log('\n== building the web app for the browser tests');
+  const build = spawnSync('npm', ['run', 'build:web'], { stdio: 'inherit' });
+  if (build.status !== 0) passes.push({ pass: 0, fail: 1, skipped: 0 });
+  else
+    passes.push(
+      await run('browser tests in Chromium', testFiles('test/e2e'), {}, ['--test-concurrency=1']),
+    );
+} else {
+  console.log(
+    `\n== browser tests: skipped, no Chromium at ${chromium} (apt-get install -y chromium; CI fails instead)`,
   );
 }
 const total = passes.reduce(
