@@ -157,6 +157,11 @@ function micros(value: unknown): bigint | null {
 export class SqliteStore implements Store {
   readonly engine = 'sqlite';
   private readonly statements = new Map<string, Database.Statement>();
+  private pending: Array<{
+    fn: () => unknown;
+    resolve: (value: unknown) => void;
+    reject: (error: unknown) => void;
+  }> = [];
 
   constructor(private readonly db: Database.Database) {}
 
@@ -172,6 +177,53 @@ export class SqliteStore implements Store {
     return stmt;
   }
 
+  /**
+   * Group commit: the writes that arrive in one turn of the event loop run in
+   * one transaction, each in its own savepoint (one failing write rolls back
+   * alone), and every caller is answered only after that transaction commits.
+   * One commit for many writes is what makes a write per request affordable.
+   */
+  private batch<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (!this.db.open) {
+        reject(new Error('the store is closed'));
+        return;
+      }
+      this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(this.flush);
+    });
+  }
+
+  private readonly flush = (): void => {
+    const ops = this.pending;
+    // close() may have flushed this batch already.
+    if (ops.length === 0) return;
+    this.pending = [];
+    const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.db
+        .transaction(() => {
+          for (const op of ops) {
+            try {
+              // Nested inside the batch, better-sqlite3 makes this a savepoint.
+              results.push({ ok: true, value: this.db.transaction(op.fn)() });
+            } catch (error) {
+              results.push({ ok: false, error });
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      for (const op of ops) op.reject(error);
+      return;
+    }
+    ops.forEach((op, i) => {
+      const result = results[i];
+      if (result?.ok) op.resolve(result.value);
+      else op.reject(result?.error);
+    });
+  };
+
   private tx<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
   }
@@ -181,6 +233,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.pending.length > 0) this.flush();
     if (this.db.open) {
       this.db.pragma('optimize');
       this.db.close();
@@ -438,7 +491,7 @@ export class SqliteStore implements Store {
   async recordClick(click: NewClick): Promise<Lead> {
     const ws = id(click.campaign.workspaceId) as number;
     const campaignId = id(click.campaign.id);
-    return this.tx(() => {
+    return this.batch(() => {
       const c = this.sql(
         `INSERT INTO clicks (workspace_id, campaign_id, at, ip, user_agent, referrer, params)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -462,7 +515,7 @@ export class SqliteStore implements Store {
   }
 
   async createLead(workspaceId: string, lead: NewLead): Promise<Lead> {
-    return this.tx(() =>
+    return this.batch(() =>
       this.insertLead(id(workspaceId) as number, id(lead.campaignId), null, lead),
     );
   }
@@ -661,7 +714,7 @@ export class SqliteStore implements Store {
   // --- counting -----------------------------------------------------------
 
   async recordEvent(input: RecordEvent): Promise<RecordOutcome> {
-    return this.tx(() => {
+    return this.batch(() => {
       const outcome = this.countEvent(input);
       if (input.log) {
         const counted = outcome.status !== 'unmatched';
@@ -811,7 +864,7 @@ export class SqliteStore implements Store {
   }
 
   async appendPostbackLog(request: LogRequest, outcome: LogOutcome): Promise<void> {
-    this.insertLog(request, outcome);
+    return this.batch(() => this.insertLog(request, outcome));
   }
 
   async listPostbackLogs(workspaceId: string, filter: LogFilter): Promise<Page<LogEntry>> {
