@@ -54,6 +54,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
+    // A request (headers and body) must arrive within this; slow uploads end.
+    requestTimeout: 30_000,
     // The postback log already keeps every inbound request; a log line per
     // request would cost more than the request itself.
     logController: new LogController({ disableRequestLogging: true }),
@@ -62,6 +64,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.decorate('deps', { config: deps.config, store: deps.store, now });
   shedLoad(app, deps.config.maxInFlight);
+
+  // While stopping, every answer ends its keep-alive connection, so an idle
+  // client pool cannot hold the shutdown open.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const answer = toErrorAnswer(error);

@@ -31,8 +31,13 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_TIMEOUT_MS);
     timer.unref();
+    // Node closes idle connections once when the server closes; keep doing it
+    // for connections that become idle while in-flight requests finish.
+    const idle = setInterval(() => app.server.closeIdleConnections(), 100);
+    idle.unref();
     try {
       await app.close();
+      clearInterval(idle);
       await store.close();
       app.log.info('stopped');
       process.exit(0);
