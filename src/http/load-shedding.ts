@@ -5,9 +5,15 @@ import { errorBody } from './errors.js';
 
 export const RETRY_AFTER_SECONDS = 1;
 
+/**
+ * Counted from preHandler, once the body is in: a client stalled mid-upload
+ * holds no slot (Node's requestTimeout ends it). /healthz is never shed, so a
+ * balancer does not take a busy node for a dead one.
+ */
 export function shedLoad(app: FastifyInstance, maxInFlight: number): void {
   let inFlight = 0;
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.url === '/healthz') return;
     if (inFlight >= maxInFlight) {
       request.log.warn({ inFlight }, 'overloaded: request shed');
       reply.header('retry-after', String(RETRY_AFTER_SECONDS));

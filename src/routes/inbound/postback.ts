@@ -28,6 +28,15 @@ export async function inboundRoutes(app: FastifyInstance): Promise<void> {
 
   // Bodies arrive as raw text; the domain parses them so a bad body is a
   // logged 400 of ours, not a framework error without a log row.
+  // A Content-Type Fastify cannot parse ("", "json", ";") would be refused
+  // with 415 before our parser runs; the receiver takes any body, so it is
+  // read as plain text instead (the domain still rejects what it can't parse).
+  app.addHook('onRequest', async (request) => {
+    const type = request.headers['content-type'];
+    if (type !== undefined && !/^\s*[\w!#$&^.+-]+\/[\w!#$&^.+-]+\s*(;|$)/.test(type)) {
+      request.headers['content-type'] = 'text/plain';
+    }
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
