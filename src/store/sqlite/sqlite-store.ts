@@ -28,6 +28,7 @@ import type {
   StatsRow,
   Store,
 } from '../store.js';
+import { Checkpointer } from './checkpointer.js';
 import { MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -49,7 +50,10 @@ export function openSqliteStore(options: SqliteOptions): SqliteStore {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
-  return new SqliteStore(db);
+  if (options.path === ':memory:') return new SqliteStore(db, null);
+  // Checkpoints run in a worker thread, not inside a commit on this one.
+  db.pragma('wal_autocheckpoint = 0');
+  return new SqliteStore(db, new Checkpointer(options.path));
 }
 
 function migrate(db: Database.Database): void {
@@ -163,7 +167,10 @@ export class SqliteStore implements Store {
     reject: (error: unknown) => void;
   }> = [];
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly checkpointer: Checkpointer | null,
+  ) {}
 
   /** Prepared once, reused: the hot paths never re-parse SQL. */
   private sql(text: string, safeIntegers = false): Database.Statement {
@@ -234,6 +241,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.pending.length > 0) this.flush();
+    await this.checkpointer?.stop();
     if (this.db.open) {
       this.db.pragma('optimize');
       this.db.close();
