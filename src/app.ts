@@ -13,6 +13,7 @@ import Fastify, {
 import type { Config } from './config.js';
 import { AppError, errorBody } from './http/errors.js';
 import { shedLoad } from './http/load-shedding.js';
+import { PostbackCache } from './http/postback-cache.js';
 import { apiRoutes } from './routes/api/v1/index.js';
 import { clickRoutes } from './routes/clicks/click.js';
 import { answerFrameworkError, inboundRoutes } from './routes/inbound/postback.js';
@@ -32,6 +33,7 @@ export interface AppDeps {
 declare module 'fastify' {
   interface FastifyInstance {
     deps: Required<Pick<AppDeps, 'config' | 'store' | 'now'>>;
+    postbacks: PostbackCache;
   }
 }
 
@@ -63,6 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('deps', { config: deps.config, store: deps.store, now });
+  app.decorate('postbacks', new PostbackCache(deps.store, now));
   shedLoad(app, deps.config.maxInFlight);
 
   // While stopping, every answer ends its keep-alive connection, so an idle

@@ -60,7 +60,7 @@ export async function inboundRoutes(app: FastifyInstance): Promise<void> {
   async function findPostback(request: FastifyRequest): Promise<PostbackConfig | null> {
     const { token } = request.params as Params;
     if (typeof token !== 'string' || !TOKEN.test(token)) return null;
-    return store.findPostbackByToken(token);
+    return app.postbacks.find(token);
   }
 
   function logRequest(

@@ -163,6 +163,7 @@ export async function postbackRoutes(app: FastifyInstance): Promise<void> {
         patch,
       );
       if (!postback) throw notFound('postback');
+      app.postbacks.invalidate(postback.token);
       return present(postback);
     },
   );
@@ -178,15 +179,12 @@ export async function postbackRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const acc = account(request);
-      if (
-        !(await store.deletePostback(
-          acc.workspace.id,
-          (request.params as { id: string }).id,
-          now(),
-        ))
-      ) {
+      const { id } = request.params as { id: string };
+      const postback = await store.getPostback(acc.workspace.id, id);
+      if (!postback || !(await store.deletePostback(acc.workspace.id, id, now()))) {
         throw notFound('postback');
       }
+      app.postbacks.invalidate(postback.token);
       return reply.status(204).send();
     },
   );
