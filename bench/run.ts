@@ -1,0 +1,516 @@
+// npm run bench — Clickback against a bare node:http server in the same run:
+// clicks, postbacks (with and without 20% duplicates), statistics over a large
+// seeded database, start-up time. Prints one table and writes bench/results.json.
+// After each load scenario the database is checked against the answers.
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { hashToken, newToken } from '../src/domain/passwords.js';
+import { newClickid, randomAlphanumeric } from '../src/domain/random-id.js';
+import { addDays, localDate, startOfDay } from '../src/domain/time-range.js';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k, v ?? 'true'] as [string, string];
+  }),
+);
+const DURATION = Number(args.get('duration') ?? 15);
+const WARMUP = Number(args.get('warmup') ?? 3);
+const CONNECTIONS = Number(args.get('connections') ?? 32);
+const POSTBACK_LEADS = Number(args.get('leads') ?? 100_000);
+const STATS_LEADS = Number(args.get('stats-leads') ?? 200_000);
+const STATS_CONVERSIONS = Number(args.get('stats-conversions') ?? 1_000_000);
+const STATS_TZ = 'Europe/Moscow';
+
+interface LoadResult {
+  scenario: string;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  peakRssMb: number | null;
+  ratio: number | null;
+  check: string;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'clickback-bench-'));
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error('the server exited before it was ready');
+    try {
+      const res = await fetch(url);
+      await res.body?.cancel();
+      if (res.ok) return performance.now() - started;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function startBaseline(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = fork(join(ROOT, 'bench/baseline.mjs'), [String(port)], { stdio: 'ignore' });
+  children.push(child);
+  await new Promise((resolve) => child.once('message', resolve));
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+async function startClickback(
+  dbPath: string,
+): Promise<{ url: string; child: ChildProcess; readyMs: number }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(ROOT, 'dist/main.js')], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: `sqlite:${dbPath}`,
+      PUBLIC_URL: url,
+      LOG_LEVEL: 'warn',
+      MAX_IN_FLIGHT: '4096',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  await waitReady(`${url}/healthz`, child);
+  return { url, child, readyMs: performance.now() - started };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Peak resident memory of a process so far (VmHWM), in MB. */
+function peakRss(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Math.round(Number(match[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+interface WrkOutput {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  result: Record<string, number>;
+}
+
+function toMs(value: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(value);
+  if (!m) return Number.NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+function wrk(
+  url: string,
+  seconds: number,
+  script: string | null,
+  scriptArgs: string[] = [],
+): Promise<WrkOutput> {
+  const argv = ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
+  if (script) argv.push('-s', join(ROOT, 'bench', script));
+  argv.push(url);
+  if (scriptArgs.length) argv.push('--', ...scriptArgs);
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.on('error', reject);
+    child.on('close', () => {
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+      const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
+      const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+      const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
+        out,
+      );
+      const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+      const errors = non2xx + (socket ? socket.slice(1).reduce((s, n) => s + Number(n), 0) : 0);
+      const result: Record<string, number> = {};
+      for (const [, k, v] of (/RESULT (.*)/.exec(out)?.[1] ?? '').matchAll(/(\w+)=(\d+)/g)) {
+        result[k as string] = Number(v);
+      }
+      if (!Number.isFinite(rps)) reject(new Error(`wrk printed no result:\n${out}`));
+      else resolve({ rps, p50Ms: p50, p99Ms: p99, errors, result });
+    });
+  });
+}
+
+/** A workspace with a campaign and a 1Win postback, through the real store. */
+async function seedBasics(dbPath: string) {
+  const store = openSqliteStore({ path: dbPath });
+  const acc = await store.createAccount({
+    email: 'bench@example.com',
+    passwordHash: 'x',
+    workspaceName: 'Bench',
+    at: Date.now(),
+  });
+  if (acc === 'email_taken') throw new Error('seed failed');
+  const campaign = await store.createCampaign(
+    acc.workspace.id,
+    {
+      name: 'Bench',
+      description: '',
+      buyer: 'bench',
+      destinationUrl: 'https://t.me/bench_bot?start={{tracker.clickid}}',
+    },
+    () => randomAlphanumeric(8),
+    Date.now(),
+  );
+  const postback = await store.createPostback(
+    acc.workspace.id,
+    {
+      name: '1Win',
+      network: '1win',
+      campaignId: null,
+      clickidParam: 'sub1',
+      currency: 'USD',
+      macros: {},
+      enabled: true,
+    },
+    randomAlphanumeric(24),
+    Date.now(),
+  );
+  const token = newToken();
+  await store.createSession({
+    tokenHash: hashToken(token),
+    userId: acc.user.id,
+    workspaceId: acc.workspace.id,
+    at: Date.now(),
+    expiresAt: Date.now() + 86_400_000,
+  });
+  await store.close();
+  return { workspaceId: acc.workspace.id, campaign, postback, session: token };
+}
+
+/** Bulk rows straight into the file: seeding a million rows over HTTP would take the whole run. */
+function seedLeads(
+  dbPath: string,
+  workspaceId: string,
+  campaignIds: string[],
+  count: number,
+  since: number,
+  span: number,
+) {
+  const db = new Database(dbPath);
+  const clickids: string[] = [];
+  const insert = db.prepare(
+    `INSERT INTO leads (workspace_id, clickid, campaign_id, params, created_at) VALUES (?, ?, ?, ?, ?)`,
+  );
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const clickid = newClickid();
+      clickids.push(clickid);
+      insert.run(
+        workspaceId,
+        clickid,
+        campaignIds[i % campaignIds.length],
+        `{"utm_source":"s${i % 7}"}`,
+        since + Math.floor((i / count) * span),
+      );
+    }
+  })();
+  db.close();
+  return clickids;
+}
+
+function seedConversions(
+  dbPath: string,
+  workspaceId: string,
+  campaignIds: string[],
+  leads: number,
+  count: number,
+  since: number,
+  span: number,
+) {
+  const db = new Database(dbPath);
+  const ids = db
+    .prepare('SELECT id, campaign_id FROM leads WHERE workspace_id = ? ORDER BY id')
+    .all(workspaceId) as Array<{ id: number; campaign_id: number }>;
+  const insert = db.prepare(
+    `INSERT INTO conversions (workspace_id, lead_id, campaign_id, postback_id, event, amount_micros, currency, tid, once_key, tid_key, at)
+     VALUES (?, ?, ?, NULL, ?, ?, 'USD', ?, ?, ?, ?)`,
+  );
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const lead = ids[i % leads] as { id: number; campaign_id: number };
+      const round = Math.floor(i / leads);
+      const at = since + Math.floor((((i * 7919) % count) / count) * span);
+      if (round === 0)
+        insert.run(
+          workspaceId,
+          lead.id,
+          lead.campaign_id,
+          'registration',
+          null,
+          null,
+          'registration',
+          null,
+          at,
+        );
+      else if (round === 1)
+        insert.run(
+          workspaceId,
+          lead.id,
+          lead.campaign_id,
+          'first_deposit',
+          50_000_000 + (i % 1000) * 10_000,
+          `f${i}`,
+          'first_deposit',
+          `money:f${i}`,
+          at,
+        );
+      else
+        insert.run(
+          workspaceId,
+          lead.id,
+          lead.campaign_id,
+          'deposit',
+          10_250_000 + (i % 777) * 1000,
+          `d${i}`,
+          null,
+          `money:d${i}`,
+          at,
+        );
+    }
+  })();
+  db.close();
+  void campaignIds;
+}
+
+function count(dbPath: string, sql: string): number {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return Number((db.prepare(sql).get() as { n: number }).n);
+  } finally {
+    db.close();
+  }
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+async function main() {
+  console.log(
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+  );
+  console.log(
+    `load: wrk, 2 threads, ${CONNECTIONS} connections, ${DURATION} s (after ${WARMUP} s warm-up)\n`,
+  );
+  const results: LoadResult[] = [];
+
+  // Baseline.
+  const baseline = await startBaseline();
+  await wrk(`${baseline.url}/`, WARMUP, null);
+  const base = await wrk(`${baseline.url}/`, DURATION, null);
+  results.push({
+    scenario: 'baseline: bare node:http 200',
+    rps: base.rps,
+    p50Ms: base.p50Ms,
+    p99Ms: base.p99Ms,
+    errors: base.errors,
+    peakRssMb: peakRss(baseline.child.pid),
+    ratio: 1,
+    check: '-',
+  });
+  await stop(baseline.child);
+
+  // (a) Clicks.
+  {
+    const db = join(work, 'clicks.db');
+    const seed = await seedBasics(db);
+    const server = await startClickback(db);
+    await wrk(server.url, WARMUP, 'clicks.lua', [seed.campaign.slug]);
+    const before = count(db, 'SELECT count(*) AS n FROM clicks');
+    const r = await wrk(server.url, DURATION, 'clicks.lua', [seed.campaign.slug]);
+    await new Promise((res) => setTimeout(res, 300));
+    const rows = count(db, 'SELECT count(*) AS n FROM clicks') - before;
+    const ok = r.result.ok ?? 0;
+    results.push({
+      scenario: 'clicks: GET /c/:campaign → 302',
+      rps: r.rps,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      errors: r.errors,
+      peakRssMb: peakRss(server.child.pid),
+      ratio: r.rps / base.rps,
+      check: `${ok} redirects, ${rows} clicks written${rows >= ok && rows - ok <= CONNECTIONS ? ' ✓' : ' ✗'}`,
+    });
+    await stop(server.child);
+  }
+
+  // (b) Postbacks over existing leads, without and with 20% duplicates.
+  for (const dupShare of [0, 0.2]) {
+    const db = join(work, `postbacks-${dupShare}.db`);
+    const seed = await seedBasics(db);
+    const clickids = seedLeads(
+      db,
+      seed.workspaceId,
+      [seed.campaign.id],
+      POSTBACK_LEADS,
+      Date.now() - 86_400_000,
+      86_400_000,
+    );
+    const file = join(work, `clickids-${dupShare}.txt`);
+    writeFileSync(file, `${clickids.join('\n')}\n`);
+    const server = await startClickback(db);
+    const scriptArgs = (run: string) => [seed.postback.token, String(dupShare), file, run];
+    await wrk(server.url, WARMUP, 'postbacks.lua', scriptArgs('warm'));
+    const before = count(db, 'SELECT count(*) AS n FROM conversions');
+    const logsBefore = count(db, 'SELECT count(*) AS n FROM postback_logs');
+    const r = await wrk(server.url, DURATION, 'postbacks.lua', scriptArgs('run'));
+    await new Promise((res) => setTimeout(res, 300));
+    const rows = count(db, 'SELECT count(*) AS n FROM conversions') - before;
+    const logs = count(db, 'SELECT count(*) AS n FROM postback_logs') - logsBefore;
+    const ok = r.result.ok ?? 0;
+    const answered = ok + (r.result.duplicate ?? 0) + (r.result.other ?? 0);
+    const exact =
+      rows >= ok && rows - ok <= CONNECTIONS && logs >= answered && logs - answered <= CONNECTIONS;
+    results.push({
+      scenario: `postbacks: deposits${dupShare ? ', 20% duplicates' : ''}`,
+      rps: r.rps,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      errors: r.errors,
+      peakRssMb: peakRss(server.child.pid),
+      ratio: r.rps / base.rps,
+      check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${exact ? ' ✓' : ' ✗'}`,
+    });
+    await stop(server.child);
+  }
+
+  // (c) Statistics over a large database, and start-up time on it.
+  const statsDb = join(work, 'stats.db');
+  const seeded = performance.now();
+  const seed = await seedBasics(statsDb);
+  const store = openSqliteStore({ path: statsDb });
+  const campaignIds = [seed.campaign.id];
+  for (let i = 1; i < 5; i++) {
+    const c = await store.createCampaign(
+      seed.workspaceId,
+      { name: `Bench ${i}`, description: '', buyer: `buyer${i % 2}`, destinationUrl: '' },
+      () => randomAlphanumeric(8),
+      Date.now(),
+    );
+    campaignIds.push(c.id);
+  }
+  await store.close();
+  // 30 local days in the zone the query uses, ending now.
+  const to = localDate(Date.now(), STATS_TZ);
+  const from = addDays(to, -29);
+  const since = startOfDay(from, STATS_TZ);
+  const span = Date.now() - since;
+  seedLeads(statsDb, seed.workspaceId, campaignIds, STATS_LEADS, since, span);
+  seedConversions(
+    statsDb,
+    seed.workspaceId,
+    campaignIds,
+    STATS_LEADS,
+    STATS_CONVERSIONS,
+    since,
+    span,
+  );
+  const seedSeconds = (performance.now() - seeded) / 1000;
+
+  const readyTimes: number[] = [];
+  let server = await startClickback(statsDb);
+  for (let i = 0; i < 3; i++) {
+    await stop(server.child);
+    server = await startClickback(statsDb);
+    readyTimes.push(server.readyMs);
+  }
+  const statsTimes: Record<string, number[]> = { day: [], campaign: [] };
+  let totals: Record<string, unknown> = {};
+  for (const groupBy of ['day', 'campaign'] as const) {
+    for (let i = 0; i < 7; i++) {
+      const t0 = performance.now();
+      const res = await fetch(
+        `${server.url}/api/v1/stats?from=${from}&to=${to}&groupBy=${groupBy}&tz=${STATS_TZ}`,
+        {
+          headers: { authorization: `Bearer ${seed.session}` },
+        },
+      );
+      const body = (await res.json()) as { totals: Record<string, unknown> };
+      (statsTimes[groupBy] as number[]).push(performance.now() - t0);
+      totals = body.totals;
+    }
+  }
+  await stop(server.child);
+  const counted =
+    Number(totals.registrations) + Number(totals.firstDeposits) + Number(totals.deposits);
+
+  console.log(
+    '| scenario | requests/s | p50 ms | p99 ms | errors | server peak RSS MB | × baseline | database check |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of results) {
+    console.log(
+      `| ${r.scenario} | ${Math.round(r.rps)} | ${round1(r.p50Ms)} | ${round1(r.p99Ms)} | ${r.errors} | ${r.peakRssMb ?? '-'} | ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.check} |`,
+    );
+  }
+  const statsSummary = {
+    conversions: STATS_CONVERSIONS,
+    leads: STATS_LEADS,
+    seedSeconds: round1(seedSeconds),
+    dayMedianMs: round1(median(statsTimes.day as number[])),
+    campaignMedianMs: round1(median(statsTimes.campaign as number[])),
+    counted,
+    startupMedianMs: round1(median(readyTimes)),
+  };
+  console.log(
+    `\nstatistics over ${STATS_CONVERSIONS.toLocaleString('en')} conversions / ${STATS_LEADS.toLocaleString('en')} leads (30 days, ${STATS_TZ}): by day ${statsSummary.dayMedianMs} ms, by campaign ${statsSummary.campaignMedianMs} ms (medians of 7; ${counted.toLocaleString('en')} conversions counted${counted === STATS_CONVERSIONS ? ' ✓' : ' ✗'})`,
+  );
+  console.log(
+    `start-up to ready on that database: ${statsSummary.startupMedianMs} ms (median of 3)`,
+  );
+  writeFileSync(
+    join(ROOT, 'bench/results.json'),
+    `${JSON.stringify({ at: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, connections: CONNECTIONS, durationSeconds: DURATION, load: results, stats: statsSummary }, null, 2)}\n`,
+  );
+  console.log('\nwritten: bench/results.json');
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
