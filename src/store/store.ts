@@ -226,6 +226,22 @@ export interface StatsRow {
   withdrawalMicros: bigint;
 }
 
+/** A group with nothing in it yet. */
+export function emptyStatsRow(key: string, label: string): StatsRow {
+  return {
+    key,
+    label,
+    clicks: 0,
+    leads: 0,
+    registrations: 0,
+    firstDeposits: 0,
+    firstDepositMicros: 0n,
+    deposits: 0,
+    depositMicros: 0n,
+    withdrawalMicros: 0n,
+  };
+}
+
 export interface Store {
   readonly engine: string;
   ping(): Promise<void>;

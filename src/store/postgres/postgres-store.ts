@@ -28,6 +28,7 @@ import type {
   StatsRow,
   Store,
 } from '../store.js';
+import { emptyStatsRow } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -988,18 +989,7 @@ export class PostgresStore implements Store {
     const row = (key: string, label: string): StatsRow => {
       let r = rows.get(key);
       if (!r) {
-        r = {
-          key,
-          label,
-          clicks: 0,
-          leads: 0,
-          registrations: 0,
-          firstDeposits: 0,
-          firstDepositMicros: 0n,
-          deposits: 0,
-          depositMicros: 0n,
-          withdrawalMicros: 0n,
-        };
+        r = emptyStatsRow(key, label);
         rows.set(key, r);
       }
       return r;

@@ -12,7 +12,7 @@ import {
 } from '../../../domain/time-range.js';
 import { account } from '../../../http/auth.js';
 import { AppError } from '../../../http/errors.js';
-import type { StatsGroup, StatsRow } from '../../../store/store.js';
+import { emptyStatsRow, type StatsGroup, type StatsRow } from '../../../store/store.js';
 
 const DATE = '^\\d{4}-\\d{2}-\\d{2}$';
 const MAX_DAYS = 400;
@@ -97,7 +97,7 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
           : b.registrations + b.firstDeposits - (a.registrations + a.firstDeposits) ||
             a.key.localeCompare(b.key),
       );
-      const totals = rows.reduce(addRow, emptyRow('total'));
+      const totals = rows.reduce(addRow, emptyStatsRow('total', 'total'));
       return {
         from,
         to,
@@ -115,21 +115,6 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
 function validDate(date: string): boolean {
   const d = new Date(`${date}T00:00:00Z`);
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === date;
-}
-
-function emptyRow(key: string): StatsRow {
-  return {
-    key,
-    label: key,
-    clicks: 0,
-    leads: 0,
-    registrations: 0,
-    firstDeposits: 0,
-    firstDepositMicros: 0n,
-    deposits: 0,
-    depositMicros: 0n,
-    withdrawalMicros: 0n,
-  };
 }
 
 function addRow(sum: StatsRow, r: StatsRow): StatsRow {
