@@ -9,10 +9,13 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { hashToken, newToken } from '../src/domain/passwords.js';
 import { newClickid, randomAlphanumeric } from '../src/domain/random-id.js';
 import { addDays, localDate, startOfDay } from '../src/domain/time-range.js';
+import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../src/store/store.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = new Map(
@@ -78,7 +81,7 @@ async function startBaseline(): Promise<{ url: string; child: ChildProcess }> {
 }
 
 async function startClickback(
-  dbPath: string,
+  databaseUrl: string,
 ): Promise<{ url: string; child: ChildProcess; readyMs: number }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -88,7 +91,7 @@ async function startClickback(
       ...process.env,
       PORT: String(port),
       HOST: '127.0.0.1',
-      DATABASE_URL: `sqlite:${dbPath}`,
+      DATABASE_URL: databaseUrl,
       PUBLIC_URL: url,
       LOG_LEVEL: 'warn',
       MAX_IN_FLIGHT: '4096',
@@ -169,9 +172,180 @@ function wrk(
   });
 }
 
+/**
+ * Where a scenario's data lives: a fresh SQLite file, or (DATABASE_URL=postgres://...)
+ * a fresh schema on that server. The server under test gets `url`.
+ */
+interface Target {
+  url: string;
+  open(): Promise<Store>;
+  /** Bulk rows straight into the database: a million rows over HTTP would take the whole run. */
+  insertLeads(rows: Array<[string, string, string, string, number]>): Promise<void>;
+  insertConversions(
+    workspaceId: string,
+    leads: number,
+    count: number,
+    since: number,
+    span: number,
+  ): Promise<void>;
+  count(table: string): Promise<number>;
+  dispose(): Promise<void>;
+}
+
+const POSTGRES = process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : null;
+
+/** Conversions spread over the range: a registration per lead, a first deposit per lead, then deposits. */
+function conversionRow(i: number, leads: number, count: number, since: number, span: number) {
+  const round = Math.floor(i / leads);
+  const at = since + Math.floor((((i * 7919) % count) / count) * span);
+  if (round === 0)
+    return {
+      event: 'registration',
+      micros: null,
+      tid: null,
+      once: 'registration',
+      tidKey: null,
+      at,
+    };
+  if (round === 1) {
+    return {
+      event: 'first_deposit',
+      micros: 50_000_000 + (i % 1000) * 10_000,
+      tid: `f${i}`,
+      once: 'first_deposit',
+      tidKey: `money:f${i}`,
+      at,
+    };
+  }
+  return {
+    event: 'deposit',
+    micros: 10_250_000 + (i % 777) * 1000,
+    tid: `d${i}`,
+    once: null,
+    tidKey: `money:d${i}`,
+    at,
+  };
+}
+
+async function target(name: string): Promise<Target> {
+  if (POSTGRES) return postgresTarget(name);
+  const path = join(work, `${name}.db`);
+  return {
+    url: `sqlite:${path}`,
+    open: async () => openSqliteStore({ path }),
+    async insertLeads(rows) {
+      const db = new Database(path);
+      const insert = db.prepare(
+        'INSERT INTO leads (workspace_id, clickid, campaign_id, params, created_at) VALUES (?, ?, ?, ?, ?)',
+      );
+      db.transaction(() => {
+        for (const row of rows) insert.run(...row);
+      })();
+      db.close();
+    },
+    async insertConversions(workspaceId, leads, count, since, span) {
+      const db = new Database(path);
+      const ids = db
+        .prepare('SELECT id, campaign_id FROM leads WHERE workspace_id = ? ORDER BY id')
+        .all(workspaceId) as Array<{ id: number; campaign_id: number }>;
+      const insert = db.prepare(
+        `INSERT INTO conversions (workspace_id, lead_id, campaign_id, postback_id, event, amount_micros, currency, tid, once_key, tid_key, at)
+         VALUES (?, ?, ?, NULL, ?, ?, 'USD', ?, ?, ?, ?)`,
+      );
+      db.transaction(() => {
+        for (let i = 0; i < count; i++) {
+          const lead = ids[i % leads] as { id: number; campaign_id: number };
+          const c = conversionRow(i, leads, count, since, span);
+          insert.run(
+            workspaceId,
+            lead.id,
+            lead.campaign_id,
+            c.event,
+            c.micros,
+            c.tid,
+            c.once,
+            c.tidKey,
+            c.at,
+          );
+        }
+      })();
+      db.close();
+    },
+    async count(table) {
+      const db = new Database(path, { readonly: true });
+      try {
+        return Number((db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n);
+      } finally {
+        db.close();
+      }
+    },
+    async dispose() {},
+  };
+}
+
+async function postgresTarget(name: string): Promise<Target> {
+  const base = POSTGRES as string;
+  const schema = `bench_${name.replace(/\W/g, '_')}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA "${schema}"`);
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  const q = (sql: string, values: unknown[] = []) =>
+    admin.query(sql.replaceAll('%s', `"${schema}"`), values);
+  return {
+    url: url.toString(),
+    open: () => openPostgresStore({ url: base, poolSize: 4, schema }),
+    async insertLeads(rows) {
+      for (let i = 0; i < rows.length; i += 10_000) {
+        const chunk = rows.slice(i, i + 10_000);
+        await q(
+          `INSERT INTO %s.leads (workspace_id, clickid, campaign_id, params, created_at)
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::jsonb[], $5::bigint[])`,
+          [0, 1, 2, 3, 4].map((k) => chunk.map((r) => r[k])),
+        );
+      }
+    },
+    async insertConversions(workspaceId, leads, count, since, span) {
+      const { rows } = await q(
+        'SELECT id, campaign_id FROM %s.leads WHERE workspace_id = $1 ORDER BY id',
+        [workspaceId],
+      );
+      for (let i = 0; i < count; i += 20_000) {
+        const cols: unknown[][] = [[], [], [], [], [], [], [], []];
+        for (let j = i; j < Math.min(count, i + 20_000); j++) {
+          const lead = rows[j % leads] as { id: string; campaign_id: string };
+          const c = conversionRow(j, leads, count, since, span);
+          [lead.id, lead.campaign_id, c.event, c.micros, c.tid, c.once, c.tidKey, c.at].forEach(
+            (v, k) => {
+              (cols[k] as unknown[]).push(v);
+            },
+          );
+        }
+        await q(
+          `INSERT INTO %s.conversions (workspace_id, lead_id, campaign_id, event, amount_micros, currency, tid, once_key, tid_key, at)
+           SELECT $1, l, c, e, m, 'USD', t, o, k, a
+           FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+             AS x(l, c, e, m, t, o, k, a)`,
+          [workspaceId, ...cols],
+        );
+      }
+      await q('ANALYZE %s.conversions');
+      await q('ANALYZE %s.leads');
+    },
+    async count(table) {
+      return Number((await q(`SELECT count(*) AS n FROM %s.${table}`)).rows[0].n);
+    },
+    async dispose() {
+      await q('DROP SCHEMA %s CASCADE');
+      await admin.end();
+    },
+  };
+}
+
 /** A workspace with a campaign and a 1Win postback, through the real store. */
-async function seedBasics(dbPath: string) {
-  const store = openSqliteStore({ path: dbPath });
+async function seedBasics(t: Target) {
+  const store = await t.open();
   const acc = await store.createAccount({
     email: 'bench@example.com',
     passwordHash: 'x',
@@ -216,108 +390,29 @@ async function seedBasics(dbPath: string) {
   return { workspaceId: acc.workspace.id, campaign, postback, session: token };
 }
 
-/** Bulk rows straight into the file: seeding a million rows over HTTP would take the whole run. */
-function seedLeads(
-  dbPath: string,
+async function seedLeads(
+  t: Target,
   workspaceId: string,
   campaignIds: string[],
   count: number,
   since: number,
   span: number,
-) {
-  const db = new Database(dbPath);
+): Promise<string[]> {
   const clickids: string[] = [];
-  const insert = db.prepare(
-    `INSERT INTO leads (workspace_id, clickid, campaign_id, params, created_at) VALUES (?, ?, ?, ?, ?)`,
-  );
-  db.transaction(() => {
-    for (let i = 0; i < count; i++) {
-      const clickid = newClickid();
-      clickids.push(clickid);
-      insert.run(
-        workspaceId,
-        clickid,
-        campaignIds[i % campaignIds.length],
-        `{"utm_source":"s${i % 7}"}`,
-        since + Math.floor((i / count) * span),
-      );
-    }
-  })();
-  db.close();
-  return clickids;
-}
-
-function seedConversions(
-  dbPath: string,
-  workspaceId: string,
-  campaignIds: string[],
-  leads: number,
-  count: number,
-  since: number,
-  span: number,
-) {
-  const db = new Database(dbPath);
-  const ids = db
-    .prepare('SELECT id, campaign_id FROM leads WHERE workspace_id = ? ORDER BY id')
-    .all(workspaceId) as Array<{ id: number; campaign_id: number }>;
-  const insert = db.prepare(
-    `INSERT INTO conversions (workspace_id, lead_id, campaign_id, postback_id, event, amount_micros, currency, tid, once_key, tid_key, at)
-     VALUES (?, ?, ?, NULL, ?, ?, 'USD', ?, ?, ?, ?)`,
-  );
-  db.transaction(() => {
-    for (let i = 0; i < count; i++) {
-      const lead = ids[i % leads] as { id: number; campaign_id: number };
-      const round = Math.floor(i / leads);
-      const at = since + Math.floor((((i * 7919) % count) / count) * span);
-      if (round === 0)
-        insert.run(
-          workspaceId,
-          lead.id,
-          lead.campaign_id,
-          'registration',
-          null,
-          null,
-          'registration',
-          null,
-          at,
-        );
-      else if (round === 1)
-        insert.run(
-          workspaceId,
-          lead.id,
-          lead.campaign_id,
-          'first_deposit',
-          50_000_000 + (i % 1000) * 10_000,
-          `f${i}`,
-          'first_deposit',
-          `money:f${i}`,
-          at,
-        );
-      else
-        insert.run(
-          workspaceId,
-          lead.id,
-          lead.campaign_id,
-          'deposit',
-          10_250_000 + (i % 777) * 1000,
-          `d${i}`,
-          null,
-          `money:d${i}`,
-          at,
-        );
-    }
-  })();
-  db.close();
-  void campaignIds;
-}
-
-function count(dbPath: string, sql: string): number {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    return Number((db.prepare(sql).get() as { n: number }).n);
-  } finally {
-    db.close();
+  const rows: Array<[string, string, string, string, number]> = [];
+  for (let i = 0; i < count; i++) {
+    const clickid = newClickid();
+    clickids.push(clickid);
+    rows.push([
+      workspaceId,
+      clickid,
+      campaignIds[i % campaignIds.length] as string,
+      `{"utm_source":"s${i % 7}"}`,
+      since + Math.floor((i / count) * span),
+    ]);
   }
+  await t.insertLeads(rows);
+  return clickids;
 }
 
 function median(values: number[]): number {
@@ -354,14 +449,14 @@ async function main() {
 
   // (a) Clicks.
   {
-    const db = join(work, 'clicks.db');
+    const db = await target('clicks');
     const seed = await seedBasics(db);
-    const server = await startClickback(db);
+    const server = await startClickback(db.url);
     await wrk(server.url, WARMUP, 'clicks.lua', [seed.campaign.slug]);
-    const before = count(db, 'SELECT count(*) AS n FROM clicks');
+    const before = await db.count('clicks');
     const r = await wrk(server.url, DURATION, 'clicks.lua', [seed.campaign.slug]);
     await new Promise((res) => setTimeout(res, 300));
-    const rows = count(db, 'SELECT count(*) AS n FROM clicks') - before;
+    const rows = (await db.count('clicks')) - before;
     const ok = r.result.ok ?? 0;
     results.push({
       scenario: 'clicks: GET /c/:campaign → 302',
@@ -374,13 +469,14 @@ async function main() {
       check: `${ok} redirects, ${rows} clicks written${rows >= ok && rows - ok <= CONNECTIONS ? ' ✓' : ' ✗'}`,
     });
     await stop(server.child);
+    await db.dispose();
   }
 
   // (b) Postbacks over existing leads, without and with 20% duplicates.
   for (const dupShare of [0, 0.2]) {
-    const db = join(work, `postbacks-${dupShare}.db`);
+    const db = await target(`postbacks_${dupShare * 100}`);
     const seed = await seedBasics(db);
-    const clickids = seedLeads(
+    const clickids = await seedLeads(
       db,
       seed.workspaceId,
       [seed.campaign.id],
@@ -390,15 +486,15 @@ async function main() {
     );
     const file = join(work, `clickids-${dupShare}.txt`);
     writeFileSync(file, `${clickids.join('\n')}\n`);
-    const server = await startClickback(db);
+    const server = await startClickback(db.url);
     const scriptArgs = (run: string) => [seed.postback.token, String(dupShare), file, run];
     await wrk(server.url, WARMUP, 'postbacks.lua', scriptArgs('warm'));
-    const before = count(db, 'SELECT count(*) AS n FROM conversions');
-    const logsBefore = count(db, 'SELECT count(*) AS n FROM postback_logs');
+    const before = await db.count('conversions');
+    const logsBefore = await db.count('postback_logs');
     const r = await wrk(server.url, DURATION, 'postbacks.lua', scriptArgs('run'));
     await new Promise((res) => setTimeout(res, 300));
-    const rows = count(db, 'SELECT count(*) AS n FROM conversions') - before;
-    const logs = count(db, 'SELECT count(*) AS n FROM postback_logs') - logsBefore;
+    const rows = (await db.count('conversions')) - before;
+    const logs = (await db.count('postback_logs')) - logsBefore;
     const ok = r.result.ok ?? 0;
     const answered = ok + (r.result.duplicate ?? 0) + (r.result.other ?? 0);
     const exact =
@@ -414,13 +510,14 @@ async function main() {
       check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${exact ? ' ✓' : ' ✗'}`,
     });
     await stop(server.child);
+    await db.dispose();
   }
 
   // (c) Statistics over a large database, and start-up time on it.
-  const statsDb = join(work, 'stats.db');
+  const statsDb = await target('stats');
   const seeded = performance.now();
   const seed = await seedBasics(statsDb);
-  const store = openSqliteStore({ path: statsDb });
+  const store = await statsDb.open();
   const campaignIds = [seed.campaign.id];
   for (let i = 1; i < 5; i++) {
     const c = await store.createCampaign(
@@ -437,23 +534,15 @@ async function main() {
   const from = addDays(to, -29);
   const since = startOfDay(from, STATS_TZ);
   const span = Date.now() - since;
-  seedLeads(statsDb, seed.workspaceId, campaignIds, STATS_LEADS, since, span);
-  seedConversions(
-    statsDb,
-    seed.workspaceId,
-    campaignIds,
-    STATS_LEADS,
-    STATS_CONVERSIONS,
-    since,
-    span,
-  );
+  await seedLeads(statsDb, seed.workspaceId, campaignIds, STATS_LEADS, since, span);
+  await statsDb.insertConversions(seed.workspaceId, STATS_LEADS, STATS_CONVERSIONS, since, span);
   const seedSeconds = (performance.now() - seeded) / 1000;
 
   const readyTimes: number[] = [];
-  let server = await startClickback(statsDb);
+  let server = await startClickback(statsDb.url);
   for (let i = 0; i < 3; i++) {
     await stop(server.child);
-    server = await startClickback(statsDb);
+    server = await startClickback(statsDb.url);
     readyTimes.push(server.readyMs);
   }
   const statsTimes: Record<string, number[]> = { day: [], campaign: [] };
@@ -473,6 +562,7 @@ async function main() {
     }
   }
   await stop(server.child);
+  await statsDb.dispose();
   const counted =
     Number(totals.registrations) + Number(totals.firstDeposits) + Number(totals.deposits);
 
@@ -501,10 +591,10 @@ async function main() {
     `start-up to ready on that database: ${statsSummary.startupMedianMs} ms (median of 3)`,
   );
   writeFileSync(
-    join(ROOT, 'bench/results.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, connections: CONNECTIONS, durationSeconds: DURATION, load: results, stats: statsSummary }, null, 2)}\n`,
+    join(ROOT, POSTGRES ? 'bench/results-postgres.json' : 'bench/results.json'),
+    `${JSON.stringify({ at: new Date().toISOString(), engine: POSTGRES ? 'postgres' : 'sqlite', machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, connections: CONNECTIONS, durationSeconds: DURATION, load: results, stats: statsSummary }, null, 2)}\n`,
   );
-  console.log('\nwritten: bench/results.json');
+  console.log(`\nwritten: bench/${POSTGRES ? 'results-postgres' : 'results'}.json`);
 }
 
 main().then(
