@@ -415,6 +415,11 @@ async function seedLeads(
   return clickids;
 }
 
+/** Lets requests still in flight when wrk stopped finish and commit. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 500));
+}
+
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] as number;
@@ -453,9 +458,10 @@ async function main() {
     const seed = await seedBasics(db);
     const server = await startClickback(db.url);
     await wrk(server.url, WARMUP, 'clicks.lua', [seed.campaign.slug]);
+    await settle(); // the warm-up's last requests commit before we count
     const before = await db.count('clicks');
     const r = await wrk(server.url, DURATION, 'clicks.lua', [seed.campaign.slug]);
-    await new Promise((res) => setTimeout(res, 300));
+    await settle();
     const rows = (await db.count('clicks')) - before;
     const ok = r.result.ok ?? 0;
     results.push({
@@ -489,10 +495,11 @@ async function main() {
     const server = await startClickback(db.url);
     const scriptArgs = (run: string) => [seed.postback.token, String(dupShare), file, run];
     await wrk(server.url, WARMUP, 'postbacks.lua', scriptArgs('warm'));
+    await settle(); // the warm-up's last requests commit before we count
     const before = await db.count('conversions');
     const logsBefore = await db.count('postback_logs');
     const r = await wrk(server.url, DURATION, 'postbacks.lua', scriptArgs('run'));
-    await new Promise((res) => setTimeout(res, 300));
+    await settle();
     const rows = (await db.count('conversions')) - before;
     const logs = (await db.count('postback_logs')) - logsBefore;
     const ok = r.result.ok ?? 0;
