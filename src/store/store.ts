@@ -209,8 +209,11 @@ export interface StatsQuery {
   /** For `day`: the local days of the range. */
   buckets: DayBucket[];
   campaignId?: string;
-  /** Money sums count only this currency; counts count every conversion. */
-  currency: string;
+  /**
+   * Money sums count only this currency; counts count every conversion.
+   * null: the currency most used in the range (USD when there is none).
+   */
+  currency: string | null;
 }
 
 export interface StatsRow {
@@ -332,5 +335,5 @@ export interface Store {
   stats(
     workspaceId: string,
     query: StatsQuery,
-  ): Promise<{ rows: StatsRow[]; currencies: string[] }>;
+  ): Promise<{ rows: StatsRow[]; currency: string; currencies: string[] }>;
 }

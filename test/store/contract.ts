@@ -516,6 +516,35 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       assert.equal(eur.rows.find((r) => r.key === c2.id)?.depositMicros, 9_000_000n);
     });
 
+    test('stats without a currency sum the one the workspace uses most, not USD', async () => {
+      const ws = await workspace();
+      const l = await lead(ws);
+      await s.recordEvent(
+        event(ws, l.clickid, {
+          event: 'first_deposit',
+          micros: 70_000_000n,
+          tid: 'a',
+          currency: 'EUR',
+        }),
+      );
+      await s.recordEvent(
+        event(ws, l.clickid, { event: 'deposit', micros: 5_000_000n, tid: 'b', currency: 'EUR' }),
+      );
+      await s.recordEvent(
+        event(ws, l.clickid, { event: 'deposit', micros: 1_000_000n, tid: 'c', currency: 'USD' }),
+      );
+      const q = { fromMs: T0 - 1, toMs: T0 + 1, buckets: [], groupBy: 'campaign' as const };
+      const chosen = await s.stats(ws, { ...q, currency: null });
+      assert.equal(chosen.currency, 'EUR');
+      assert.equal(chosen.rows[0]?.firstDepositMicros, 70_000_000n);
+      assert.equal(chosen.rows[0]?.depositMicros, 5_000_000n);
+      const usd = await s.stats(ws, { ...q, currency: 'USD' });
+      assert.equal(usd.currency, 'USD');
+      assert.equal(usd.rows[0]?.depositMicros, 1_000_000n);
+      const empty = await s.stats(await workspace(), { ...q, currency: null });
+      assert.equal(empty.currency, 'USD');
+    });
+
     test('postback configurations: token lookup sees deleted ones, lists do not', async () => {
       const ws = await workspace();
       const p = await postback(ws);

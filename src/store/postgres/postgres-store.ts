@@ -970,7 +970,7 @@ export class PostgresStore implements Store {
   async stats(
     workspaceId: string,
     query: StatsQuery,
-  ): Promise<{ rows: StatsRow[]; currencies: string[] }> {
+  ): Promise<{ rows: StatsRow[]; currency: string; currencies: string[] }> {
     const ws = id(workspaceId);
     // An id that can't exist matches nothing (never 'no filter').
     const campaign = query.campaignId === undefined ? null : (id(query.campaignId) ?? '-1');
@@ -985,6 +985,7 @@ export class PostgresStore implements Store {
       )
     ).map((r) => r.currency as string);
 
+    const currency = query.currency ?? currencies[0] ?? 'USD';
     const rows = new Map<string, StatsRow>();
     const row = (key: string, label: string): StatsRow => {
       let r = rows.get(key);
@@ -1002,7 +1003,7 @@ export class PostgresStore implements Store {
       from: query.fromMs,
       to: query.toMs,
       campaign,
-      cur: query.currency,
+      cur: currency,
       keys: query.buckets.map((b) => b.key),
       starts: query.buckets.map((b) => b.startMs),
       ends: query.buckets.map((b) => b.endMs),
@@ -1025,7 +1026,7 @@ export class PostgresStore implements Store {
       target.depositMicros = BigInt(r.dep_micros as string);
       target.withdrawalMicros = BigInt(r.wd_micros as string);
     }
-    return { rows: [...rows.values()], currencies };
+    return { rows: [...rows.values()], currency, currencies };
   }
 
   /** Runs a statement written with `@name` parameters. */

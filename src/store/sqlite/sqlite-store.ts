@@ -928,7 +928,7 @@ export class SqliteStore implements Store {
   async stats(
     workspaceId: string,
     query: StatsQuery,
-  ): Promise<{ rows: StatsRow[]; currencies: string[] }> {
+  ): Promise<{ rows: StatsRow[]; currency: string; currencies: string[] }> {
     const ws = id(workspaceId);
     // An id that can't exist matches nothing (never 'no filter').
     const campaign = query.campaignId === undefined ? null : (id(query.campaignId) ?? -1);
@@ -941,6 +941,7 @@ export class SqliteStore implements Store {
       ).all(ws, query.fromMs, query.toMs, campaign, campaign) as Row[]
     ).map((r) => r.currency as string);
 
+    const currency = query.currency ?? currencies[0] ?? 'USD';
     const rows = new Map<string, StatsRow>();
     const row = (key: string, label: string): StatsRow => {
       let r = rows.get(key);
@@ -958,7 +959,7 @@ export class SqliteStore implements Store {
       from: query.fromMs,
       to: query.toMs,
       campaign,
-      cur: query.currency,
+      cur: currency,
       buckets: JSON.stringify(query.buckets.map((b) => [b.key, b.startMs, b.endMs])),
       path: query.groupBy.startsWith('param.')
         ? `$."${query.groupBy.slice('param.'.length).replace(/"/g, '')}"`
@@ -984,7 +985,7 @@ export class SqliteStore implements Store {
       target.depositMicros = BigInt(r.dep_micros as bigint);
       target.withdrawalMicros = BigInt(r.wd_micros as bigint);
     }
-    return { rows: [...rows.values()], currencies };
+    return { rows: [...rows.values()], currency, currencies };
   }
 }
 

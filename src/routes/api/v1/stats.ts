@@ -84,13 +84,9 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
         toMs,
         buckets,
         campaignId: q.campaignId,
-        currency: currency ?? 'USD',
+        currency,
       };
-      let result = await store.stats(acc.workspace.id, query);
-      if (currency === null && result.currencies[0] && result.currencies[0] !== 'USD') {
-        currency = result.currencies[0];
-        result = await store.stats(acc.workspace.id, { ...query, currency });
-      }
+      const result = await store.stats(acc.workspace.id, query);
       const rows = result.rows.sort((a, b) =>
         groupBy === 'day'
           ? a.key.localeCompare(b.key)
@@ -103,7 +99,7 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
         to,
         tz,
         groupBy,
-        currency: currency ?? 'USD',
+        currency: result.currency,
         currencies: result.currencies,
         rows: rows.map(presentRow),
         totals: presentRow(totals),
