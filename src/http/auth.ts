@@ -1,6 +1,5 @@
 // Who is calling /api/v1: a Bearer token or the browser's session cookie.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hashToken } from '../domain/passwords.js';
 import type { Account } from '../store/store.js';
 import { AppError } from './errors.js';
 
@@ -42,8 +41,6 @@ export function setSessionCookie(
     maxAge: maxAgeSeconds,
   });
 }
-
-export { hashToken };
 
 declare module 'fastify' {
   interface FastifyContextConfig {

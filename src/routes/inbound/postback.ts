@@ -17,6 +17,25 @@ const LOG_BODY_LIMIT = 4096;
 
 const TOKEN = /^[A-Za-z0-9]{8,64}$/;
 
+/** What the postback log keeps of a request: bounded URL, agent and body. */
+function logRequest(
+  now: () => number,
+  request: FastifyRequest,
+  postback: PostbackConfig,
+  body: string | null,
+): LogRequest {
+  return {
+    postbackId: postback.id,
+    workspaceId: postback.workspaceId,
+    at: now(),
+    method: request.method,
+    url: request.url.slice(0, LOG_URL_LIMIT),
+    ip: request.ip ?? null,
+    userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
+    body: body ? body.slice(0, LOG_BODY_LIMIT) : null,
+  };
+}
+
 interface Params {
   token: string;
   event?: string;
@@ -44,7 +63,7 @@ export async function inboundRoutes(app: FastifyInstance): Promise<void> {
     const answer = toErrorAnswer(error);
     const postback = await findPostback(request);
     if (postback) {
-      await store.appendPostbackLog(logRequest(request, postback, null), {
+      await store.appendPostbackLog(logRequest(now, request, postback, null), {
         httpStatus: answer.status,
         status: 'rejected',
         error: `${answer.code}: ${answer.message}`,
@@ -61,23 +80,6 @@ export async function inboundRoutes(app: FastifyInstance): Promise<void> {
     const { token } = request.params as Params;
     if (typeof token !== 'string' || !TOKEN.test(token)) return null;
     return app.postbacks.find(token);
-  }
-
-  function logRequest(
-    request: FastifyRequest,
-    postback: PostbackConfig,
-    body: string | null,
-  ): LogRequest {
-    return {
-      postbackId: postback.id,
-      workspaceId: postback.workspaceId,
-      at: now(),
-      method: request.method,
-      url: request.url.slice(0, LOG_URL_LIMIT),
-      ip: request.ip ?? null,
-      userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
-      body: body ? body.slice(0, LOG_BODY_LIMIT) : null,
-    };
   }
 
   async function refuse(
@@ -113,7 +115,7 @@ export async function inboundRoutes(app: FastifyInstance): Promise<void> {
         .send(errorBody('unknown_postback', 'no postback configuration has this token'));
     }
     const body = typeof request.body === 'string' ? request.body : '';
-    const log = logRequest(request, postback, body);
+    const log = logRequest(now, request, postback, body);
     if (postback.deleted) {
       return refuse(reply, log, 404, 'unknown_postback', 'this postback configuration was deleted');
     }
@@ -265,25 +267,13 @@ export async function answerFrameworkError(
     : badUrl
       ? [400, 'invalid_encoding', 'malformed percent-encoding or invalid UTF-8 in the path']
       : [400, 'invalid_event', 'the event name in the path is too long'];
-  await store.appendPostbackLog(
-    {
-      postbackId: postback.id,
-      workspaceId: postback.workspaceId,
-      at: now(),
-      method: request.method,
-      url: request.url.slice(0, LOG_URL_LIMIT),
-      ip: request.ip ?? null,
-      userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
-      body: null,
-    },
-    {
-      httpStatus: status,
-      status: 'rejected',
-      error: `${code}: ${message}`,
-      event: null,
-      clickid: null,
-      conversionId: null,
-    },
-  );
+  await store.appendPostbackLog(logRequest(now, request, postback, null), {
+    httpStatus: status,
+    status: 'rejected',
+    error: `${code}: ${message}`,
+    event: null,
+    clickid: null,
+    conversionId: null,
+  });
   return reply.status(status).send(errorBody(code, message));
 }

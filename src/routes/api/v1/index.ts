@@ -1,7 +1,8 @@
 // /api/v1 — the management API for the UI, bots and scripts. Every route but
 // signup and login needs a session; every answer is scoped to its workspace.
 import type { FastifyInstance } from 'fastify';
-import { account, bearerToken, hashToken } from '../../../http/auth.js';
+import { hashToken } from '../../../domain/passwords.js';
+import { account, bearerToken } from '../../../http/auth.js';
 import { API_KEY_PREFIX, apiKeyRoutes } from './api-keys.js';
 import { authRoutes } from './auth.js';
 import { campaignRoutes } from './campaigns.js';
