@@ -1,6 +1,7 @@
 // The one interface every storage engine implements. The domain and routes
 // speak only this; SQL lives in the adapters (sqlite/, postgres/).
 import type { CountAttempt } from '../domain/events.js';
+import type { DestinationSettings, Subject } from '../domain/forwarding.js';
 import type { Network, NetworkMacros } from '../domain/presets.js';
 import type { DayBucket } from '../domain/time-range.js';
 
@@ -245,6 +246,104 @@ export function emptyStatsRow(key: string, label: string): StatsRow {
   };
 }
 
+/** A Facebook pixel, a webhook or an auto action of one campaign. */
+export interface Destination {
+  id: string;
+  workspaceId: string;
+  campaignId: string;
+  name: string;
+  enabled: boolean;
+  settings: DestinationSettings;
+  /** The encrypted access token or signing secret; never leaves the server. */
+  secret: string | null;
+  createdAt: number;
+  updatedAt: number;
+  deleted: boolean;
+}
+
+export interface DestinationInput {
+  name: string;
+  enabled: boolean;
+  settings: DestinationSettings;
+  secret: string | null;
+  /** The events that reach it (domain/forwarding.ts routeEvents). */
+  routes: string[];
+}
+
+export type DeliveryStatus = 'delivered' | 'retrying' | 'failed' | 'expired' | 'skipped';
+
+/** One claimed outbox row with everything a forwarder needs to send it. */
+export interface DeliveryJob {
+  outboxId: string;
+  workspaceId: string;
+  campaignId: string;
+  campaignSlug: string;
+  destination: Destination;
+  subject: Subject;
+  subjectId: string;
+  event: string;
+  occurrence: number;
+  eventAt: number;
+  /** Attempts made so far, and how many of them count towards the limit. */
+  attempts: number;
+  budgetAttempts: number;
+  queuedAt: number;
+  conversion: { micros: bigint | null; currency: string; tid: string | null } | null;
+  lead: {
+    clickid: string;
+    externalId: string | null;
+    username: string | null;
+    params: Record<string, string>;
+    createdAt: number;
+  };
+  click: {
+    at: number;
+    ip: string | null;
+    userAgent: string | null;
+    referrer: string | null;
+    params: Record<string, string>;
+  } | null;
+  fields: Record<string, string>;
+}
+
+/** What one attempt did, for the source logs. */
+export interface DeliveryAttempt {
+  at: number;
+  durationMs: number;
+  destinationEvent: string | null;
+  eventId: string;
+  httpStatus: number | null;
+  status: DeliveryStatus;
+  error: string | null;
+  request: string;
+  response: string | null;
+}
+
+/** The outbox row after an attempt: done, or due again at `nextAt`. */
+export type DeliveryOutcome =
+  | { state: 'done'; status: 'delivered' | 'failed' | 'expired' | 'skipped' }
+  | { state: 'retry'; nextAt: number };
+
+export interface DeliveryEntry extends DeliveryAttempt {
+  id: string;
+  outboxId: string;
+  campaignId: string;
+  sourceId: string;
+  sourceName: string;
+  sourceType: string;
+  event: string;
+  attempt: number;
+}
+
+export interface DeliveryFilter {
+  sourceId?: string;
+  campaignId?: string;
+  event?: string;
+  status?: string;
+  limit: number;
+  cursor?: string;
+}
+
 export interface Store {
   readonly engine: string;
   ping(): Promise<void>;
@@ -301,7 +400,8 @@ export interface Store {
   bindLead(
     workspaceId: string,
     clickid: string,
-    bind: { externalId: string | null; username: string | null },
+    /** `at`: when the bot reported it; a first binding is the lead's `contact` event. */
+    bind: { externalId: string | null; username: string | null; at?: number },
   ): Promise<Lead | 'not_found' | 'bound_elsewhere'>;
   getLead(workspaceId: string, clickid: string): Promise<LeadDetail | null>;
   listLeads(
@@ -331,6 +431,49 @@ export interface Store {
   /** A log row for a request that was answered without touching a lead. */
   appendPostbackLog(request: LogRequest, outcome: LogOutcome): Promise<void>;
   listPostbackLogs(workspaceId: string, filter: LogFilter): Promise<Page<LogEntry>>;
+
+  createDestination(
+    workspaceId: string,
+    campaignId: string,
+    input: DestinationInput,
+    at: number,
+  ): Promise<Destination>;
+  listDestinations(workspaceId: string, campaignId: string): Promise<Destination[]>;
+  getDestination(workspaceId: string, id: string): Promise<Destination | null>;
+  updateDestination(
+    workspaceId: string,
+    id: string,
+    input: DestinationInput,
+    at: number,
+  ): Promise<Destination | null>;
+  deleteDestination(workspaceId: string, id: string, at: number): Promise<boolean>;
+
+  /**
+   * Leases due outbox rows (at most `perDestination` per destination, none of
+   * `busy`) until `leaseUntil`; another worker skips them until then.
+   */
+  claimDeliveries(input: {
+    now: number;
+    leaseUntil: number;
+    limit: number;
+    perDestination: number;
+    busy: string[];
+  }): Promise<DeliveryJob[]>;
+  /** Logs the attempt and moves the outbox row on, in one transaction. */
+  finishDelivery(
+    outboxId: string,
+    attempt: DeliveryAttempt | null,
+    outcome: DeliveryOutcome,
+  ): Promise<void>;
+  /** Frees leases held by a process that is gone (the embedded engine has one process). */
+  releaseDeliveryLeases(): Promise<void>;
+  listDeliveries(workspaceId: string, filter: DeliveryFilter): Promise<Page<DeliveryEntry>>;
+  /** Queues a delivery's event again now, with a fresh attempt budget. */
+  retryDelivery(workspaceId: string, deliveryId: string, now: number): Promise<string | null>;
+  /** Called after a commit that queued deliveries, so the worker need not wait for its next poll. */
+  onOutbox(listener: () => void): void;
+  /** Rows of the outbox by status, for tests, health and the UI. */
+  outboxCounts(workspaceId: string | null): Promise<Record<string, number>>;
 
   stats(
     workspaceId: string,

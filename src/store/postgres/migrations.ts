@@ -164,4 +164,72 @@ DROP INDEX leads_workspace_at;
 CREATE INDEX leads_stats ON leads(workspace_id, created_at, campaign_id);
 `,
   },
+  {
+    version: 4,
+    name: 'forwarding: destinations, routes, outbox, deliveries',
+    sql: `
+CREATE TABLE destinations (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id BIGINT NOT NULL REFERENCES workspaces(id),
+  campaign_id BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  enabled BOOLEAN NOT NULL DEFAULT true,
+  settings TEXT NOT NULL,
+  secret TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  deleted_at BIGINT
+);
+CREATE INDEX destinations_campaign ON destinations(campaign_id, id);
+CREATE TABLE forward_routes (
+  campaign_id BIGINT NOT NULL,
+  event TEXT NOT NULL,
+  destination_id BIGINT NOT NULL,
+  PRIMARY KEY (campaign_id, event, destination_id)
+);
+CREATE TABLE outbox (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id BIGINT NOT NULL,
+  campaign_id BIGINT NOT NULL,
+  destination_id BIGINT NOT NULL,
+  subject TEXT NOT NULL,
+  subject_id BIGINT NOT NULL,
+  lead_id BIGINT NOT NULL,
+  event TEXT NOT NULL,
+  occurrence INTEGER NOT NULL,
+  event_at BIGINT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  budget_from INTEGER NOT NULL DEFAULT 0,
+  next_at BIGINT NOT NULL,
+  lease_until BIGINT,
+  last_error TEXT,
+  created_at BIGINT NOT NULL,
+  queued_at BIGINT NOT NULL,
+  UNIQUE (destination_id, subject, subject_id)
+);
+CREATE INDEX outbox_due ON outbox(next_at) WHERE status = 'pending';
+CREATE TABLE deliveries (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id BIGINT NOT NULL,
+  outbox_id BIGINT NOT NULL,
+  destination_id BIGINT NOT NULL,
+  campaign_id BIGINT NOT NULL,
+  event TEXT NOT NULL,
+  destination_event TEXT,
+  event_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  at BIGINT NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  http_status INTEGER,
+  status TEXT NOT NULL,
+  error TEXT,
+  request TEXT NOT NULL,
+  response TEXT
+);
+CREATE INDEX deliveries_workspace ON deliveries(workspace_id, id);
+CREATE INDEX deliveries_destination ON deliveries(destination_id, id);
+`,
+  },
 ];

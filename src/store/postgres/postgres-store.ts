@@ -2,6 +2,11 @@
 // contract as the embedded engine; the counting rules are the same unique keys,
 // so concurrent copies of a postback on different nodes still count once.
 import pg from 'pg';
+import {
+  ALL_CONVERSIONS,
+  type DestinationSettings,
+  type Subject,
+} from '../../domain/forwarding.js';
 import type { NetworkMacros } from '../../domain/presets.js';
 import type { Migration } from '../sqlite/migrations.js';
 import type {
@@ -10,6 +15,13 @@ import type {
   Campaign,
   CampaignInput,
   Conversion,
+  DeliveryAttempt,
+  DeliveryEntry,
+  DeliveryFilter,
+  DeliveryJob,
+  DeliveryOutcome,
+  Destination,
+  DestinationInput,
   Lead,
   LeadDetail,
   LeadSummary,
@@ -189,6 +201,21 @@ function toLead(r: Row): Lead {
   };
 }
 
+function toDestination(r: Row): Destination {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    campaignId: String(r.campaign_id),
+    name: r.name as string,
+    enabled: r.enabled === true,
+    settings: JSON.parse(r.settings as string) as DestinationSettings,
+    secret: str(r.secret),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+    deleted: r.deleted_at !== null,
+  };
+}
+
 function toAccount(r: Row): Account {
   return {
     user: { id: String(r.id), email: r.email as string },
@@ -203,17 +230,26 @@ function like(text: string): string {
 export class PostgresStore implements Store {
   readonly engine = 'postgres';
 
+  /** Connections whose open transaction queued deliveries; the listener hears of it after COMMIT. */
+  private readonly queued = new WeakSet<pg.PoolClient>();
+  private outboxListener: (() => void) | null = null;
+
   constructor(private readonly pool: pg.Pool) {}
+
+  onOutbox(listener: () => void): void {
+    this.outboxListener = listener;
+  }
 
   /** Every statement goes through here: PostgreSQL text cannot hold NUL bytes. */
   private run(db: Db, text: string, values: unknown[] = []) {
+    const clean = (v: string) => (v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v);
     return db.query(
       text,
       values.map((v) => {
-        if (typeof v === 'string')
-          return v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v;
+        if (typeof v === 'string') return clean(v);
+        if (Array.isArray(v)) return v.map((e) => (typeof e === 'string' ? clean(e) : e));
         // Objects go to jsonb columns, which refuse an escaped NUL as well.
-        if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+        if (v !== null && typeof v === 'object') {
           return JSON.stringify(v).replaceAll('\\u0000', '\\ufffd');
         }
         return v;
@@ -229,21 +265,30 @@ export class PostgresStore implements Store {
     return (await this.run(db, text, values)).rows as Row[];
   }
 
-  /** One transaction on one connection, run again on a deadlock. */
+  /**
+   * One transaction on one connection, run again on a deadlock. The outbox
+   * listener is told only once a transaction that queued deliveries has
+   * committed; a rolled-back or retried one leaves no trace.
+   */
   private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
+      let result: T;
+      let queued = false;
       try {
         await client.query('BEGIN');
-        const result = await fn(client);
+        result = await fn(client);
         await client.query('COMMIT');
-        return result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
         if (!isRetryable(error) || attempt >= MAX_TX_RETRIES) throw error;
+        continue;
       } finally {
+        queued = this.queued.delete(client);
         client.release();
       }
+      if (queued) this.outboxListener?.();
+      return result;
     }
   }
 
@@ -533,10 +578,11 @@ export class PostgresStore implements Store {
           click.params,
         ],
       )) as Row;
-      return this.insertLead(
+      const campaignId = id(click.campaign.id);
+      const lead = await this.insertLead(
         c,
         id(click.campaign.workspaceId),
-        id(click.campaign.id),
+        campaignId,
         String(row.id),
         {
           externalId: null,
@@ -546,17 +592,28 @@ export class PostgresStore implements Store {
           newClickid: click.newClickid,
         },
       );
+      await this.enqueue(c, 'click', lead.id, lead.id, campaignId, 'click', click.at);
+      return lead;
     });
   }
 
   async createLead(workspaceId: string, lead: NewLead): Promise<Lead> {
-    return this.insertLead(this.pool, id(workspaceId), id(lead.campaignId), null, lead);
+    const campaignId = id(lead.campaignId);
+    // Without an external id there is no contact to queue: one statement, no transaction.
+    if (lead.externalId === null) {
+      return this.insertLead(this.pool, id(workspaceId), campaignId, null, lead);
+    }
+    return this.tx(async (c) => {
+      const created = await this.insertLead(c, id(workspaceId), campaignId, null, lead);
+      await this.enqueue(c, 'contact', created.id, created.id, campaignId, 'contact', lead.at);
+      return created;
+    });
   }
 
   async bindLead(
     workspaceId: string,
     clickid: string,
-    bind: { externalId: string | null; username: string | null },
+    bind: { externalId: string | null; username: string | null; at?: number },
   ): Promise<Lead | 'not_found' | 'bound_elsewhere'> {
     return this.tx(async (c) => {
       const r = await this.one(
@@ -574,6 +631,12 @@ export class PostgresStore implements Store {
          WHERE id = $3 RETURNING *`,
         [bind.externalId, bind.username, r.id],
       )) as Row;
+      // The row lock above makes this the one binding that sees external_id unset.
+      if (current === null && bind.externalId !== null) {
+        const leadId = String(r.id);
+        const at = bind.at ?? Date.now();
+        await this.enqueue(c, 'contact', leadId, leadId, str(r.campaign_id), 'contact', at);
+      }
       return toLead(updated);
     });
   }
@@ -855,12 +918,29 @@ export class PostgresStore implements Store {
           'UPDATE fingerprints SET conversion_id = $1 WHERE lead_id = $2 AND fingerprint = $3',
           [row.id, leadId, attempt.fingerprint],
         );
+        await this.enqueueConversion(
+          c,
+          String(row.id),
+          leadId,
+          lead.campaign_id,
+          attempt.event,
+          input.at,
+        );
         return { status: 'recorded', event: attempt.event, conversionId: String(row.id), leadId };
       }
 
       const row = await insert(attempt.event, attempt.onceKey, attempt.tidKey);
-      if (row)
+      if (row) {
+        await this.enqueueConversion(
+          c,
+          String(row.id),
+          leadId,
+          lead.campaign_id,
+          attempt.event,
+          input.at,
+        );
         return { status: 'recorded', event: attempt.event, conversionId: String(row.id), leadId };
+      }
       if (attempt.tidKey !== null) {
         const same = await this.one(
           c,
@@ -963,6 +1043,451 @@ export class PostgresStore implements Store {
     );
     const last = items[items.length - 1];
     return { items, nextCursor: more && last ? encodeCursor(last.id) : null };
+  }
+
+  // --- forwarding ---------------------------------------------------------
+
+  private async enqueueConversion(
+    c: pg.PoolClient,
+    conversionId: string,
+    leadId: string,
+    campaignId: unknown,
+    event: string,
+    at: number,
+  ): Promise<void> {
+    await this.enqueue(c, 'conversion', conversionId, leadId, campaignId, event, at);
+  }
+
+  /**
+   * Queues what just happened for every destination routed to it, inside the
+   * caller's transaction: the event and its deliveries commit together.
+   */
+  private async enqueue(
+    c: pg.PoolClient,
+    subject: Subject,
+    subjectId: string,
+    leadId: string,
+    campaignId: unknown,
+    event: string,
+    at: number,
+  ): Promise<void> {
+    if (campaignId === null || campaignId === undefined) return;
+    const routed = await this.one(
+      c,
+      'SELECT 1 FROM forward_routes WHERE campaign_id = $1 LIMIT 1',
+      [campaignId],
+    );
+    if (!routed) return;
+    let occurrence = 1;
+    if (subject === 'conversion') {
+      // Two nodes counting events of one lead at once would both see only their
+      // own new row; the lead's lock orders them, and the second one's count
+      // (a fresh snapshot under READ COMMITTED) sees the first. NO KEY UPDATE
+      // does not wait for the key-share locks the conversion inserts hold.
+      await this.run(c, 'SELECT 1 FROM leads WHERE id = $1 FOR NO KEY UPDATE', [leadId]);
+      occurrence = num(
+        (
+          await this.one(
+            c,
+            'SELECT count(*) AS n FROM conversions WHERE lead_id = $1 AND event = $2',
+            [leadId, event],
+          )
+        )?.n,
+      );
+    }
+    const result = await this.run(
+      c,
+      `INSERT INTO outbox (workspace_id, campaign_id, destination_id, subject, subject_id, lead_id, event, occurrence, event_at, status, next_at, created_at, queued_at)
+       SELECT d.workspace_id, d.campaign_id, d.id, $1::text, $2::bigint, $3::bigint, $4::text, $5::integer, $6::bigint, 'pending', $6::bigint, $6::bigint, $6::bigint
+       FROM forward_routes r JOIN destinations d ON d.id = r.destination_id
+       WHERE r.campaign_id = $7::bigint AND r.event IN ($4::text, $8::text, $9::text)
+       ON CONFLICT DO NOTHING`,
+      [
+        subject,
+        subjectId,
+        leadId,
+        event,
+        occurrence,
+        at,
+        campaignId,
+        `${event}#${occurrence}`,
+        subject === 'conversion' ? ALL_CONVERSIONS : null,
+      ],
+    );
+    if ((result.rowCount ?? 0) > 0) this.queued.add(c);
+  }
+
+  private async writeRoutes(
+    c: pg.PoolClient,
+    destinationId: unknown,
+    campaignId: unknown,
+    input: DestinationInput,
+  ): Promise<void> {
+    await this.run(c, 'DELETE FROM forward_routes WHERE campaign_id = $1 AND destination_id = $2', [
+      campaignId,
+      destinationId,
+    ]);
+    if (!input.enabled || input.routes.length === 0) return;
+    await this.run(
+      c,
+      `INSERT INTO forward_routes (campaign_id, event, destination_id)
+       SELECT $1::bigint, e, $2::bigint FROM unnest($3::text[]) AS e
+       ON CONFLICT DO NOTHING`,
+      [campaignId, destinationId, input.routes],
+    );
+  }
+
+  async createDestination(
+    workspaceId: string,
+    campaignId: string,
+    input: DestinationInput,
+    at: number,
+  ): Promise<Destination> {
+    return this.tx(async (c) => {
+      const r = (await this.one(
+        c,
+        `INSERT INTO destinations (workspace_id, campaign_id, kind, name, enabled, settings, secret, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+        [
+          id(workspaceId),
+          id(campaignId),
+          input.settings.kind,
+          input.name,
+          input.enabled,
+          JSON.stringify(input.settings),
+          input.secret,
+          at,
+          at,
+        ],
+      )) as Row;
+      await this.writeRoutes(c, r.id, r.campaign_id, input);
+      return toDestination(r);
+    });
+  }
+
+  async listDestinations(workspaceId: string, campaignId: string): Promise<Destination[]> {
+    const rows = await this.all(
+      this.pool,
+      `SELECT * FROM destinations WHERE workspace_id = $1 AND campaign_id = $2 AND deleted_at IS NULL
+       ORDER BY id`,
+      [id(workspaceId), id(campaignId)],
+    );
+    return rows.map(toDestination);
+  }
+
+  async getDestination(workspaceId: string, destinationId: string): Promise<Destination | null> {
+    const r = await this.one(
+      this.pool,
+      'SELECT * FROM destinations WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL',
+      [id(destinationId), id(workspaceId)],
+    );
+    return r ? toDestination(r) : null;
+  }
+
+  async updateDestination(
+    workspaceId: string,
+    destinationId: string,
+    input: DestinationInput,
+    at: number,
+  ): Promise<Destination | null> {
+    return this.tx(async (c) => {
+      const r = await this.one(
+        c,
+        `UPDATE destinations SET name = $1, enabled = $2, settings = $3, secret = $4, updated_at = $5
+         WHERE id = $6 AND workspace_id = $7 AND deleted_at IS NULL RETURNING *`,
+        [
+          input.name,
+          input.enabled,
+          JSON.stringify(input.settings),
+          input.secret,
+          at,
+          id(destinationId),
+          id(workspaceId),
+        ],
+      );
+      if (!r) return null;
+      await this.writeRoutes(c, r.id, r.campaign_id, input);
+      return toDestination(r);
+    });
+  }
+
+  async deleteDestination(
+    workspaceId: string,
+    destinationId: string,
+    at: number,
+  ): Promise<boolean> {
+    return this.tx(async (c) => {
+      const r = await this.one(
+        c,
+        `UPDATE destinations SET deleted_at = $1, enabled = false
+         WHERE id = $2 AND workspace_id = $3 AND deleted_at IS NULL RETURNING id, campaign_id`,
+        [at, id(destinationId), id(workspaceId)],
+      );
+      if (!r) return false;
+      await this.run(
+        c,
+        'DELETE FROM forward_routes WHERE campaign_id = $1 AND destination_id = $2',
+        [r.campaign_id, r.id],
+      );
+      return true;
+    });
+  }
+
+  async claimDeliveries(input: {
+    now: number;
+    leaseUntil: number;
+    limit: number;
+    perDestination: number;
+    busy: string[];
+  }): Promise<DeliveryJob[]> {
+    // Several nodes claim from one table. Under READ COMMITTED a node whose
+    // subquery picked a row another node has just leased waits for that
+    // node's commit, then re-checks the outer WHERE against the row as it is
+    // now: the lease (or a finished or rescheduled row) makes it skip the row,
+    // so no row is claimed twice.
+    const claimed = await this.all(
+      this.pool,
+      `UPDATE outbox SET lease_until = $1 WHERE id IN (
+         SELECT id FROM (
+           SELECT id, next_at, row_number() OVER (PARTITION BY destination_id ORDER BY next_at, id) AS rn
+           FROM outbox
+           WHERE status = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+             AND destination_id <> ALL($3::bigint[])
+         ) due WHERE rn <= $4 ORDER BY next_at, id LIMIT $5
+       ) AND status = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+       RETURNING id`,
+      [
+        input.leaseUntil,
+        input.now,
+        input.busy.flatMap((b) => id(b) ?? []),
+        input.perDestination,
+        input.limit,
+      ],
+    );
+    if (claimed.length === 0) return [];
+    const rows = await this.all(
+      this.pool,
+      `SELECT o.id, o.workspace_id, o.campaign_id, o.subject, o.subject_id, o.lead_id, o.event,
+         o.occurrence, o.event_at, o.attempts, o.budget_from, o.queued_at,
+         g.slug,
+         d.id AS d_id, d.workspace_id AS d_workspace_id, d.campaign_id AS d_campaign_id, d.name AS d_name,
+         d.enabled AS d_enabled, d.settings AS d_settings, d.secret AS d_secret,
+         d.created_at AS d_created_at, d.updated_at AS d_updated_at, d.deleted_at AS d_deleted_at,
+         l.clickid, l.external_id, l.username, l.params AS lead_params, l.created_at AS lead_created_at,
+         k.id AS click_row, k.at AS click_at, k.ip, k.user_agent, k.referrer, k.params AS click_params,
+         v.amount_micros, v.currency, v.tid
+       FROM outbox o
+       JOIN destinations d ON d.id = o.destination_id
+       JOIN campaigns g ON g.id = o.campaign_id
+       JOIN leads l ON l.id = o.lead_id
+       LEFT JOIN clicks k ON k.id = l.click_id
+       LEFT JOIN conversions v ON o.subject = 'conversion' AND v.id = o.subject_id
+       WHERE o.id = ANY($1::bigint[])
+       ORDER BY o.next_at, o.id`,
+      [claimed.map((r) => String(r.id))],
+    );
+    const fields = new Map<string, Record<string, string>>();
+    for (const f of await this.all(
+      this.pool,
+      'SELECT lead_id, key, value FROM lead_fields WHERE lead_id = ANY($1::bigint[])',
+      [[...new Set(rows.map((r) => String(r.lead_id)))]],
+    )) {
+      const leadId = String(f.lead_id);
+      const map = fields.get(leadId) ?? {};
+      map[f.key as string] = f.value as string;
+      fields.set(leadId, map);
+    }
+    return rows.map(
+      (r): DeliveryJob => ({
+        outboxId: String(r.id),
+        workspaceId: String(r.workspace_id),
+        campaignId: String(r.campaign_id),
+        campaignSlug: r.slug as string,
+        destination: toDestination({
+          id: r.d_id,
+          workspace_id: r.d_workspace_id,
+          campaign_id: r.d_campaign_id,
+          name: r.d_name,
+          enabled: r.d_enabled,
+          settings: r.d_settings,
+          secret: r.d_secret,
+          created_at: r.d_created_at,
+          updated_at: r.d_updated_at,
+          deleted_at: r.d_deleted_at,
+        }),
+        subject: r.subject as Subject,
+        subjectId: String(r.subject_id),
+        event: r.event as string,
+        occurrence: num(r.occurrence),
+        eventAt: num(r.event_at),
+        attempts: num(r.attempts),
+        budgetAttempts: num(r.attempts) - num(r.budget_from),
+        queuedAt: num(r.queued_at),
+        conversion:
+          r.subject === 'conversion' && r.currency !== null
+            ? { micros: micros(r.amount_micros), currency: r.currency as string, tid: str(r.tid) }
+            : null,
+        lead: {
+          clickid: r.clickid as string,
+          externalId: str(r.external_id),
+          username: str(r.username),
+          params: (r.lead_params ?? {}) as Record<string, string>,
+          createdAt: num(r.lead_created_at),
+        },
+        click:
+          r.click_row === null
+            ? null
+            : {
+                at: num(r.click_at),
+                ip: str(r.ip),
+                userAgent: str(r.user_agent),
+                referrer: str(r.referrer),
+                params: (r.click_params ?? {}) as Record<string, string>,
+              },
+        fields: fields.get(String(r.lead_id)) ?? {},
+      }),
+    );
+  }
+
+  async finishDelivery(
+    outboxId: string,
+    attempt: DeliveryAttempt | null,
+    outcome: DeliveryOutcome,
+  ): Promise<void> {
+    await this.tx(async (c) => {
+      // Locked, so the attempt number and the counter move on together.
+      const o = await this.one(
+        c,
+        'SELECT id, workspace_id, destination_id, campaign_id, event, attempts FROM outbox WHERE id = $1 FOR UPDATE',
+        [id(outboxId)],
+      );
+      if (!o) return;
+      if (attempt) {
+        await this.run(
+          c,
+          `INSERT INTO deliveries (workspace_id, outbox_id, destination_id, campaign_id, event, destination_event, event_id, attempt, at, duration_ms, http_status, status, error, request, response)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+          [
+            o.workspace_id,
+            o.id,
+            o.destination_id,
+            o.campaign_id,
+            o.event,
+            attempt.destinationEvent,
+            attempt.eventId,
+            num(o.attempts) + 1,
+            attempt.at,
+            attempt.durationMs,
+            attempt.httpStatus,
+            attempt.status,
+            attempt.error,
+            attempt.request,
+            attempt.response,
+          ],
+        );
+      }
+      await this.run(
+        c,
+        `UPDATE outbox SET status = $1, next_at = $2, attempts = attempts + $3, lease_until = NULL, last_error = $4
+         WHERE id = $5`,
+        [
+          outcome.state === 'done' ? outcome.status : 'pending',
+          outcome.state === 'retry' ? outcome.nextAt : (attempt?.at ?? 0),
+          attempt ? 1 : 0,
+          attempt?.error ?? null,
+          o.id,
+        ],
+      );
+    });
+  }
+
+  async releaseDeliveryLeases(): Promise<void> {
+    // Deliberately nothing: other live nodes may hold leases on this database,
+    // and clearing them would send their in-flight rows twice. A dead node's
+    // leases expire on their own (lease_until), and then any node claims the rows.
+  }
+
+  async listDeliveries(workspaceId: string, filter: DeliveryFilter): Promise<Page<DeliveryEntry>> {
+    const values: unknown[] = [id(workspaceId)];
+    const where = ['x.workspace_id = $1'];
+    const add = (clause: (n: number) => string, value: unknown) => {
+      values.push(value);
+      where.push(clause(values.length));
+    };
+    if (filter.sourceId !== undefined) add((n) => `x.destination_id = $${n}`, id(filter.sourceId));
+    if (filter.campaignId !== undefined) add((n) => `x.campaign_id = $${n}`, id(filter.campaignId));
+    if (filter.event !== undefined) add((n) => `x.event = $${n}`, filter.event);
+    if (filter.status !== undefined) add((n) => `x.status = $${n}`, filter.status);
+    const before = decodeCursor(filter.cursor);
+    if (before !== null) add((n) => `x.id < $${n}`, before);
+    values.push(filter.limit + 1);
+    const rows = await this.all(
+      this.pool,
+      `SELECT x.*, d.name AS source_name, d.kind AS source_type FROM deliveries x
+       JOIN destinations d ON d.id = x.destination_id
+       WHERE ${where.join(' AND ')} ORDER BY x.id DESC LIMIT $${values.length}`,
+      values,
+    );
+    const more = rows.length > filter.limit;
+    const items = rows.slice(0, filter.limit).map(
+      (r): DeliveryEntry => ({
+        id: String(r.id),
+        outboxId: String(r.outbox_id),
+        campaignId: String(r.campaign_id),
+        sourceId: String(r.destination_id),
+        sourceName: r.source_name as string,
+        sourceType: r.source_type as string,
+        event: r.event as string,
+        attempt: num(r.attempt),
+        at: num(r.at),
+        durationMs: num(r.duration_ms),
+        destinationEvent: str(r.destination_event),
+        eventId: r.event_id as string,
+        httpStatus: r.http_status === null ? null : num(r.http_status),
+        status: r.status as DeliveryEntry['status'],
+        error: str(r.error),
+        request: r.request as string,
+        response: str(r.response),
+      }),
+    );
+    const last = items[items.length - 1];
+    return { items, nextCursor: more && last ? encodeCursor(last.id) : null };
+  }
+
+  async retryDelivery(
+    workspaceId: string,
+    deliveryId: string,
+    now: number,
+  ): Promise<string | null> {
+    return this.tx(async (c) => {
+      const d = await this.one(
+        c,
+        'SELECT outbox_id FROM deliveries WHERE id = $1 AND workspace_id = $2',
+        [id(deliveryId), id(workspaceId)],
+      );
+      if (!d) return null;
+      // A row being delivered right now keeps its lease: that attempt is the retry.
+      await this.run(
+        c,
+        `UPDATE outbox SET status = 'pending', next_at = $1, queued_at = $1, budget_from = attempts
+         WHERE id = $2 AND (lease_until IS NULL OR lease_until <= $1)`,
+        [now, d.outbox_id],
+      );
+      this.queued.add(c);
+      return String(d.outbox_id);
+    });
+  }
+
+  async outboxCounts(workspaceId: string | null): Promise<Record<string, number>> {
+    const rows =
+      workspaceId === null
+        ? await this.all(this.pool, 'SELECT status, count(*) AS n FROM outbox GROUP BY status')
+        : await this.all(
+            this.pool,
+            'SELECT status, count(*) AS n FROM outbox WHERE workspace_id = $1 GROUP BY status',
+            [id(workspaceId)],
+          );
+    return Object.fromEntries(rows.map((r) => [r.status as string, num(r.n)]));
   }
 
   // --- statistics ---------------------------------------------------------

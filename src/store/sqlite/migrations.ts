@@ -171,4 +171,80 @@ DROP INDEX leads_workspace_at;
 CREATE INDEX leads_stats ON leads(workspace_id, created_at, campaign_id);
 `,
   },
+  {
+    version: 4,
+    name: 'forwarding: destinations, routes, outbox, deliveries',
+    sql: `
+-- Where a campaign's events go: Facebook pixels, webhooks and the bot's auto
+-- actions. Settings are JSON; secret holds the encrypted token or signing key.
+CREATE TABLE destinations (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+  campaign_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  settings TEXT NOT NULL,
+  secret TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE INDEX destinations_campaign ON destinations(campaign_id, id);
+-- Which of our events reach which destination; rebuilt whenever a destination
+-- changes, so enqueueing is one indexed INSERT ... SELECT inside the event's
+-- own transaction. '*' stands for every conversion event.
+CREATE TABLE forward_routes (
+  campaign_id INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  destination_id INTEGER NOT NULL,
+  PRIMARY KEY (campaign_id, event, destination_id)
+) WITHOUT ROWID;
+-- One row per (destination, thing that happened), written in the same
+-- transaction as the conversion, click or contact; the worker drains it.
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL,
+  campaign_id INTEGER NOT NULL,
+  destination_id INTEGER NOT NULL,
+  subject TEXT NOT NULL,
+  subject_id INTEGER NOT NULL,
+  lead_id INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  occurrence INTEGER NOT NULL,
+  event_at INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  budget_from INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  lease_until INTEGER,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  queued_at INTEGER NOT NULL,
+  UNIQUE (destination_id, subject, subject_id)
+);
+CREATE INDEX outbox_due ON outbox(next_at) WHERE status = 'pending';
+-- Every outbound attempt: the source logs.
+CREATE TABLE deliveries (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL,
+  outbox_id INTEGER NOT NULL,
+  destination_id INTEGER NOT NULL,
+  campaign_id INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  destination_event TEXT,
+  event_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  http_status INTEGER,
+  status TEXT NOT NULL,
+  error TEXT,
+  request TEXT NOT NULL,
+  response TEXT
+);
+CREATE INDEX deliveries_workspace ON deliveries(workspace_id, id);
+CREATE INDEX deliveries_destination ON deliveries(destination_id, id);
+`,
+  },
 ];

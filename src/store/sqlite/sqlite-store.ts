@@ -3,6 +3,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import {
+  ALL_CONVERSIONS,
+  type DestinationSettings,
+  type Subject,
+} from '../../domain/forwarding.js';
 import type { NetworkMacros } from '../../domain/presets.js';
 import type {
   Account,
@@ -10,6 +15,13 @@ import type {
   Campaign,
   CampaignInput,
   Conversion,
+  DeliveryAttempt,
+  DeliveryEntry,
+  DeliveryFilter,
+  DeliveryJob,
+  DeliveryOutcome,
+  Destination,
+  DestinationInput,
   Lead,
   LeadDetail,
   LeadSummary,
@@ -155,6 +167,21 @@ function toLead(r: Row): Lead {
   };
 }
 
+function toDestination(r: Row): Destination {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    campaignId: String(r.campaign_id),
+    name: r.name as string,
+    enabled: Number(r.enabled) === 1,
+    settings: JSON.parse(r.settings as string) as DestinationSettings,
+    secret: str(r.secret),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    deleted: r.deleted_at !== null,
+  };
+}
+
 function micros(value: unknown): bigint | null {
   return value === null || value === undefined ? null : BigInt(value as bigint | number);
 }
@@ -168,10 +195,24 @@ export class SqliteStore implements Store {
     reject: (error: unknown) => void;
   }> = [];
 
+  /** Set when a write queued deliveries; the listener hears of it after the commit. */
+  private outboxWritten = false;
+  private outboxListener: (() => void) | null = null;
+
   constructor(
     private readonly db: Database.Database,
     private readonly checkpointer: Checkpointer | null,
   ) {}
+
+  onOutbox(listener: () => void): void {
+    this.outboxListener = listener;
+  }
+
+  private notifyOutbox(): void {
+    if (!this.outboxWritten) return;
+    this.outboxWritten = false;
+    this.outboxListener?.();
+  }
 
   /** Prepared once, reused: the hot paths never re-parse SQL. */
   private sql(text: string, safeIntegers = false): Database.Statement {
@@ -222,6 +263,7 @@ export class SqliteStore implements Store {
         })
         .immediate();
     } catch (error) {
+      this.outboxWritten = false;
       for (const op of ops) op.reject(error);
       return;
     }
@@ -230,6 +272,7 @@ export class SqliteStore implements Store {
       if (result?.ok) op.resolve(result.value);
       else op.reject(result?.error);
     });
+    this.notifyOutbox();
   };
 
   private tx<T>(fn: () => T): T {
@@ -513,28 +556,36 @@ export class SqliteStore implements Store {
         click.referrer,
         JSON.stringify(click.params),
       );
-      return this.insertLead(ws, campaignId, Number(c.lastInsertRowid), {
+      const lead = this.insertLead(ws, campaignId, Number(c.lastInsertRowid), {
         externalId: null,
         username: null,
         params: click.params,
         at: click.at,
         newClickid: click.newClickid,
       });
+      this.enqueue('click', Number(lead.id), Number(lead.id), campaignId, 'click', click.at);
+      return lead;
     });
   }
 
   async createLead(workspaceId: string, lead: NewLead): Promise<Lead> {
-    return this.batch(() =>
-      this.insertLead(id(workspaceId) as number, id(lead.campaignId), null, lead),
-    );
+    return this.batch(() => {
+      const campaignId = id(lead.campaignId);
+      const created = this.insertLead(id(workspaceId) as number, campaignId, null, lead);
+      if (lead.externalId !== null) {
+        const leadId = Number(created.id);
+        this.enqueue('contact', leadId, leadId, campaignId, 'contact', lead.at);
+      }
+      return created;
+    });
   }
 
   async bindLead(
     workspaceId: string,
     clickid: string,
-    bind: { externalId: string | null; username: string | null },
+    bind: { externalId: string | null; username: string | null; at?: number },
   ): Promise<Lead | 'not_found' | 'bound_elsewhere'> {
-    return this.tx(() => {
+    const outcome = this.tx(() => {
       const r = this.sql('SELECT * FROM leads WHERE clickid = ? AND workspace_id = ?').get(
         clickid,
         id(workspaceId),
@@ -548,8 +599,15 @@ export class SqliteStore implements Store {
         `UPDATE leads SET external_id = coalesce(external_id, ?), username = coalesce(?, username)
          WHERE id = ? RETURNING *`,
       ).get(bind.externalId, bind.username, r.id) as Row;
+      if (current === null && bind.externalId !== null) {
+        const leadId = Number(r.id);
+        const campaignId = r.campaign_id === null ? null : Number(r.campaign_id);
+        this.enqueue('contact', leadId, leadId, campaignId, 'contact', bind.at ?? Date.now());
+      }
       return toLead(updated);
     });
+    this.notifyOutbox();
+    return outcome;
   }
 
   async getLead(workspaceId: string, clickid: string): Promise<LeadDetail | null> {
@@ -803,6 +861,7 @@ export class SqliteStore implements Store {
         this.sql(
           'UPDATE fingerprints SET conversion_id = ? WHERE lead_id = ? AND fingerprint = ?',
         ).run(row.id, leadId, attempt.fingerprint);
+        this.enqueueConversion(Number(row.id), leadId, lead.campaign_id, attempt.event, input.at);
         return {
           status: 'recorded',
           event: attempt.event,
@@ -815,6 +874,7 @@ export class SqliteStore implements Store {
         | Row
         | undefined;
       if (row) {
+        this.enqueueConversion(Number(row.id), leadId, lead.campaign_id, attempt.event, input.at);
         return {
           status: 'recorded',
           event: attempt.event,
@@ -921,6 +981,419 @@ export class SqliteStore implements Store {
     );
     const last = items[items.length - 1];
     return { items, nextCursor: more && last ? encodeCursor(Number(last.id)) : null };
+  }
+
+  // --- forwarding ---------------------------------------------------------
+
+  private enqueueConversion(
+    conversionId: number,
+    leadId: number,
+    campaignId: unknown,
+    event: string,
+    at: number,
+  ): void {
+    this.enqueue('conversion', conversionId, leadId, campaignId, event, at);
+  }
+
+  /**
+   * Queues what just happened for every destination routed to it, inside the
+   * caller's transaction: the event and its deliveries commit together.
+   */
+  private enqueue(
+    subject: Subject,
+    subjectId: number,
+    leadId: number,
+    campaignId: unknown,
+    event: string,
+    at: number,
+  ): void {
+    if (campaignId === null || campaignId === undefined) return;
+    const routed = this.sql('SELECT 1 FROM forward_routes WHERE campaign_id = ? LIMIT 1').get(
+      campaignId,
+    );
+    if (!routed) return;
+    const occurrence =
+      subject === 'conversion'
+        ? Number(
+            (
+              this.sql('SELECT count(*) AS n FROM conversions WHERE lead_id = ? AND event = ?').get(
+                leadId,
+                event,
+              ) as Row
+            ).n,
+          )
+        : 1;
+    const changes = this.sql(
+      `INSERT INTO outbox (workspace_id, campaign_id, destination_id, subject, subject_id, lead_id, event, occurrence, event_at, status, next_at, created_at, queued_at)
+       SELECT d.workspace_id, d.campaign_id, d.id, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?
+       FROM forward_routes r JOIN destinations d ON d.id = r.destination_id
+       WHERE r.campaign_id = ? AND r.event IN (?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+    ).run(
+      subject,
+      subjectId,
+      leadId,
+      event,
+      occurrence,
+      at,
+      at,
+      at,
+      at,
+      campaignId,
+      event,
+      `${event}#${occurrence}`,
+      subject === 'conversion' ? ALL_CONVERSIONS : null,
+    ).changes;
+    if (changes > 0) this.outboxWritten = true;
+  }
+
+  private writeRoutes(destinationId: number, campaignId: number, input: DestinationInput): void {
+    this.sql('DELETE FROM forward_routes WHERE campaign_id = ? AND destination_id = ?').run(
+      campaignId,
+      destinationId,
+    );
+    if (!input.enabled) return;
+    const add = this.sql(
+      'INSERT OR IGNORE INTO forward_routes (campaign_id, event, destination_id) VALUES (?, ?, ?)',
+    );
+    for (const event of input.routes) add.run(campaignId, event, destinationId);
+  }
+
+  async createDestination(
+    workspaceId: string,
+    campaignId: string,
+    input: DestinationInput,
+    at: number,
+  ): Promise<Destination> {
+    return this.tx(() => {
+      const r = this.sql(
+        `INSERT INTO destinations (workspace_id, campaign_id, kind, name, enabled, settings, secret, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      ).get(
+        id(workspaceId),
+        id(campaignId),
+        input.settings.kind,
+        input.name,
+        input.enabled ? 1 : 0,
+        JSON.stringify(input.settings),
+        input.secret,
+        at,
+        at,
+      ) as Row;
+      this.writeRoutes(Number(r.id), Number(r.campaign_id), input);
+      return toDestination(r);
+    });
+  }
+
+  async listDestinations(workspaceId: string, campaignId: string): Promise<Destination[]> {
+    return (
+      this.sql(
+        `SELECT * FROM destinations WHERE workspace_id = ? AND campaign_id = ? AND deleted_at IS NULL
+         ORDER BY id`,
+      ).all(id(workspaceId), id(campaignId)) as Row[]
+    ).map(toDestination);
+  }
+
+  async getDestination(workspaceId: string, destinationId: string): Promise<Destination | null> {
+    const r = this.sql(
+      'SELECT * FROM destinations WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
+    ).get(id(destinationId), id(workspaceId)) as Row | undefined;
+    return r ? toDestination(r) : null;
+  }
+
+  async updateDestination(
+    workspaceId: string,
+    destinationId: string,
+    input: DestinationInput,
+    at: number,
+  ): Promise<Destination | null> {
+    return this.tx(() => {
+      const r = this.sql(
+        `UPDATE destinations SET name = ?, enabled = ?, settings = ?, secret = ?, updated_at = ?
+         WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING *`,
+      ).get(
+        input.name,
+        input.enabled ? 1 : 0,
+        JSON.stringify(input.settings),
+        input.secret,
+        at,
+        id(destinationId),
+        id(workspaceId),
+      ) as Row | undefined;
+      if (!r) return null;
+      this.writeRoutes(Number(r.id), Number(r.campaign_id), input);
+      return toDestination(r);
+    });
+  }
+
+  async deleteDestination(
+    workspaceId: string,
+    destinationId: string,
+    at: number,
+  ): Promise<boolean> {
+    return this.tx(() => {
+      const r = this.sql(
+        `UPDATE destinations SET deleted_at = ?, enabled = 0
+         WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING id, campaign_id`,
+      ).get(at, id(destinationId), id(workspaceId)) as Row | undefined;
+      if (!r) return false;
+      this.sql('DELETE FROM forward_routes WHERE campaign_id = ? AND destination_id = ?').run(
+        r.campaign_id,
+        r.id,
+      );
+      return true;
+    });
+  }
+
+  async claimDeliveries(input: {
+    now: number;
+    leaseUntil: number;
+    limit: number;
+    perDestination: number;
+    busy: string[];
+  }): Promise<DeliveryJob[]> {
+    const claimed = this.tx(
+      () =>
+        this.sql(
+          `UPDATE outbox SET lease_until = ? WHERE id IN (
+             SELECT id FROM (
+               SELECT id, next_at, row_number() OVER (PARTITION BY destination_id ORDER BY next_at, id) AS rn
+               FROM outbox
+               WHERE status = 'pending' AND next_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+                 AND destination_id NOT IN (SELECT value FROM json_each(?))
+             ) WHERE rn <= ? ORDER BY next_at, id LIMIT ?
+           ) RETURNING id`,
+        ).all(
+          input.leaseUntil,
+          input.now,
+          input.now,
+          JSON.stringify(input.busy.map(Number)),
+          input.perDestination,
+          input.limit,
+        ) as Row[],
+    );
+    if (claimed.length === 0) return [];
+    const ids = JSON.stringify(claimed.map((r) => Number(r.id)));
+    const rows = this.sql(
+      `SELECT o.id, o.workspace_id, o.campaign_id, o.subject, o.subject_id, o.lead_id, o.event,
+         o.occurrence, o.event_at, o.attempts, o.budget_from, o.queued_at,
+         g.slug,
+         d.id AS d_id, d.workspace_id AS d_workspace_id, d.campaign_id AS d_campaign_id, d.name AS d_name,
+         d.enabled AS d_enabled, d.settings AS d_settings, d.secret AS d_secret,
+         d.created_at AS d_created_at, d.updated_at AS d_updated_at, d.deleted_at AS d_deleted_at,
+         l.clickid, l.external_id, l.username, l.params AS lead_params, l.created_at AS lead_created_at,
+         k.id AS click_row, k.at AS click_at, k.ip, k.user_agent, k.referrer, k.params AS click_params,
+         v.amount_micros, v.currency, v.tid
+       FROM outbox o
+       JOIN destinations d ON d.id = o.destination_id
+       JOIN campaigns g ON g.id = o.campaign_id
+       JOIN leads l ON l.id = o.lead_id
+       LEFT JOIN clicks k ON k.id = l.click_id
+       LEFT JOIN conversions v ON o.subject = 'conversion' AND v.id = o.subject_id
+       WHERE o.id IN (SELECT value FROM json_each(?))
+       ORDER BY o.next_at, o.id`,
+      true,
+    ).all(ids) as Row[];
+    const fields = new Map<number, Record<string, string>>();
+    for (const f of this.sql(
+      `SELECT lead_id, key, value FROM lead_fields
+       WHERE lead_id IN (SELECT lead_id FROM outbox WHERE id IN (SELECT value FROM json_each(?)))`,
+    ).all(ids) as Row[]) {
+      const leadId = Number(f.lead_id);
+      const map = fields.get(leadId) ?? {};
+      map[f.key as string] = f.value as string;
+      fields.set(leadId, map);
+    }
+    return rows.map((r) => ({
+      outboxId: String(r.id),
+      workspaceId: String(r.workspace_id),
+      campaignId: String(r.campaign_id),
+      campaignSlug: r.slug as string,
+      destination: toDestination({
+        id: r.d_id,
+        workspace_id: r.d_workspace_id,
+        campaign_id: r.d_campaign_id,
+        name: r.d_name,
+        enabled: r.d_enabled,
+        settings: r.d_settings,
+        secret: r.d_secret,
+        created_at: r.d_created_at,
+        updated_at: r.d_updated_at,
+        deleted_at: r.d_deleted_at,
+      }),
+      subject: r.subject as Subject,
+      subjectId: String(r.subject_id),
+      event: r.event as string,
+      occurrence: Number(r.occurrence),
+      eventAt: Number(r.event_at),
+      attempts: Number(r.attempts),
+      budgetAttempts: Number(r.attempts) - Number(r.budget_from),
+      queuedAt: Number(r.queued_at),
+      conversion:
+        r.subject === 'conversion' && r.currency !== null
+          ? { micros: micros(r.amount_micros), currency: r.currency as string, tid: str(r.tid) }
+          : null,
+      lead: {
+        clickid: r.clickid as string,
+        externalId: str(r.external_id),
+        username: str(r.username),
+        params: JSON.parse(r.lead_params as string) as Record<string, string>,
+        createdAt: Number(r.lead_created_at),
+      },
+      click:
+        r.click_row === null
+          ? null
+          : {
+              at: Number(r.click_at),
+              ip: str(r.ip),
+              userAgent: str(r.user_agent),
+              referrer: str(r.referrer),
+              params: JSON.parse(r.click_params as string) as Record<string, string>,
+            },
+      fields: fields.get(Number(r.lead_id)) ?? {},
+    }));
+  }
+
+  async finishDelivery(
+    outboxId: string,
+    attempt: DeliveryAttempt | null,
+    outcome: DeliveryOutcome,
+  ): Promise<void> {
+    return this.batch(() => {
+      const o = this.sql(
+        'SELECT id, workspace_id, destination_id, campaign_id, event, attempts FROM outbox WHERE id = ?',
+      ).get(id(outboxId)) as Row | undefined;
+      if (!o) return;
+      if (attempt) {
+        this.sql(
+          `INSERT INTO deliveries (workspace_id, outbox_id, destination_id, campaign_id, event, destination_event, event_id, attempt, at, duration_ms, http_status, status, error, request, response)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          o.workspace_id,
+          o.id,
+          o.destination_id,
+          o.campaign_id,
+          o.event,
+          attempt.destinationEvent,
+          attempt.eventId,
+          Number(o.attempts) + 1,
+          attempt.at,
+          attempt.durationMs,
+          attempt.httpStatus,
+          attempt.status,
+          attempt.error,
+          attempt.request,
+          attempt.response,
+        );
+      }
+      this.sql(
+        `UPDATE outbox SET status = ?, next_at = ?, attempts = attempts + ?, lease_until = NULL, last_error = ?
+         WHERE id = ?`,
+      ).run(
+        outcome.state === 'done' ? outcome.status : 'pending',
+        outcome.state === 'retry' ? outcome.nextAt : (attempt?.at ?? 0),
+        attempt ? 1 : 0,
+        attempt?.error ?? null,
+        o.id,
+      );
+    });
+  }
+
+  async releaseDeliveryLeases(): Promise<void> {
+    this.tx(() =>
+      this.sql('UPDATE outbox SET lease_until = NULL WHERE lease_until IS NOT NULL').run(),
+    );
+  }
+
+  async listDeliveries(workspaceId: string, filter: DeliveryFilter): Promise<Page<DeliveryEntry>> {
+    const where = ['x.workspace_id = ?'];
+    const args: unknown[] = [id(workspaceId)];
+    if (filter.sourceId !== undefined) {
+      where.push('x.destination_id = ?');
+      args.push(id(filter.sourceId));
+    }
+    if (filter.campaignId !== undefined) {
+      where.push('x.campaign_id = ?');
+      args.push(id(filter.campaignId));
+    }
+    if (filter.event !== undefined) {
+      where.push('x.event = ?');
+      args.push(filter.event);
+    }
+    if (filter.status !== undefined) {
+      where.push('x.status = ?');
+      args.push(filter.status);
+    }
+    const cursor = decodeCursor(filter.cursor);
+    if (cursor !== null) {
+      where.push('x.id < ?');
+      args.push(cursor);
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT x.*, d.name AS source_name, d.kind AS source_type FROM deliveries x
+         JOIN destinations d ON d.id = x.destination_id
+         WHERE ${where.join(' AND ')} ORDER BY x.id DESC LIMIT ?`,
+      )
+      .all(...args, filter.limit + 1) as Row[];
+    const more = rows.length > filter.limit;
+    const items = rows.slice(0, filter.limit).map(
+      (r): DeliveryEntry => ({
+        id: String(r.id),
+        outboxId: String(r.outbox_id),
+        campaignId: String(r.campaign_id),
+        sourceId: String(r.destination_id),
+        sourceName: r.source_name as string,
+        sourceType: r.source_type as string,
+        event: r.event as string,
+        attempt: Number(r.attempt),
+        at: Number(r.at),
+        durationMs: Number(r.duration_ms),
+        destinationEvent: str(r.destination_event),
+        eventId: r.event_id as string,
+        httpStatus: r.http_status === null ? null : Number(r.http_status),
+        status: r.status as DeliveryEntry['status'],
+        error: str(r.error),
+        request: r.request as string,
+        response: str(r.response),
+      }),
+    );
+    const last = items[items.length - 1];
+    return { items, nextCursor: more && last ? encodeCursor(Number(last.id)) : null };
+  }
+
+  async retryDelivery(
+    workspaceId: string,
+    deliveryId: string,
+    now: number,
+  ): Promise<string | null> {
+    const outboxId = this.tx(() => {
+      const d = this.sql('SELECT outbox_id FROM deliveries WHERE id = ? AND workspace_id = ?').get(
+        id(deliveryId),
+        id(workspaceId),
+      ) as Row | undefined;
+      if (!d) return null;
+      // A row being delivered right now keeps its lease: that attempt is the retry.
+      this.sql(
+        `UPDATE outbox SET status = 'pending', next_at = ?, queued_at = ?, budget_from = attempts
+         WHERE id = ? AND (lease_until IS NULL OR lease_until <= ?)`,
+      ).run(now, now, d.outbox_id, now);
+      this.outboxWritten = true;
+      return String(d.outbox_id);
+    });
+    this.notifyOutbox();
+    return outboxId;
+  }
+
+  async outboxCounts(workspaceId: string | null): Promise<Record<string, number>> {
+    const rows = (
+      workspaceId === null
+        ? this.sql('SELECT status, count(*) AS n FROM outbox GROUP BY status').all()
+        : this.sql(
+            'SELECT status, count(*) AS n FROM outbox WHERE workspace_id = ? GROUP BY status',
+          ).all(id(workspaceId))
+    ) as Row[];
+    return Object.fromEntries(rows.map((r) => [r.status as string, Number(r.n)]));
   }
 
   // --- statistics ---------------------------------------------------------
