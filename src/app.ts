@@ -11,6 +11,8 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Config } from './config.js';
+import { OutboxWorker } from './forwarders/outbox-worker.js';
+import { loadSecretBox, type SecretBox } from './forwarders/secret-box.js';
 import { AppError, errorBody } from './http/errors.js';
 import { shedLoad } from './http/load-shedding.js';
 import { PostbackCache } from './http/postback-cache.js';
@@ -28,12 +30,16 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
   /** The built web app; defaults to web/dist. */
   webRoot?: string;
+  /** Seals access tokens and webhook secrets; defaults to SECRET_KEY or the data directory's key. */
+  secrets?: SecretBox;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    deps: Required<Pick<AppDeps, 'config' | 'store' | 'now'>>;
+    deps: Required<Pick<AppDeps, 'config' | 'store' | 'now' | 'secrets'>>;
     postbacks: PostbackCache;
+    /** Delivers the outbox; main.ts starts it, tests drive it. */
+    forwarder: OutboxWorker;
   }
 }
 
@@ -64,7 +70,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.decorate('deps', { config: deps.config, store: deps.store, now });
+  const secrets = deps.secrets ?? loadSecretBox(deps.config);
+  app.decorate('deps', { config: deps.config, store: deps.store, now, secrets });
+  app.decorate(
+    'forwarder',
+    new OutboxWorker({ store: deps.store, config: deps.config, secrets, now, log: app.log }),
+  );
+  app.addHook('onClose', async () => {
+    await app.forwarder.stop();
+  });
   app.decorate('postbacks', new PostbackCache(deps.store, now));
   shedLoad(app, deps.config.maxInFlight);
 

@@ -17,6 +17,27 @@ export interface Config {
   databasePoolSize: number;
   /** Requests handled at once; beyond it the server answers 503 + Retry-After. */
   maxInFlight: number;
+  /** Where files of ours live besides the database: the generated secret key. */
+  dataDir: string;
+  /** 32-byte key (base64 or hex) that encrypts access tokens and webhook secrets at rest. */
+  secretKey: string | null;
+  facebookGraphUrl: string;
+  facebookGraphVersion: string;
+  /** Webhooks to loopback, private and link-local addresses; off except in tests and labs. */
+  allowPrivateWebhooks: boolean;
+  forward: {
+    /** One outbound request's limit, connection to last byte. */
+    timeoutMs: number;
+    /** The first retry's nominal delay; each next one doubles, up to an hour. */
+    retryBaseMs: number;
+    maxAttempts: number;
+    /** Older queued events are given up (failed). */
+    maxAgeMs: number;
+    /** Requests in flight to one destination from one server process. */
+    concurrency: number;
+    /** How often the worker looks for due retries (new events wake it at once). */
+    pollMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -78,6 +99,19 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   }
 
+  const facebookGraphUrl = (env.FACEBOOK_GRAPH_URL?.trim() || 'https://graph.facebook.com').replace(
+    /\/+$/,
+    '',
+  );
+  if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(facebookGraphUrl)) {
+    throw new ConfigError('FACEBOOK_GRAPH_URL', `"${facebookGraphUrl}" is not an http(s) URL`);
+  }
+  const facebookGraphVersion = env.FACEBOOK_GRAPH_VERSION?.trim() || 'v24.0';
+  if (!/^v\d{1,3}\.\d{1,2}$/.test(facebookGraphVersion)) {
+    throw new ConfigError('FACEBOOK_GRAPH_VERSION', 'must look like v24.0');
+  }
+  const secretKey = env.SECRET_KEY?.trim() || null;
+
   return {
     port,
     host,
@@ -90,5 +124,18 @@ export function loadConfig(env: Env = process.env): Config {
     sessionDays: integer(env, 'SESSION_DAYS', 30, 1, 365),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     maxInFlight: integer(env, 'MAX_IN_FLIGHT', 1024, 1, 1_000_000),
+    dataDir: env.DATA_DIR?.trim() || './data',
+    secretKey,
+    facebookGraphUrl,
+    facebookGraphVersion,
+    allowPrivateWebhooks: boolean(env, 'ALLOW_PRIVATE_WEBHOOKS', false),
+    forward: {
+      timeoutMs: integer(env, 'FORWARD_TIMEOUT_MS', 10_000, 100, 120_000),
+      retryBaseMs: integer(env, 'FORWARD_RETRY_BASE_MS', 10_000, 10, 3_600_000),
+      maxAttempts: integer(env, 'FORWARD_MAX_ATTEMPTS', 12, 1, 100),
+      maxAgeMs: integer(env, 'FORWARD_MAX_AGE_HOURS', 72, 1, 24 * 30) * 3600 * 1000,
+      concurrency: integer(env, 'FORWARD_CONCURRENCY', 4, 1, 256),
+      pollMs: integer(env, 'FORWARD_POLL_MS', 1000, 10, 60_000),
+    },
   };
 }

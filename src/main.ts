@@ -19,6 +19,9 @@ async function main(): Promise<void> {
   const store = await openStore(config);
   const app = await buildApp({ config, store, logger: { level: config.logLevel } });
   await app.listen({ port: config.port, host: config.host });
+  // Attempts cut off by a previous stop are picked up again (same event ids).
+  await store.releaseDeliveryLeases();
+  app.forwarder.start();
   app.log.info({ publicUrl: config.publicUrl, engine: store.engine }, 'clickback is ready');
 
   let stopping = false;

@@ -5,10 +5,13 @@ import { hashToken } from '../../../domain/passwords.js';
 import { account, bearerToken } from '../../../http/auth.js';
 import { API_KEY_PREFIX, apiKeyRoutes } from './api-keys.js';
 import { authRoutes } from './auth.js';
+import { autoActionRoutes } from './auto-actions.js';
 import { campaignRoutes } from './campaigns.js';
+import { deliveryRoutes } from './deliveries.js';
 import { leadRoutes } from './leads.js';
 import { logRoutes } from './postback-logs.js';
 import { postbackRoutes } from './postbacks.js';
+import { sourceRoutes } from './sources.js';
 import { statsRoutes } from './stats.js';
 
 export async function apiRoutes(app: FastifyInstance): Promise<void> {
@@ -32,4 +35,7 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
   await app.register(leadRoutes);
   await app.register(logRoutes);
   await app.register(statsRoutes);
+  await app.register(sourceRoutes);
+  await app.register(autoActionRoutes);
+  await app.register(deliveryRoutes);
 }

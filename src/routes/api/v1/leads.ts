@@ -53,6 +53,7 @@ export async function leadRoutes(app: FastifyInstance): Promise<void> {
         const bound = await store.bindLead(ws, body.clickid, {
           externalId: body.externalId ?? null,
           username: body.username ?? null,
+          at: now(),
         });
         if (bound === 'not_found')
           throw new AppError(404, 'unknown_clickid', 'no lead has this clickid');

@@ -3,6 +3,8 @@ import { formatMicros } from '../../../domain/money.js';
 import { postbackLinks } from '../../../domain/presets.js';
 import type {
   Campaign,
+  DeliveryEntry,
+  Destination,
   LeadDetail,
   LeadSummary,
   LogEntry,
@@ -110,5 +112,76 @@ export function presentLog(e: LogEntry) {
     event: e.event,
     clickid: e.clickid,
     conversionId: e.conversionId,
+  };
+}
+
+/** A Facebook or webhook source: its settings, never its access token or secret. */
+export function presentSource(d: Destination) {
+  const base = {
+    id: d.id,
+    campaignId: d.campaignId,
+    type: d.settings.kind,
+    name: d.name,
+    enabled: d.enabled,
+    createdAt: iso(d.createdAt),
+    updatedAt: iso(d.updatedAt),
+  };
+  if (d.settings.kind === 'facebook') {
+    const f = d.settings.facebook;
+    return {
+      ...base,
+      pixelId: f.pixelId,
+      testEventCode: f.testEventCode,
+      mapping: f.mapping,
+      actionSource: f.actionSource,
+      hasAccessToken: d.secret !== null,
+    };
+  }
+  if (d.settings.kind === 'webhook') {
+    const w = d.settings.webhook;
+    return {
+      ...base,
+      url: w.url,
+      method: w.method,
+      events: w.events,
+      hasSecret: d.secret !== null,
+    };
+  }
+  return base;
+}
+
+export function presentAutoAction(d: Destination) {
+  const a = d.settings.kind === 'auto_action' ? d.settings.autoAction : null;
+  return {
+    id: d.id,
+    campaignId: d.campaignId,
+    event: a?.event ?? '',
+    url: a?.url ?? '',
+    payload: a?.payload ?? {},
+    enabled: d.enabled,
+    createdAt: iso(d.createdAt),
+    updatedAt: iso(d.updatedAt),
+  };
+}
+
+export function presentDelivery(e: DeliveryEntry) {
+  return {
+    id: e.id,
+    at: iso(e.at),
+    outboxId: e.outboxId,
+    campaignId: e.campaignId,
+    sourceId: e.sourceId,
+    sourceName: e.sourceName,
+    sourceType: e.sourceType,
+    event: e.event,
+    destinationEvent: e.destinationEvent,
+    eventId: e.eventId,
+    attempt: e.attempt,
+    httpStatus: e.httpStatus,
+    status: e.status,
+    error: e.error,
+    request: e.request,
+    response: e.response,
+    durationMs: e.durationMs,
   };
 }

@@ -1,0 +1,327 @@
+// /api/v1/campaigns/:id/sources — where a campaign's events are forwarded:
+// Facebook pixels (Conversions API) and webhooks (S2S postbacks, any endpoint).
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import {
+  ACTION_SOURCES,
+  type ActionSource,
+  DEFAULT_FACEBOOK_MAPPING,
+  type DestinationSettings,
+  FACEBOOK_EVENT_PATTERN,
+  FORWARD_EVENT_PATTERN,
+  routeEvents,
+} from '../../../domain/forwarding.js';
+import { checkPublicUrl } from '../../../forwarders/outbound-http.js';
+import { account } from '../../../http/auth.js';
+import { AppError, notFound } from '../../../http/errors.js';
+import type { Destination } from '../../../store/store.js';
+import { presentSource } from './present.js';
+import { Name } from './schemas.js';
+
+const CampaignParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 32 }) });
+const SourceParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 32 }),
+  sourceId: Type.String({ minLength: 1, maxLength: 32 }),
+});
+
+const ForwardEvent = Type.String({ pattern: FORWARD_EVENT_PATTERN, maxLength: 40 });
+const Mapping = Type.Record(
+  Type.String({ pattern: FORWARD_EVENT_PATTERN }),
+  Type.String({ pattern: FACEBOOK_EVENT_PATTERN }),
+  {
+    maxProperties: 64,
+    description:
+      'our event (click, contact, registration, first_deposit, deposit, deposit#N, custom) → Facebook event name',
+  },
+);
+
+const Fields = {
+  name: Name,
+  enabled: Type.Boolean(),
+  pixelId: Type.String({ pattern: '^[0-9]{5,25}$', description: 'Facebook pixel (dataset) id' }),
+  accessToken: Type.String({ minLength: 10, maxLength: 1000, pattern: '^\\S+$' }),
+  testEventCode: Type.Union([
+    Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9_-]*$' }),
+    Type.Null(),
+  ]),
+  mapping: Mapping,
+  actionSource: Type.Union(ACTION_SOURCES.map((a) => Type.Literal(a))),
+  url: Type.String({
+    maxLength: 2048,
+    pattern: '^https?://',
+    description:
+      'macros: {clickid} {event} {amount} {currency} {tid} {external_id} {occurrence} {event_id} {timestamp} {fields.<key>}',
+  }),
+  method: Type.Union([Type.Literal('GET'), Type.Literal('POST')]),
+  events: Type.Array(ForwardEvent, { maxItems: 64, description: 'empty: every conversion event' }),
+  secret: Type.Union([Type.String({ minLength: 8, maxLength: 200 }), Type.Null()]),
+};
+
+const EVENT_KEY = new RegExp(FORWARD_EVENT_PATTERN);
+
+const FACEBOOK_FIELDS = ['pixelId', 'accessToken', 'testEventCode', 'mapping', 'actionSource'];
+const WEBHOOK_FIELDS = ['url', 'method', 'events', 'secret'];
+
+interface Body {
+  type?: 'facebook' | 'webhook';
+  name?: string;
+  enabled?: boolean;
+  pixelId?: string;
+  accessToken?: string;
+  testEventCode?: string | null;
+  mapping?: Record<string, string>;
+  actionSource?: ActionSource;
+  url?: string;
+  method?: 'GET' | 'POST';
+  events?: string[];
+  secret?: string | null;
+}
+
+/**
+ * A destination URL (macros allowed) must be http(s) and, unless the operator
+ * allows it, must not point at loopback, private or link-local addresses.
+ */
+export async function checkDestinationUrl(template: string, allowPrivate: boolean): Promise<void> {
+  const sample = template.replace(/\{[^{}]*\}/g, 'x');
+  let url: URL;
+  try {
+    url = new URL(sample);
+  } catch {
+    throw new AppError(400, 'invalid_url', `"${template.slice(0, 100)}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new AppError(400, 'invalid_url', 'the URL must start with http:// or https://');
+  }
+  if (url.username || url.password) {
+    throw new AppError(400, 'invalid_url', 'put credentials in a secret, not in the URL');
+  }
+  if (allowPrivate) return;
+  const refused = await checkPublicUrl(sample);
+  if (refused) {
+    throw new AppError(
+      400,
+      'private_address',
+      `${refused.message}; webhooks may only reach public addresses (ALLOW_PRIVATE_WEBHOOKS)`,
+    );
+  }
+}
+
+function refuseForeignFields(body: Body, kind: 'facebook' | 'webhook'): void {
+  const foreign = kind === 'facebook' ? WEBHOOK_FIELDS : FACEBOOK_FIELDS;
+  const found = foreign.find((f) => body[f as keyof Body] !== undefined);
+  if (found) {
+    throw new AppError(400, 'invalid_field', `${found} does not apply to a ${kind} source`);
+  }
+}
+
+export async function sourceRoutes(app: FastifyInstance): Promise<void> {
+  const { store, config, now, secrets } = app.deps;
+
+  async function campaignOf(workspaceId: string, campaignId: string) {
+    const campaign = await store.getCampaign(workspaceId, campaignId);
+    if (!campaign) throw notFound('campaign');
+    return campaign;
+  }
+
+  async function sourceOf(workspaceId: string, campaignId: string, sourceId: string) {
+    const d = await store.getDestination(workspaceId, sourceId);
+    if (!d || d.campaignId !== campaignId || d.settings.kind === 'auto_action') {
+      throw notFound('source');
+    }
+    return d;
+  }
+
+  /** The settings and secret after applying `body` to `current` (or to nothing, on create). */
+  async function settle(
+    kind: 'facebook' | 'webhook',
+    body: Body,
+    current: Destination | null,
+  ): Promise<{ settings: DestinationSettings; secret: string | null }> {
+    refuseForeignFields(body, kind);
+    const badKey = Object.keys(body.mapping ?? {}).find((key) => !EVENT_KEY.test(key));
+    if (badKey !== undefined) {
+      throw new AppError(
+        400,
+        'invalid_mapping',
+        `"${badKey.slice(0, 40)}" is not one of our events (a-z, 0-9, _; or deposit#N)`,
+      );
+    }
+    if (kind === 'facebook') {
+      const was = current?.settings.kind === 'facebook' ? current.settings.facebook : null;
+      const pixelId = body.pixelId ?? was?.pixelId;
+      if (!pixelId) throw new AppError(400, 'invalid_request', 'pixelId is required');
+      if (!body.accessToken && !current?.secret) {
+        throw new AppError(400, 'invalid_request', 'accessToken is required');
+      }
+      return {
+        settings: {
+          kind,
+          facebook: {
+            pixelId,
+            testEventCode:
+              body.testEventCode === undefined
+                ? (was?.testEventCode ?? null)
+                : body.testEventCode || null,
+            mapping: body.mapping ?? was?.mapping ?? { ...DEFAULT_FACEBOOK_MAPPING },
+            actionSource: body.actionSource ?? was?.actionSource ?? 'website',
+          },
+        },
+        secret: body.accessToken ? secrets.encrypt(body.accessToken) : (current?.secret ?? null),
+      };
+    }
+    const was = current?.settings.kind === 'webhook' ? current.settings.webhook : null;
+    const url = body.url?.trim() ?? was?.url;
+    if (!url) throw new AppError(400, 'invalid_request', 'url is required');
+    if (body.url !== undefined) await checkDestinationUrl(url, config.allowPrivateWebhooks);
+    const secret =
+      body.secret === undefined
+        ? (current?.secret ?? null)
+        : body.secret === null
+          ? null
+          : secrets.encrypt(body.secret);
+    return {
+      settings: {
+        kind,
+        webhook: {
+          url,
+          method: body.method ?? was?.method ?? 'GET',
+          events: [...new Set(body.events ?? was?.events ?? [])],
+        },
+      },
+      secret,
+    };
+  }
+
+  app.post(
+    '/campaigns/:id/sources',
+    {
+      schema: {
+        tags: ['forwarding'],
+        summary: 'Add a Facebook pixel or a webhook to a campaign',
+        params: CampaignParams,
+        body: Type.Object(
+          {
+            type: Type.Union([Type.Literal('facebook'), Type.Literal('webhook')]),
+            name: Fields.name,
+            enabled: Type.Optional(Fields.enabled),
+            pixelId: Type.Optional(Fields.pixelId),
+            accessToken: Type.Optional(Fields.accessToken),
+            testEventCode: Type.Optional(Fields.testEventCode),
+            mapping: Type.Optional(Fields.mapping),
+            actionSource: Type.Optional(Fields.actionSource),
+            url: Type.Optional(Fields.url),
+            method: Type.Optional(Fields.method),
+            events: Type.Optional(Fields.events),
+            secret: Type.Optional(Fields.secret),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const ws = account(request).workspace.id;
+      const { id } = request.params as { id: string };
+      const body = request.body as Body & { type: 'facebook' | 'webhook'; name: string };
+      await campaignOf(ws, id);
+      const { settings, secret } = await settle(body.type, body, null);
+      const enabled = body.enabled ?? true;
+      const source = await store.createDestination(
+        ws,
+        id,
+        { name: body.name.trim(), enabled, settings, secret, routes: routeEvents(settings) },
+        now(),
+      );
+      return reply.status(201).send(presentSource(source));
+    },
+  );
+
+  app.get(
+    '/campaigns/:id/sources',
+    { schema: { tags: ['forwarding'], summary: "A campaign's sources", params: CampaignParams } },
+    async (request) => {
+      const ws = account(request).workspace.id;
+      const { id } = request.params as { id: string };
+      await campaignOf(ws, id);
+      const all = await store.listDestinations(ws, id);
+      return { items: all.filter((d) => d.settings.kind !== 'auto_action').map(presentSource) };
+    },
+  );
+
+  app.get(
+    '/campaigns/:id/sources/:sourceId',
+    { schema: { tags: ['forwarding'], summary: 'One source', params: SourceParams } },
+    async (request) => {
+      const ws = account(request).workspace.id;
+      const { id, sourceId } = request.params as { id: string; sourceId: string };
+      return presentSource(await sourceOf(ws, id, sourceId));
+    },
+  );
+
+  app.patch(
+    '/campaigns/:id/sources/:sourceId',
+    {
+      schema: {
+        tags: ['forwarding'],
+        summary: 'Change a source (a new accessToken or secret replaces the stored one)',
+        params: SourceParams,
+        body: Type.Object(
+          {
+            name: Type.Optional(Fields.name),
+            enabled: Type.Optional(Fields.enabled),
+            pixelId: Type.Optional(Fields.pixelId),
+            accessToken: Type.Optional(Fields.accessToken),
+            testEventCode: Type.Optional(Fields.testEventCode),
+            mapping: Type.Optional(Fields.mapping),
+            actionSource: Type.Optional(Fields.actionSource),
+            url: Type.Optional(Fields.url),
+            method: Type.Optional(Fields.method),
+            events: Type.Optional(Fields.events),
+            secret: Type.Optional(Fields.secret),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const ws = account(request).workspace.id;
+      const { id, sourceId } = request.params as { id: string; sourceId: string };
+      const body = request.body as Body;
+      const current = await sourceOf(ws, id, sourceId);
+      const kind = current.settings.kind === 'facebook' ? 'facebook' : 'webhook';
+      const { settings, secret } = await settle(kind, body, current);
+      const enabled = body.enabled ?? current.enabled;
+      const updated = await store.updateDestination(
+        ws,
+        sourceId,
+        {
+          name: body.name?.trim() ?? current.name,
+          enabled,
+          settings,
+          secret,
+          routes: routeEvents(settings),
+        },
+        now(),
+      );
+      if (!updated) throw notFound('source');
+      return presentSource(updated);
+    },
+  );
+
+  app.delete(
+    '/campaigns/:id/sources/:sourceId',
+    {
+      schema: {
+        tags: ['forwarding'],
+        summary: 'Delete a source (events queued for it are dropped; its logs stay)',
+        params: SourceParams,
+      },
+    },
+    async (request, reply) => {
+      const ws = account(request).workspace.id;
+      const { id, sourceId } = request.params as { id: string; sourceId: string };
+      await sourceOf(ws, id, sourceId);
+      if (!(await store.deleteDestination(ws, sourceId, now()))) throw notFound('source');
+      return reply.status(204).send();
+    },
+  );
+}
