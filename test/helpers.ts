@@ -56,7 +56,13 @@ export async function testApp(env: Record<string, string> = {}): Promise<TestApp
       dir.remove();
     };
   }
-  const config = loadConfig({ PUBLIC_URL, DATABASE_URL: 'sqlite:unused', ...env });
+  const keyDir = tempDir();
+  const config = loadConfig({
+    PUBLIC_URL,
+    DATABASE_URL: 'sqlite:unused',
+    DATA_DIR: keyDir.path,
+    ...env,
+  });
   const app = await buildApp({ config, store, now: () => clock.now });
   await app.ready();
   return {
@@ -67,6 +73,7 @@ export async function testApp(env: Record<string, string> = {}): Promise<TestApp
     async close() {
       await app.close();
       await dispose();
+      keyDir.remove();
     },
   };
 }
