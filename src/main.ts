@@ -23,6 +23,11 @@ async function main(): Promise<void> {
   await store.releaseDeliveryLeases();
   app.forwarder.start();
   app.log.info({ publicUrl: config.publicUrl, engine: store.engine }, 'clickback is ready');
+  if (store.engine === 'postgres' && config.secretKey === null) {
+    app.log.warn(
+      'SECRET_KEY is not set: this server uses the key in DATA_DIR; every server on this database must use the same key',
+    );
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {

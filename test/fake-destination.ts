@@ -9,6 +9,8 @@ export interface Received {
   headers: IncomingHttpHeaders;
   body: string;
   at: number;
+  /** The status this request was answered with; null when it was left hanging. */
+  status: number | null;
 }
 
 /** How to answer one request: a status and body, a delay first, or never. */
@@ -58,16 +60,17 @@ export async function fakeDestination(port = 0): Promise<FakeDestination> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const answer = fake.script.shift() ?? fake.fallback;
       fake.received.push({
         method: req.method ?? '',
         url: req.url ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
         at: Date.now(),
+        status: answer === 'hang' ? null : answer.status,
       });
       inFlight++;
       fake.maxConcurrent = Math.max(fake.maxConcurrent, inFlight);
-      const answer = fake.script.shift() ?? fake.fallback;
       if (answer === 'hang') {
         const release = () => {
           inFlight--;

@@ -24,6 +24,12 @@ export const TABLES = [
   'conversions',
   'fingerprints',
   'postback_logs',
+  // Sealed secrets are copied as they are: the servers on PostgreSQL need the
+  // same key (SECRET_KEY, or the SQLite install's data/secret.key).
+  'destinations',
+  'forward_routes',
+  'outbox',
+  'deliveries',
 ] as const;
 
 const DEFAULT_BATCH = 1000;

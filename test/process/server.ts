@@ -3,6 +3,7 @@
 // hook can end the ones a failing test left running.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -18,6 +19,17 @@ const OURS = [
   'LOG_LEVEL',
   'DEDUP_WINDOW_SECONDS',
   'SESSION_DAYS',
+  'DATA_DIR',
+  'SECRET_KEY',
+  'FACEBOOK_GRAPH_URL',
+  'FACEBOOK_GRAPH_VERSION',
+  'ALLOW_PRIVATE_WEBHOOKS',
+  'FORWARD_TIMEOUT_MS',
+  'FORWARD_RETRY_BASE_MS',
+  'FORWARD_MAX_ATTEMPTS',
+  'FORWARD_MAX_AGE_HOURS',
+  'FORWARD_CONCURRENCY',
+  'FORWARD_POLL_MS',
   'NODE_OPTIONS',
   'NODE_TEST_CONTEXT',
 ];
@@ -128,6 +140,8 @@ export async function startServer(
     HOST: '127.0.0.1',
     DATABASE_URL: `sqlite:${dbPath}`,
     PUBLIC_URL: base,
+    // The generated secret key lives beside the database, not in the checkout.
+    DATA_DIR: dirname(dbPath),
     LOG_LEVEL: 'info',
     ...env,
   });
