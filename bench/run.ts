@@ -92,6 +92,7 @@ async function startClickback(
       PORT: String(port),
       HOST: '127.0.0.1',
       DATABASE_URL: databaseUrl,
+      DATA_DIR: work,
       PUBLIC_URL: url,
       LOG_LEVEL: 'warn',
       MAX_IN_FLIGHT: '4096',

@@ -99,7 +99,9 @@ export function mappedFacebookEvent(
   event: string,
   occurrence: number,
 ): string | null {
-  return mapping[`${event}#${occurrence}`] ?? mapping[event] ?? null;
+  const numbered = `${event}#${occurrence}`;
+  if (Object.hasOwn(mapping, numbered)) return mapping[numbered] as string;
+  return Object.hasOwn(mapping, event) ? (mapping[event] as string) : null;
 }
 
 export type Subject = 'conversion' | 'click' | 'contact';

@@ -106,15 +106,26 @@ export interface OutboundResponse {
   durationMs: number;
 }
 
+/**
+ * Kept-alive connections skip the lookup, so guarded requests never share a
+ * pool with unguarded ones (the operator's Graph URL may be private).
+ */
 const agents = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+  guarded: {
+    http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+  },
+  open: {
+    http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+  },
 };
 
 export function send(request: OutboundRequest): Promise<OutboundResponse> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
     let settled = false;
     const finish = (response: Omit<OutboundResponse, 'durationMs'>) => {
       if (settled) return;
@@ -141,10 +152,10 @@ export function send(request: OutboundRequest): Promise<OutboundResponse> {
     const req = (secure ? https : http).request(url, {
       method: request.method,
       headers,
-      agent: secure ? agents.https : agents.http,
+      agent: (request.allowPrivate ? agents.open : agents.guarded)[secure ? 'https' : 'http'],
       ...(request.allowPrivate ? {} : { lookup: publicLookup as never }),
     });
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       req.destroy(new Error(`no answer within ${request.timeoutMs} ms`));
     }, request.timeoutMs);
     req.on('error', (error) => {

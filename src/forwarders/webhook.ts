@@ -46,9 +46,11 @@ export function renderWebhookUrl(
   fields: Record<string, string>,
 ): string {
   return template.replace(/\{([a-z_]+(?:\.[A-Za-z0-9_.-]+)?)\}/g, (whole, name: string) => {
-    if (name.startsWith('fields.')) return encodeURIComponent(fields[name.slice(7)] ?? '');
-    const value = values[name];
-    return value === undefined ? whole : encodeURIComponent(value);
+    if (name.startsWith('fields.')) {
+      const key = name.slice('fields.'.length);
+      return Object.hasOwn(fields, key) ? encodeURIComponent(fields[key] as string) : '';
+    }
+    return Object.hasOwn(values, name) ? encodeURIComponent(values[name] as string) : whole;
   });
 }
 

@@ -2,8 +2,10 @@
 // with its own environment; every child is tracked so `killAll()` in an `after`
 // hook can end the ones a failing test left running.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -87,6 +89,8 @@ export function freePort(): Promise<number> {
 export function spawnMain(env: Record<string, string>): Child {
   const base: NodeJS.ProcessEnv = { ...process.env };
   for (const key of OURS) delete base[key];
+  // Nothing of a test run (such as a generated secret key) lands in the checkout.
+  base.DATA_DIR = mkdtempSync(join(tmpdir(), 'clickback-data-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...base, ...env },

@@ -2,14 +2,25 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { countingPlan } from '../../src/domain/events.js';
+import { type DestinationSettings, routeEvents } from '../../src/domain/forwarding.js';
 import { newClickid, randomAlphanumeric } from '../../src/domain/random-id.js';
 import { dayBuckets, startOfDay } from '../../src/domain/time-range.js';
-import type { RecordEvent, Store } from '../../src/store/store.js';
+import type {
+  Campaign,
+  DeliveryAttempt,
+  DeliveryJob,
+  DestinationInput,
+  Lead,
+  RecordEvent,
+  Store,
+} from '../../src/store/store.js';
 
 export interface StoreHarness {
   store: Store;
   /** Drops the engine's data (temp file or schema). */
   dispose(): Promise<void>;
+  /** PostgreSQL: the store's schema, so a second node can open on the same data. */
+  schema?: string;
 }
 
 const T0 = Date.parse('2026-11-20T10:00:00Z');
@@ -25,6 +36,14 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       s = h.store;
     });
     after(() => h.dispose());
+
+    /** A second store on the same data (another node), when the engine has such a thing. */
+    async function openPeer(): Promise<Store | null> {
+      if (s.engine !== 'postgres' || h.schema === undefined) return null;
+      const { openPostgresStore } = await import('../../src/store/postgres/postgres-store.js');
+      const { TEST_DATABASE_URL } = await import('../pg.js');
+      return openPostgresStore({ url: TEST_DATABASE_URL, poolSize: 4, schema: h.schema });
+    }
 
     async function workspace() {
       const acc = await s.createAccount({
@@ -554,6 +573,875 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       assert.equal((await s.findPostbackByToken(p.token))?.deleted, true);
       assert.equal(await s.getPostback(ws, p.id), null);
       assert.deepEqual(await s.listPostbacks(ws), []);
+    });
+
+    // --- forwarding -------------------------------------------------------
+    //
+    // The outbox is one table for every workspace and claims take any due row,
+    // so each test starts by taking (and closing) whatever earlier tests left.
+
+    describe('forwarding', () => {
+      const FAR = T0 + 10 * 365 * 86_400_000;
+      const LEASE = 60_000;
+      let notified = 0;
+
+      before(() => {
+        s.onOutbox(() => {
+          notified++;
+        });
+      });
+      after(() => s.onOutbox(() => {}));
+
+      function destination(
+        name: string,
+        settings: DestinationSettings,
+        patch: Partial<DestinationInput> = {},
+      ): DestinationInput {
+        return {
+          name,
+          enabled: true,
+          settings,
+          secret: null,
+          routes: routeEvents(settings),
+          ...patch,
+        };
+      }
+
+      const pixel = (mapping: Record<string, string>): DestinationSettings => ({
+        kind: 'facebook',
+        facebook: { pixelId: '1234567890', testEventCode: null, mapping, actionSource: 'website' },
+      });
+      const hook = (events: string[] = []): DestinationSettings => ({
+        kind: 'webhook',
+        webhook: { url: 'https://tracker.example/pb?c={clickid}', method: 'GET', events },
+      });
+      const action = (event: string): DestinationSettings => ({
+        kind: 'auto_action',
+        autoAction: { event, url: 'https://bot.example/hook', payload: { text: 'hi' } },
+      });
+
+      async function click(c: Campaign, params: Record<string, string> = {}, at = T0) {
+        return s.recordClick({
+          campaign: c,
+          params,
+          ip: '203.0.113.9',
+          userAgent: 'UA/1',
+          referrer: null,
+          at,
+          newClickid,
+        });
+      }
+
+      /** A row as `<destination> <subject> <event>#<occurrence>`, to compare sets. */
+      const label = (j: DeliveryJob) =>
+        `${j.destination.name} ${j.subject} ${j.event}#${j.occurrence}`;
+      const labels = (jobs: DeliveryJob[]) => jobs.map(label).sort();
+
+      function claim(now: number, patch: Partial<Parameters<Store['claimDeliveries']>[0]> = {}) {
+        return s.claimDeliveries({
+          now,
+          leaseUntil: now + LEASE,
+          limit: 1_000,
+          perDestination: 1_000,
+          busy: [],
+          ...patch,
+        });
+      }
+
+      /**
+       * Claims every due row of every workspace and closes it; answers the ones
+       * of `ws` queued since the last call. Leaves an empty outbox behind.
+       */
+      async function take(ws?: string): Promise<DeliveryJob[]> {
+        const mine: DeliveryJob[] = [];
+        for (;;) {
+          const jobs = await claim(FAR, { leaseUntil: FAR + 1, limit: 500 });
+          if (jobs.length === 0) break;
+          for (const j of jobs) {
+            await s.finishDelivery(j.outboxId, null, { state: 'done', status: 'skipped' });
+            if (j.workspaceId === ws) mine.push(j);
+          }
+        }
+        return mine;
+      }
+
+      function attempt(
+        status: DeliveryAttempt['status'],
+        at: number,
+        patch: Partial<DeliveryAttempt> = {},
+      ): DeliveryAttempt {
+        return {
+          at,
+          durationMs: 15,
+          destinationEvent: null,
+          eventId: 'cb-cv-1',
+          httpStatus: status === 'delivered' ? 200 : 500,
+          status,
+          error: status === 'delivered' ? null : 'HTTP 500',
+          request: 'POST https://tracker.example/pb',
+          response: status === 'delivered' ? 'ok' : 'busy',
+          ...patch,
+        };
+      }
+
+      test('destinations: created, listed, read, updated and deleted within their workspace', async () => {
+        const ws = await workspace();
+        const other = await workspace();
+        const c = await campaign(ws);
+        const d = await s.createDestination(
+          ws,
+          c.id,
+          destination('Pixel', pixel({ registration: 'Lead' }), { secret: 'v1:sealed' }),
+          T0,
+        );
+        assert.equal(d.campaignId, c.id);
+        assert.equal(d.workspaceId, ws);
+        assert.equal(d.enabled, true);
+        assert.equal(d.deleted, false);
+        assert.equal(d.secret, 'v1:sealed');
+        assert.deepEqual(d.settings, pixel({ registration: 'Lead' }));
+        assert.deepEqual(await s.getDestination(ws, d.id), d);
+        assert.deepEqual(
+          (await s.listDestinations(ws, c.id)).map((x) => x.id),
+          [d.id],
+        );
+        assert.equal(await s.getDestination(other, d.id), null);
+        assert.deepEqual(await s.listDestinations(other, c.id), []);
+        assert.equal(
+          await s.updateDestination(other, d.id, destination('Hijack', hook()), T0 + 1),
+          null,
+        );
+        assert.equal(await s.deleteDestination(other, d.id, T0 + 1), false);
+
+        const updated = await s.updateDestination(
+          ws,
+          d.id,
+          destination('Pixel 2', pixel({ deposit: 'Purchase' }), { secret: null }),
+          T0 + 5,
+        );
+        assert.equal(updated?.name, 'Pixel 2');
+        assert.equal(updated?.secret, null);
+        assert.equal(updated?.updatedAt, T0 + 5);
+        assert.equal(updated?.createdAt, T0);
+        assert.equal(await s.deleteDestination(ws, d.id, T0 + 6), true);
+        assert.equal(await s.deleteDestination(ws, d.id, T0 + 7), false);
+        assert.equal(await s.getDestination(ws, d.id), null);
+        assert.deepEqual(await s.listDestinations(ws, c.id), []);
+        assert.equal(await s.getDestination(ws, 'nope'), null);
+      });
+
+      test('a recorded conversion is queued once per routed destination, with what a forwarder needs', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        const fb = await s.createDestination(
+          ws,
+          c.id,
+          destination(
+            'pixel',
+            pixel({
+              registration: 'CompleteRegistration',
+              first_deposit: 'Purchase',
+              deposit: 'Purchase',
+              'deposit#2': 'Subscribe',
+            }),
+            { secret: 'v1:token' },
+          ),
+          T0,
+        );
+        await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        await s.createDestination(ws, c.id, destination('bot', action('deposit#2')), T0);
+        await s.createDestination(ws, c.id, destination('regs', hook(['registration'])), T0);
+        const l = await click(c, { fbclid: 'IwAR_Case', utm_source: 'fb' });
+        assert.deepEqual(labels(await take(ws)), [], "no destination listens on 'click'");
+
+        const reg = await s.recordEvent(
+          event(ws, l.clickid, { event: 'registration', fields: { geo: 'RU' }, at: T0 + 10 }),
+        );
+        assert.equal(reg.status, 'recorded');
+        // Read before any claim: the rows were committed with the conversion.
+        assert.deepEqual(await s.outboxCounts(ws), { pending: 3 });
+        const regJobs = await take(ws);
+        assert.deepEqual(labels(regJobs), [
+          'hook conversion registration#1',
+          'pixel conversion registration#1',
+          'regs conversion registration#1',
+        ]);
+        const job = regJobs.find((j) => j.destination.id === fb.id);
+        assert.ok(job && reg.status === 'recorded');
+        assert.equal(job.subjectId, reg.conversionId);
+        assert.equal(job.workspaceId, ws);
+        assert.equal(job.campaignId, c.id);
+        assert.equal(job.campaignSlug, c.slug);
+        assert.equal(job.eventAt, T0 + 10);
+        assert.equal(job.queuedAt, T0 + 10);
+        assert.equal(job.attempts, 0);
+        assert.equal(job.budgetAttempts, 0);
+        assert.equal(job.destination.secret, 'v1:token');
+        assert.deepEqual(job.destination.settings, fb.settings);
+        assert.deepEqual(job.conversion, { micros: null, currency: 'USD', tid: null });
+        assert.equal(job.lead.clickid, l.clickid);
+        assert.deepEqual(job.lead.params, { fbclid: 'IwAR_Case', utm_source: 'fb' });
+        assert.deepEqual(job.click, {
+          at: T0,
+          ip: '203.0.113.9',
+          userAgent: 'UA/1',
+          referrer: null,
+          params: { fbclid: 'IwAR_Case', utm_source: 'fb' },
+        });
+        assert.deepEqual(job.fields, { geo: 'RU' });
+
+        await s.recordEvent(event(ws, l.clickid, { event: 'registration' }));
+        assert.deepEqual(labels(await take(ws)), [], 'a duplicate queues nothing');
+
+        const money = (micros: bigint, tid: string) =>
+          s.recordEvent(event(ws, l.clickid, { event: 'first_deposit', micros, tid }));
+        await money(123_456_789_012_500_000n, 'a');
+        const ftd = await take(ws);
+        assert.deepEqual(labels(ftd), [
+          'hook conversion first_deposit#1',
+          'pixel conversion first_deposit#1',
+        ]);
+        assert.deepEqual(ftd[0]?.conversion, {
+          micros: 123_456_789_012_500_000n,
+          currency: 'USD',
+          tid: 'a',
+        });
+        await money(1n, 'b');
+        assert.deepEqual(labels(await take(ws)), [
+          'hook conversion deposit#1',
+          'pixel conversion deposit#1',
+        ]);
+        await money(2n, 'c');
+        assert.deepEqual(
+          labels(await take(ws)),
+          ['bot conversion deposit#2', 'hook conversion deposit#2', 'pixel conversion deposit#2'],
+          "one row for the pixel though both 'deposit' and 'deposit#2' route to it",
+        );
+        await money(2n, 'c');
+        await s.recordEvent(event(ws, l.clickid, { event: 'deposit', micros: 2n, tid: 'c' }));
+        assert.deepEqual(labels(await take(ws)), [], 'duplicates queue nothing');
+        await s.recordEvent(event(ws, l.clickid, { event: 'deposit', micros: 3n, tid: 'd' }));
+        assert.deepEqual(labels(await take(ws)), [
+          'hook conversion deposit#3',
+          'pixel conversion deposit#3',
+        ]);
+        await s.recordEvent(event(ws, l.clickid, { event: 'withdrawal', micros: -5n, tid: 'w' }));
+        await s.recordEvent(event(ws, l.clickid, { event: 'email_confirmation' }));
+        assert.deepEqual(labels(await take(ws)), [
+          'hook conversion email_confirmation#1',
+          'hook conversion withdrawal#1',
+        ]);
+        assert.deepEqual(await s.outboxCounts(ws), { skipped: 14 });
+      });
+
+      test('nothing is queued for a lead without a campaign or a campaign without routes', async () => {
+        await take();
+        const ws = await workspace();
+        const routed = await campaign(ws);
+        const quiet = await campaign(ws);
+        await s.createDestination(ws, routed.id, destination('hook', hook()), T0);
+        await s.createDestination(
+          ws,
+          routed.id,
+          destination('pixel', pixel({ click: 'Lead' })),
+          T0,
+        );
+        const woken = notified;
+        const loose = await lead(ws);
+        const inQuiet = await click(quiet);
+        const bound = await s.bindLead(ws, inQuiet.clickid, {
+          externalId: 'chat-q',
+          username: null,
+        });
+        assert.notEqual(bound, 'not_found');
+        for (const l of [loose, inQuiet]) {
+          assert.equal(
+            (await s.recordEvent(event(ws, l.clickid, { event: 'registration' }))).status,
+            'recorded',
+          );
+          await s.recordEvent(event(ws, l.clickid, { event: 'deposit', micros: 1n, tid: 'x' }));
+        }
+        await s.createLead(ws, {
+          campaignId: null,
+          externalId: 'chat-loose',
+          username: null,
+          params: {},
+          at: T0,
+          newClickid,
+        });
+        assert.deepEqual(await s.outboxCounts(ws), {});
+        assert.deepEqual(await take(ws), []);
+        assert.equal(notified, woken, 'the worker is not woken for nothing');
+      });
+
+      test('a conversion whose transaction fails leaves no outbox row', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        const l = await click(c);
+        // The log row is written after the conversion and its outbox rows, in the
+        // same transaction; one it cannot write (no postback) rolls them back.
+        await assert.rejects(
+          s.recordEvent({
+            ...event(ws, l.clickid, { event: 'registration' }),
+            log: {
+              postbackId: 'not-an-id',
+              workspaceId: ws,
+              at: T0,
+              method: 'GET',
+              url: '/x',
+              ip: null,
+              userAgent: null,
+              body: null,
+            },
+          }),
+        );
+        assert.equal((await s.getLead(ws, l.clickid))?.events.length, 0);
+        assert.deepEqual(await s.outboxCounts(ws), {});
+        assert.deepEqual(await take(ws), []);
+        // The same event, written properly, is queued.
+        await s.recordEvent(event(ws, l.clickid, { event: 'registration' }));
+        assert.deepEqual(labels(await take(ws)), ['hook conversion registration#1']);
+      });
+
+      test("clicks queue 'click', a first chat binding queues 'contact' once; '*' takes neither", async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        await s.createDestination(ws, c.id, destination('all', hook()), T0);
+        await s.createDestination(
+          ws,
+          c.id,
+          destination('pixel', pixel({ click: 'Lead', contact: 'Contact' })),
+          T0,
+        );
+        await s.createDestination(ws, c.id, destination('bot', action('contact')), T0);
+
+        const l = await click(c, { fbclid: 'X' }, T0 + 1);
+        const clicks = await take(ws);
+        assert.deepEqual(labels(clicks), ['pixel click click#1']);
+        assert.equal(clicks[0]?.subjectId, l.id);
+        assert.equal(clicks[0]?.conversion, null);
+        assert.equal(clicks[0]?.eventAt, T0 + 1);
+
+        assert.equal(
+          (await s.bindLead(ws, l.clickid, { externalId: null, username: 'bob', at: T0 + 2 })) !==
+            'not_found',
+          true,
+        );
+        assert.deepEqual(labels(await take(ws)), [], 'a username alone is no contact');
+        await s.bindLead(ws, l.clickid, { externalId: 'chat1', username: null, at: T0 + 3 });
+        const contacts = await take(ws);
+        assert.deepEqual(labels(contacts), ['bot contact contact#1', 'pixel contact contact#1']);
+        assert.equal(contacts[0]?.eventAt, T0 + 3);
+        assert.equal(contacts[0]?.lead.externalId, 'chat1');
+        await s.bindLead(ws, l.clickid, { externalId: 'chat1', username: 'bob2', at: T0 + 4 });
+        assert.equal(
+          await s.bindLead(ws, l.clickid, { externalId: 'chat2', username: null, at: T0 + 5 }),
+          'bound_elsewhere',
+        );
+        assert.deepEqual(labels(await take(ws)), [], 'bound once, contacted once');
+
+        // A lead created already bound (the bot saw it first) is a contact at once.
+        await s.createLead(ws, {
+          campaignId: c.id,
+          externalId: 'chat3',
+          username: null,
+          params: {},
+          at: T0 + 6,
+          newClickid,
+        });
+        const direct = await take(ws);
+        assert.deepEqual(labels(direct), ['bot contact contact#1', 'pixel contact contact#1']);
+        assert.equal(direct[0]?.click, null);
+      });
+
+      test('disabling a destination removes its routes; enabling, remapping and deleting apply to the next event', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        const input = destination('pixel', pixel({ registration: 'Lead' }));
+        const d = await s.createDestination(ws, c.id, input, T0);
+        await s.createDestination(ws, c.id, destination('hook', hook(['registration'])), T0);
+        const next = async () => {
+          const l = await click(c);
+          await s.recordEvent(event(ws, l.clickid, { event: 'registration' }));
+          await s.recordEvent(event(ws, l.clickid, { event: 'deposit', micros: 1n, tid: 't' }));
+          return labels(await take(ws));
+        };
+        assert.deepEqual(await next(), [
+          'hook conversion registration#1',
+          'pixel conversion registration#1',
+        ]);
+        const off = await s.updateDestination(ws, d.id, { ...input, enabled: false }, T0 + 1);
+        assert.equal(off?.enabled, false);
+        assert.deepEqual(await next(), ['hook conversion registration#1']);
+        await s.updateDestination(ws, d.id, input, T0 + 2);
+        assert.deepEqual(await next(), [
+          'hook conversion registration#1',
+          'pixel conversion registration#1',
+        ]);
+        await s.updateDestination(
+          ws,
+          d.id,
+          destination('pixel', pixel({ deposit: 'Purchase' })),
+          T0 + 3,
+        );
+        assert.deepEqual(await next(), [
+          'hook conversion registration#1',
+          'pixel conversion deposit#1',
+        ]);
+        await s.deleteDestination(ws, d.id, T0 + 4);
+        assert.deepEqual(await next(), ['hook conversion registration#1']);
+      });
+
+      test('two leads in one campaign keep their own occurrence counts', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        await s.createDestination(ws, c.id, destination('second', hook(['deposit#2'])), T0);
+        const a = await click(c);
+        const b = await click(c);
+        for (const [l, tid] of [
+          [a, 'a1'],
+          [b, 'b1'],
+          [a, 'a2'],
+        ] as const) {
+          await s.recordEvent(event(ws, l.clickid, { event: 'deposit', micros: 1n, tid }));
+        }
+        const jobs = await take(ws);
+        assert.deepEqual(labels(jobs), ['second conversion deposit#2']);
+        assert.equal(jobs[0]?.lead.clickid, a.clickid);
+        assert.equal(jobs[0]?.conversion?.tid, 'a2');
+      });
+
+      test('conversions of one lead counted at once get distinct occurrences', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        await s.createDestination(ws, c.id, destination('hook', hook(['deposit'])), T0);
+        await s.createDestination(ws, c.id, destination('third', action('deposit#3')), T0);
+        const l = await click(c);
+        const outcomes = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            s.recordEvent(event(ws, l.clickid, { event: 'deposit', micros: 1n, tid: `t${i}` })),
+          ),
+        );
+        assert.ok(outcomes.every((o) => o.status === 'recorded'));
+        const jobs = await take(ws);
+        assert.deepEqual(
+          jobs
+            .filter((j) => j.destination.name === 'hook')
+            .map((j) => j.occurrence)
+            .sort(),
+          [1, 2, 3, 4, 5, 6],
+        );
+        assert.deepEqual(labels(jobs.filter((j) => j.destination.name === 'third')), [
+          'third conversion deposit#3',
+        ]);
+      });
+
+      test('claims honour next_at, busy, perDestination and limit, oldest first', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        const a = await s.createDestination(ws, c.id, destination('a', hook()), T0);
+        const b = await s.createDestination(ws, c.id, destination('b', hook()), T0);
+        const l = await click(c);
+        for (let i = 1; i <= 4; i++) {
+          await s.recordEvent(
+            event(ws, l.clickid, { event: 'custom', tid: `e${i}`, at: T0 + 1000 * i }),
+          );
+        }
+        // A lease that ends at `now` leaves the rows free for the next look.
+        const peek = (now: number, patch: Partial<Parameters<Store['claimDeliveries']>[0]> = {}) =>
+          claim(now, { leaseUntil: now, ...patch });
+        const at = (jobs: DeliveryJob[]) => jobs.map((j) => j.eventAt - T0);
+
+        assert.deepEqual(await peek(T0 + 999), []);
+        assert.deepEqual(at(await peek(T0 + 2000)), [1000, 1000, 2000, 2000], 'next_at <= now');
+        assert.deepEqual(at(await peek(T0 + 2500)), [1000, 1000, 2000, 2000]);
+
+        const one = await peek(T0 + 9000, { perDestination: 1 });
+        assert.deepEqual(at(one), [1000, 1000]);
+        assert.deepEqual(one.map((j) => j.destination.id).sort(), [a.id, b.id].sort());
+        const two = await peek(T0 + 9000, { perDestination: 2, limit: 3 });
+        assert.deepEqual(at(two), [1000, 1000, 2000]);
+
+        const notA = await peek(T0 + 9000, { busy: [a.id] });
+        assert.deepEqual(at(notA), [1000, 2000, 3000, 4000]);
+        assert.ok(notA.every((j) => j.destination.id === b.id));
+        assert.deepEqual(await peek(T0 + 9000, { busy: [a.id, b.id] }), []);
+
+        const limited = await peek(T0 + 9000, { limit: 3 });
+        assert.deepEqual(at(limited), [1000, 1000, 2000]);
+        assert.equal((await peek(T0 + 9000)).length, 8);
+        assert.deepEqual(await s.outboxCounts(ws), { pending: 8 });
+      });
+
+      test('a claimed row is leased: not claimable again until leaseUntil', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        const l = await click(c);
+        await s.recordEvent(event(ws, l.clickid, { event: 'registration', at: T0 }));
+        const first = await claim(T0 + 10, { leaseUntil: T0 + 10 + LEASE });
+        assert.equal(first.length, 1);
+        assert.deepEqual(await claim(T0 + 11), []);
+        assert.deepEqual(await claim(T0 + 9 + LEASE), [], 'still leased');
+        const again = await claim(T0 + 10 + LEASE);
+        assert.deepEqual(
+          again.map((j) => j.outboxId),
+          first.map((j) => j.outboxId),
+          'the lease ran out',
+        );
+        assert.equal(again[0]?.attempts, 0, 'a lost lease is no attempt');
+      });
+
+      test('finishDelivery: retry makes the row due at nextAt with one more attempt; done closes it', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        const d = await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        const l = await click(c);
+        await s.recordEvent(event(ws, l.clickid, { event: 'registration', at: T0 }));
+        const [job] = await claim(T0 + 1);
+        assert.ok(job);
+
+        await s.finishDelivery(job.outboxId, attempt('retrying', T0 + 2), {
+          state: 'retry',
+          nextAt: T0 + 5000,
+        });
+        assert.deepEqual(await claim(T0 + 4999), [], 'not before nextAt, lease released or not');
+        const [second] = await claim(T0 + 5000);
+        assert.equal(second?.outboxId, job.outboxId);
+        assert.equal(second?.attempts, 1);
+        assert.equal(second?.budgetAttempts, 1);
+
+        // A release without an attempt (shutdown) changes neither the count nor the log.
+        await s.finishDelivery(job.outboxId, null, { state: 'retry', nextAt: T0 + 6000 });
+        const [third] = await claim(T0 + 6000);
+        assert.equal(third?.attempts, 1);
+
+        await s.finishDelivery(job.outboxId, attempt('delivered', T0 + 6001), {
+          state: 'done',
+          status: 'delivered',
+        });
+        assert.deepEqual(await take(ws), [], 'never claimed again');
+        assert.deepEqual(await s.outboxCounts(ws), { delivered: 1 });
+        const log = await s.listDeliveries(ws, { limit: 10 });
+        assert.deepEqual(
+          log.items.map((e) => [e.attempt, e.status, e.httpStatus, e.sourceId, e.event]),
+          [
+            [2, 'delivered', 200, d.id, 'registration'],
+            [1, 'retrying', 500, d.id, 'registration'],
+          ],
+        );
+        assert.equal(log.items[1]?.error, 'HTTP 500');
+        assert.equal(log.items[1]?.response, 'busy');
+        assert.equal(log.items[0]?.outboxId, job.outboxId);
+        assert.equal(log.items[0]?.campaignId, c.id);
+        assert.equal(log.items[0]?.sourceName, 'hook');
+        assert.equal(log.items[0]?.sourceType, 'webhook');
+        assert.equal(log.items[0]?.durationMs, 15);
+        assert.equal(log.items[0]?.request, 'POST https://tracker.example/pb');
+        assert.equal(log.items[0]?.at, T0 + 6001);
+      });
+
+      test('concurrent claims never hand out one row twice', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        for (const name of ['a', 'b', 'c']) {
+          await s.createDestination(ws, c.id, destination(name, hook()), T0);
+        }
+        const l = await click(c);
+        for (let i = 0; i < 30; i++) {
+          await s.recordEvent(event(ws, l.clickid, { event: 'custom', tid: `c${i}`, at: T0 + i }));
+        }
+        const rows = 90;
+        const peer = await openPeer();
+        try {
+          const stores = peer ? [s, peer] : [s];
+          const seen = new Map<string, number>();
+          for (let round = 0; round < 40 && seen.size < rows; round++) {
+            const now = T0 + 1000 + round;
+            const claims = await Promise.all(
+              Array.from({ length: 8 }, (_, i) =>
+                (stores[i % stores.length] as Store).claimDeliveries({
+                  now,
+                  leaseUntil: FAR,
+                  limit: 7,
+                  perDestination: 1_000,
+                  busy: [],
+                }),
+              ),
+            );
+            for (const job of claims.flat()) {
+              seen.set(job.outboxId, (seen.get(job.outboxId) ?? 0) + 1);
+            }
+          }
+          assert.equal(seen.size, rows, 'every row was claimed');
+          const twice = [...seen].filter(([, n]) => n > 1);
+          assert.deepEqual(twice, [], `rows claimed more than once (${stores.length} store(s))`);
+          assert.deepEqual(await claim(FAR - 1), [], 'all leased');
+        } finally {
+          await peer?.close();
+        }
+      });
+
+      test('deliveries: newest first, paginated, filtered, per workspace', async () => {
+        await take();
+        const ws = await workspace();
+        const other = await workspace();
+        const c = await campaign(ws);
+        const fb = await s.createDestination(
+          ws,
+          c.id,
+          destination('pixel', pixel({ registration: 'Lead', deposit: 'Purchase' })),
+          T0,
+        );
+        const wh = await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        const l = await click(c);
+        await s.recordEvent(event(ws, l.clickid, { event: 'registration', at: T0 }));
+        await s.recordEvent(
+          event(ws, l.clickid, { event: 'deposit', micros: 1n, tid: 'd', at: T0 }),
+        );
+        const jobs = await claim(T0 + 1);
+        assert.equal(jobs.length, 4);
+        const statusOf = (j: DeliveryJob) =>
+          j.destination.id === fb.id ? (j.event === 'deposit' ? 'failed' : 'delivered') : 'skipped';
+        for (const [i, j] of jobs.entries()) {
+          const status = statusOf(j);
+          await s.finishDelivery(
+            j.outboxId,
+            attempt(status, T0 + 10 + i, {
+              destinationEvent: j.destination.id === fb.id ? 'X' : null,
+            }),
+            { state: 'done', status },
+          );
+        }
+        const all = await s.listDeliveries(ws, { limit: 50 });
+        assert.equal(all.items.length, 4);
+        assert.equal(all.nextCursor, null);
+        const ids = all.items.map((e) => BigInt(e.id));
+        assert.deepEqual(
+          ids,
+          [...ids].sort((x, y) => (x > y ? -1 : x < y ? 1 : 0)),
+          'newest first',
+        );
+        assert.deepEqual(
+          all.items.map((e) => e.at),
+          [T0 + 13, T0 + 12, T0 + 11, T0 + 10],
+        );
+
+        const pages: string[] = [];
+        let cursor: string | undefined;
+        for (let n = 0; n < 5; n++) {
+          const page = await s.listDeliveries(ws, { limit: 3, ...(cursor ? { cursor } : {}) });
+          pages.push(...page.items.map((e) => e.id));
+          if (!page.nextCursor) break;
+          assert.equal(page.items.length, 3);
+          cursor = page.nextCursor;
+        }
+        assert.deepEqual(
+          pages,
+          all.items.map((e) => e.id),
+          'pages cover the list once, in order',
+        );
+
+        const bySource = await s.listDeliveries(ws, { limit: 50, sourceId: wh.id });
+        assert.deepEqual(
+          bySource.items.map((e) => [e.sourceName, e.status]),
+          [
+            ['hook', 'skipped'],
+            ['hook', 'skipped'],
+          ],
+        );
+        const failed = await s.listDeliveries(ws, { limit: 50, status: 'failed' });
+        assert.deepEqual(
+          failed.items.map((e) => [e.sourceId, e.event, e.destinationEvent, e.sourceType]),
+          [[fb.id, 'deposit', 'X', 'facebook']],
+        );
+        const deposits = await s.listDeliveries(ws, { limit: 50, event: 'deposit' });
+        assert.equal(deposits.items.length, 2);
+        assert.ok(deposits.items.every((e) => e.event === 'deposit'));
+        const combined = await s.listDeliveries(ws, {
+          limit: 50,
+          event: 'registration',
+          sourceId: fb.id,
+          status: 'delivered',
+        });
+        assert.equal(combined.items.length, 1);
+        assert.equal((await s.listDeliveries(ws, { limit: 50, campaignId: c.id })).items.length, 4);
+
+        assert.deepEqual(await s.listDeliveries(other, { limit: 50 }), {
+          items: [],
+          nextCursor: null,
+        });
+        assert.deepEqual(
+          (await s.listDeliveries(other, { limit: 50, sourceId: fb.id })).items,
+          [],
+          "another workspace cannot read a source's log by its id",
+        );
+        assert.deepEqual(await s.outboxCounts(ws), { delivered: 1, failed: 1, skipped: 2 });
+        assert.deepEqual(await s.outboxCounts(other), {});
+        const everywhere = await s.outboxCounts(null);
+        for (const [status, n] of Object.entries(await s.outboxCounts(ws))) {
+          assert.ok((everywhere[status] ?? 0) >= n, status);
+        }
+      });
+
+      test('retryDelivery re-queues a closed row with a fresh budget, only for its workspace', async () => {
+        await take();
+        const ws = await workspace();
+        const other = await workspace();
+        const c = await campaign(ws);
+        await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        const l = await click(c);
+        await s.recordEvent(event(ws, l.clickid, { event: 'registration', at: T0 }));
+        const [job] = await claim(T0 + 1);
+        assert.ok(job);
+        await s.finishDelivery(job.outboxId, attempt('retrying', T0 + 2), {
+          state: 'retry',
+          nextAt: T0 + 3,
+        });
+        const [again] = await claim(T0 + 3);
+        assert.equal(again?.budgetAttempts, 1);
+        await s.finishDelivery(job.outboxId, attempt('failed', T0 + 4), {
+          state: 'done',
+          status: 'failed',
+        });
+        assert.deepEqual(await s.outboxCounts(ws), { failed: 1 });
+        const [last] = (await s.listDeliveries(ws, { limit: 1 })).items;
+        assert.ok(last);
+
+        assert.equal(await s.retryDelivery(other, last.id, T0 + 100), null);
+        assert.equal(await s.retryDelivery(ws, '999999999', T0 + 100), null);
+        assert.equal(await s.retryDelivery(ws, 'garbage', T0 + 100), null);
+        assert.deepEqual(await s.outboxCounts(ws), { failed: 1 }, 'nothing moved');
+
+        const woken = notified;
+        assert.equal(await s.retryDelivery(ws, last.id, T0 + 100), job.outboxId);
+        assert.equal(notified, woken + 1, 'the worker is woken');
+        assert.deepEqual(await s.outboxCounts(ws), { pending: 1 });
+        assert.deepEqual(await claim(T0 + 99), [], 'due from the retry on');
+        const [retried] = await claim(T0 + 100);
+        assert.equal(retried?.outboxId, job.outboxId);
+        assert.equal(retried?.attempts, 2, 'attempts made so far are kept');
+        assert.equal(retried?.budgetAttempts, 0, 'the budget starts again');
+        assert.equal(retried?.queuedAt, T0 + 100);
+        assert.equal(retried?.eventAt, T0, 'still the same event');
+
+        // While that attempt holds the lease, a second manual retry does not steal it.
+        await s.retryDelivery(ws, last.id, T0 + 200);
+        assert.deepEqual(await claim(T0 + 200), []);
+        await s.finishDelivery(job.outboxId, attempt('delivered', T0 + 300), {
+          state: 'done',
+          status: 'delivered',
+        });
+        const log = await s.listDeliveries(ws, { limit: 10 });
+        assert.deepEqual(
+          log.items.map((e) => [e.attempt, e.status]),
+          [
+            [3, 'delivered'],
+            [2, 'failed'],
+            [1, 'retrying'],
+          ],
+        );
+        assert.deepEqual(await s.outboxCounts(ws), { delivered: 1 });
+      });
+
+      test('onOutbox is told after commits that queued rows, not after writes that queued none', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        const quiet = await campaign(ws);
+        await s.createDestination(
+          ws,
+          c.id,
+          destination('pixel', pixel({ click: 'Lead', contact: 'Contact', registration: 'Lead' })),
+          T0,
+        );
+        const count = async (write: () => Promise<unknown>) => {
+          const woken = notified;
+          await write();
+          return notified - woken;
+        };
+        let l: Lead | undefined;
+        assert.equal(
+          await count(async () => {
+            l = await click(c);
+          }),
+          1,
+          'a routed click',
+        );
+        assert.ok(l);
+        const clickid = l.clickid;
+        assert.equal(await count(() => click(quiet)), 0, 'a click without routes');
+        assert.equal(
+          await count(() => s.recordEvent(event(ws, clickid, { event: 'registration' }))),
+          1,
+        );
+        assert.equal(
+          await count(() => s.recordEvent(event(ws, clickid, { event: 'registration' }))),
+          0,
+          'a duplicate',
+        );
+        assert.equal(
+          await count(() => s.recordEvent(event(ws, clickid, { event: 'deposit', micros: 1n }))),
+          0,
+          'an event no destination takes',
+        );
+        assert.equal(
+          await count(() => s.bindLead(ws, clickid, { externalId: 'c1', username: null, at: T0 })),
+          1,
+        );
+        assert.equal(
+          await count(() => s.bindLead(ws, clickid, { externalId: 'c1', username: 'x', at: T0 })),
+          0,
+        );
+        assert.equal(
+          await count(() => s.recordEvent(event(ws, 'nosuchclick9', { event: 'x' }))),
+          0,
+        );
+        assert.equal(await count(() => campaign(ws)), 0);
+        assert.equal(
+          (await count(() => Promise.all(Array.from({ length: 5 }, () => click(c))))) >= 1,
+          true,
+          'concurrent routed clicks wake the worker',
+        );
+        const jobs = await take(ws);
+        assert.equal(jobs.length, 8);
+
+        // A write whose transaction rolled back queued nothing (see the test above).
+        const failing = await click(c);
+        await take(ws);
+        assert.equal(
+          await count(() =>
+            s
+              .recordEvent({
+                ...event(ws, failing.clickid, { event: 'registration' }),
+                log: {
+                  postbackId: 'not-an-id',
+                  workspaceId: ws,
+                  at: T0,
+                  method: 'GET',
+                  url: '/x',
+                  ip: null,
+                  userAgent: null,
+                  body: null,
+                },
+              })
+              .catch(() => 'rolled back'),
+          ),
+          0,
+          'no wake-up for a rolled-back write',
+        );
+      });
     });
   });
 }

@@ -253,10 +253,13 @@ export class SqliteStore implements Store {
       this.db
         .transaction(() => {
           for (const op of ops) {
+            const queuedBefore = this.outboxWritten;
             try {
               // Nested inside the batch, better-sqlite3 makes this a savepoint.
               results.push({ ok: true, value: this.db.transaction(op.fn)() });
             } catch (error) {
+              // Its savepoint rolled back, outbox rows included.
+              this.outboxWritten = queuedBefore;
               results.push({ ok: false, error });
             }
           }
