@@ -37,7 +37,8 @@ export interface Server {
   stop: () => Promise<void>;
 }
 
-export async function startServer(): Promise<Server> {
+/** `env` adds to (or overrides) the server's environment, e.g. where Facebook is. */
+export async function startServer(env: Record<string, string> = {}): Promise<Server> {
   if (!existsSync('web/dist/index.html')) {
     throw new Error('web/dist is missing: run `npm run build:web` (npm run test:e2e does it)');
   }
@@ -50,12 +51,23 @@ export async function startServer(): Promise<Server> {
       PORT: String(port),
       HOST: '127.0.0.1',
       DATABASE_URL: `sqlite:${join(dir, 'e2e.db')}`,
+      // The secret key file too: nothing of a test run is left in the work tree.
+      DATA_DIR: dir,
       PUBLIC_URL: url,
       LOG_LEVEL: 'warn',
+      ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopping = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      // A crash mid-test shows up as refused connections: say why.
+      if (!stopping)
+        console.error(`# the server exited on its own: code ${code}, signal ${signal}`);
+      resolve();
+    }),
+  );
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
@@ -73,6 +85,7 @@ export async function startServer(): Promise<Server> {
   return {
     url,
     stop: async () => {
+      stopping = true;
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
       rmSync(dir, { recursive: true, force: true });

@@ -221,3 +221,76 @@ export interface EventAnswer {
   clickid: string;
   conversionId: string | null;
 }
+
+// ---- Forwarding: sources, auto actions, deliveries ----
+
+interface SourceBase {
+  id: string;
+  campaignId: string;
+  name: string;
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface FacebookSource extends SourceBase {
+  type: 'facebook';
+  pixelId: string;
+  testEventCode: string | null;
+  /** Our event (or `deposit#N`) → Facebook's event name; unmapped events are not sent. */
+  mapping: Record<string, string>;
+  actionSource: string;
+  hasAccessToken: boolean;
+}
+
+export interface WebhookSource extends SourceBase {
+  type: 'webhook';
+  url: string;
+  method: 'GET' | 'POST';
+  /** Empty: every conversion event. */
+  events: string[];
+  hasSecret: boolean;
+}
+
+export type Source = FacebookSource | WebhookSource;
+
+export interface AutoAction {
+  id: string;
+  campaignId: string;
+  event: string;
+  url: string;
+  payload: Record<string, unknown>;
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type DeliveryStatus = 'delivered' | 'retrying' | 'failed' | 'expired' | 'skipped';
+export const DELIVERY_STATUSES: DeliveryStatus[] = [
+  'delivered',
+  'retrying',
+  'failed',
+  'expired',
+  'skipped',
+];
+
+export interface Delivery {
+  id: string;
+  at: string;
+  outboxId: string;
+  campaignId: string;
+  /** For an auto action: the auto action's id. */
+  sourceId: string;
+  sourceName: string;
+  sourceType: 'facebook' | 'webhook' | 'auto_action';
+  event: string;
+  destinationEvent: string | null;
+  eventId: string;
+  attempt: number;
+  httpStatus: number | null;
+  status: DeliveryStatus;
+  error: string | null;
+  request: string;
+  response: string | null;
+  durationMs: number;
+}

@@ -26,6 +26,8 @@ import { FacebookIcon, HomeIcon, LogoMark, LogoutIcon } from './ui/icons';
 
 // uPlot only loads with the dashboard: the first load stays small.
 const DashboardPage = lazy(() => import('./pages/dashboard'));
+// Forwarding screens come with their own chunk (and their own messages).
+const SourceLogsPage = lazy(() => import('./pages/source-logs'));
 
 interface Session {
   me: Me;
@@ -214,6 +216,9 @@ function Routes() {
   if (path === '/tracker/campaigns/new') return <CampaignEdit id={null} />;
   let params = match('/tracker/campaigns/:id', path);
   if (params?.id) return <CampaignEdit key={params.id} id={params.id} />;
+  params = match('/tracker/campaigns/:id/:section', path);
+  if (params?.id && (params.section === 'sources' || params.section === 'auto-actions'))
+    return <CampaignEdit key={params.id} id={params.id} section={params.section} />;
   if (path === '/tracker/postbacks') return <PostbacksPage />;
   if (path === '/tracker/postbacks/new') return <PostbackNew />;
   params = match('/tracker/postbacks/:id', path);
@@ -222,6 +227,12 @@ function Routes() {
   params = match('/tracker/leads/:clickid', path);
   if (params?.clickid) return <LeadCard key={params.clickid} clickid={params.clickid} />;
   if (path === '/tracker/logs') return <LogsPage />;
+  if (path === '/tracker/logs/sources')
+    return (
+      <Suspense fallback={<Loading />}>
+        <SourceLogsPage />
+      </Suspense>
+    );
   if (path === '/tracker/analytics') return <StatsPage />;
   if (path === '/tracker/dashboard')
     return (

@@ -51,6 +51,8 @@ const en = {
   'err.signup_closed': 'Sign-up is closed on this installation. Ask the owner for an account.',
   'err.unauthorized': 'Your session has ended. Log in again.',
   'err.not_found': 'It no longer exists or belongs to another workspace.',
+  'err.private_address':
+    'This URL points at a private or local address: webhooks may only reach public ones (ALLOW_PRIVATE_WEBHOOKS=true on the server lifts this).',
 
   'auth.loginTitle': 'Log in',
   'auth.signupTitle': 'Create a workspace',
@@ -79,6 +81,13 @@ const en = {
   'nav.logs': 'Logs',
   'nav.analytics': 'Analytics',
   'nav.dashboard': 'Dashboard',
+  'nav.campaignSections': 'Campaign sections',
+  'nav.campaignSettings': 'Settings',
+  'nav.sources': 'Sources',
+  'nav.autoActions': 'Auto actions',
+  'nav.logKinds': 'Kinds of logs',
+  'nav.postbackLogs': 'Postback logs',
+  'nav.sourceLogs': 'Source logs',
 
   'home.title': 'Welcome, {name}',
   'home.lead':
@@ -338,6 +347,8 @@ const ru: Record<MessageKey, string> = {
   'err.signup_closed': 'Регистрация на этой установке закрыта. Попросите аккаунт у владельца.',
   'err.unauthorized': 'Сессия закончилась. Войдите снова.',
   'err.not_found': 'Этого больше нет или оно принадлежит другому пространству.',
+  'err.private_address':
+    'Этот URL ведёт на частный или локальный адрес: вебхуки ходят только на публичные (ALLOW_PRIVATE_WEBHOOKS=true на сервере снимает запрет).',
 
   'auth.loginTitle': 'Вход',
   'auth.signupTitle': 'Новое рабочее пространство',
@@ -366,6 +377,13 @@ const ru: Record<MessageKey, string> = {
   'nav.logs': 'Логи',
   'nav.analytics': 'Аналитика',
   'nav.dashboard': 'Дашборд',
+  'nav.campaignSections': 'Разделы кампании',
+  'nav.campaignSettings': 'Настройки',
+  'nav.sources': 'Источники',
+  'nav.autoActions': 'Автодействия',
+  'nav.logKinds': 'Виды логов',
+  'nav.postbackLogs': 'Логи постбэков',
+  'nav.sourceLogs': 'Логи источников',
 
   'home.title': 'Добро пожаловать, {name}',
   'home.lead': 'Нажмите значок Facebook в меню, чтобы открыть трекер. Настройка — три шага:',
@@ -682,14 +700,8 @@ function makeI18n(lang: Lang, setLang: (lang: Lang) => void): I18n {
     }
     return moneyFormats.get(currency) ?? null;
   };
-  const t = (key: MessageKey, vars?: Record<string, string | number>) => {
-    let text = dict[key] ?? en[key] ?? key;
-    if (vars) {
-      for (const [name, value] of Object.entries(vars))
-        text = text.replaceAll(`{${name}}`, String(value));
-    }
-    return text;
-  };
+  const t = (key: MessageKey, vars?: Record<string, string | number>) =>
+    fill(dict[key] ?? en[key] ?? key, vars);
   return {
     lang,
     setLang,
@@ -709,4 +721,28 @@ function makeI18n(lang: Lang, setLang: (lang: Lang) => void): I18n {
     time: (iso) => timeFormat.format(new Date(iso)),
     date: (isoDate) => dateFormat.format(new Date(`${isoDate}T00:00:00Z`)),
   };
+}
+
+function fill(text: string, vars?: Record<string, string | number>): string {
+  let out = text;
+  if (vars) {
+    for (const [name, value] of Object.entries(vars))
+      out = out.replaceAll(`{${name}}`, String(value));
+  }
+  return out;
+}
+
+/**
+ * A lazily loaded screen's own messages, English and Russian (Russian must cover
+ * every key): they travel in that screen's chunk instead of the first load.
+ */
+export function useMessages<K extends string>(
+  dicts: Record<Lang, Record<K, string>>,
+): (key: K, vars?: Record<string, string | number>) => string {
+  const { lang } = useI18n();
+  return useCallback(
+    (key: K, vars?: Record<string, string | number>) =>
+      fill(dicts[lang][key] ?? dicts.en[key] ?? key, vars),
+    [dicts, lang],
+  );
 }

@@ -1,10 +1,21 @@
-// Campaigns: the list with click URLs to copy, and one form to create or edit.
-import { type FormEvent, useRef, useState } from 'react';
+// Campaigns: the list with click URLs to copy, and one campaign: its settings form,
+// its sources (Facebook pixels, webhooks) and its auto actions (lazily loaded).
+import { type FormEvent, lazy, Suspense, useRef, useState } from 'react';
 import { api, type Campaign, get } from '../api';
-import { useI18n } from '../i18n';
+import { type MessageKey, useI18n } from '../i18n';
 import { Link, useRouter } from '../router';
 import { CopyButton, CopyField, Empty, ErrorBox, Field, Loading, Notice } from '../ui/common';
 import { useLoad } from '../ui/use-load';
+
+const SourcesSection = lazy(() => import('./sources'));
+const AutoActionsSection = lazy(() => import('./auto-actions'));
+
+export type CampaignSection = 'settings' | 'sources' | 'auto-actions';
+const SECTIONS: { section: CampaignSection; suffix: string; key: MessageKey }[] = [
+  { section: 'settings', suffix: '', key: 'nav.campaignSettings' },
+  { section: 'sources', suffix: '/sources', key: 'nav.sources' },
+  { section: 'auto-actions', suffix: '/auto-actions', key: 'nav.autoActions' },
+];
 
 export function CampaignsPage() {
   const { t, dateTime } = useI18n();
@@ -73,7 +84,13 @@ export function CampaignsPage() {
 
 const MACRO = '{{tracker.clickid}}';
 
-export function CampaignEdit({ id }: { id: string | null }) {
+export function CampaignEdit({
+  id,
+  section = 'settings',
+}: {
+  id: string | null;
+  section?: CampaignSection;
+}) {
   const { t } = useI18n();
   const { navigate, search } = useRouter();
   const [form, setForm] = useState({ name: '', description: '', buyer: '', destinationUrl: '' });
@@ -167,82 +184,107 @@ export function CampaignEdit({ id }: { id: string | null }) {
           <h1>{id ? saved?.name || t('campaigns.editTitle') : t('campaigns.new')}</h1>
         </div>
       </div>
-      <div className="columns">
-        <form className="card form" onSubmit={submit}>
-          <Field label={t('common.name')}>
-            {(fid) => (
-              <input
-                id={fid}
-                required
-                maxLength={200}
-                value={form.name}
-                onChange={(e) => set('name')(e.target.value)}
-              />
-            )}
-          </Field>
-          <Field label={t('campaigns.description')} optional>
-            {(fid) => (
-              <textarea
-                id={fid}
-                rows={2}
-                maxLength={2000}
-                value={form.description}
-                onChange={(e) => set('description')(e.target.value)}
-              />
-            )}
-          </Field>
-          <Field label={t('campaigns.buyer')} hint={t('campaigns.buyerHint')} optional>
-            {(fid, hint) => (
-              <input
-                id={fid}
-                maxLength={100}
-                aria-describedby={hint}
-                value={form.buyer}
-                onChange={(e) => set('buyer')(e.target.value)}
-              />
-            )}
-          </Field>
-          <Field label={t('campaigns.destination')} hint={t('campaigns.destinationHint')}>
-            {(fid, hint) => (
-              <div className="input-with-button">
+      {id && (
+        <nav className="subtabs" aria-label={t('nav.campaignSections')}>
+          {SECTIONS.map((s) => (
+            <Link
+              key={s.section}
+              to={`/tracker/campaigns/${encodeURIComponent(id)}${s.suffix}`}
+              className={`subtab ${section === s.section ? 'active' : ''}`}
+              aria-current={section === s.section ? 'page' : undefined}
+            >
+              {t(s.key)}
+            </Link>
+          ))}
+        </nav>
+      )}
+      {id && section !== 'settings' && (
+        <Suspense fallback={<Loading />}>
+          {section === 'sources' ? (
+            <SourcesSection campaignId={id} />
+          ) : (
+            <AutoActionsSection campaignId={id} />
+          )}
+        </Suspense>
+      )}
+      {section === 'settings' && (
+        <div className="columns">
+          <form className="card form" onSubmit={submit}>
+            <Field label={t('common.name')}>
+              {(fid) => (
                 <input
                   id={fid}
-                  ref={destination}
-                  className="mono"
-                  type="url"
-                  maxLength={2048}
-                  placeholder="https://t.me/my_bot?start={{tracker.clickid}}"
-                  aria-describedby={hint}
-                  value={form.destinationUrl}
-                  onChange={(e) => set('destinationUrl')(e.target.value)}
+                  required
+                  maxLength={200}
+                  value={form.name}
+                  onChange={(e) => set('name')(e.target.value)}
                 />
-                <button type="button" className="btn btn-small" onClick={insertMacro}>
-                  {t('campaigns.insertMacro')}
-                </button>
-              </div>
-            )}
-          </Field>
-          <ErrorBox error={error} />
-          <div className="form-actions">
-            <button type="submit" className="btn btn-primary" disabled={busy}>
-              {busy ? t('common.saving') : id ? t('common.save') : t('common.create')}
-            </button>
-            {id && (
-              <button type="button" className="btn btn-danger-ghost" onClick={remove}>
-                {t('common.delete')}
+              )}
+            </Field>
+            <Field label={t('campaigns.description')} optional>
+              {(fid) => (
+                <textarea
+                  id={fid}
+                  rows={2}
+                  maxLength={2000}
+                  value={form.description}
+                  onChange={(e) => set('description')(e.target.value)}
+                />
+              )}
+            </Field>
+            <Field label={t('campaigns.buyer')} hint={t('campaigns.buyerHint')} optional>
+              {(fid, hint) => (
+                <input
+                  id={fid}
+                  maxLength={100}
+                  aria-describedby={hint}
+                  value={form.buyer}
+                  onChange={(e) => set('buyer')(e.target.value)}
+                />
+              )}
+            </Field>
+            <Field label={t('campaigns.destination')} hint={t('campaigns.destinationHint')}>
+              {(fid, hint) => (
+                <div className="input-with-button">
+                  <input
+                    id={fid}
+                    ref={destination}
+                    className="mono"
+                    type="url"
+                    maxLength={2048}
+                    placeholder="https://t.me/my_bot?start={{tracker.clickid}}"
+                    aria-describedby={hint}
+                    value={form.destinationUrl}
+                    onChange={(e) => set('destinationUrl')(e.target.value)}
+                  />
+                  <button type="button" className="btn btn-small" onClick={insertMacro}>
+                    {t('campaigns.insertMacro')}
+                  </button>
+                </div>
+              )}
+            </Field>
+            <ErrorBox error={error} />
+            <div className="form-actions">
+              <button type="submit" className="btn btn-primary" disabled={busy}>
+                {busy ? t('common.saving') : id ? t('common.save') : t('common.create')}
               </button>
-            )}
-          </div>
-        </form>
-        {saved && (
-          <aside className="card">
-            {justCreated && <Notice>{t('campaigns.created')}</Notice>}
-            <CopyField label={t('campaigns.clickUrl')} value={saved.clickUrl} />
-            <p className="hint">{t('campaigns.clickUrlHint')}</p>
-            <Link to={`/tracker/leads?campaignId=${saved.id}`}>{t('campaigns.leads')} →</Link>
-          </aside>
-        )}
-      </div>
+              {id && (
+                <button type="button" className="btn btn-danger-ghost" onClick={remove}>
+                  {t('common.delete')}
+                </button>
+              )}
+            </div>
+          </form>
+          {saved && (
+            <aside className="card">
+              {justCreated && <Notice>{t('campaigns.created')}</Notice>}
+              <CopyField label={t('campaigns.clickUrl')} value={saved.clickUrl} />
+              <p className="hint">{t('campaigns.clickUrlHint')}</p>
+              <Link to={`/tracker/leads?campaignId=${saved.id}`}>{t('campaigns.leads')} →</Link>
+            </aside>
+          )}
+        </div>
+      )}
     </section>
   );
 }

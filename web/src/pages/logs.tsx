@@ -1,4 +1,4 @@
-// Logs → Postback logs: newest first, polled every 2 s while the first page is open,
+// Logs → Postback logs (Source logs are in source-logs.tsx): newest first, polled every 2 s while the first page is open,
 // filtered by postback and status, searchable; a row opens the request and our answer.
 import { type FormEvent, Fragment, type ReactNode, useEffect, useRef, useState } from 'react';
 import { get, LOG_STATUSES, type LogEntry, type Page, type Postback } from '../api';
@@ -97,6 +97,7 @@ export function LogsPage() {
 
   return (
     <section className="page">
+      <LogsTabs current="postbacks" />
       <div className="page-head">
         <h1>{t('logs.title')}</h1>
         <span className={`live ${live ? 'on' : ''}`} role="status">
@@ -261,6 +262,29 @@ export function LogsPage() {
         onNext={() => page?.nextCursor && pager.next(page.nextCursor)}
       />
     </section>
+  );
+}
+
+/** Postback logs | Source logs. */
+export function LogsTabs({ current }: { current: 'postbacks' | 'sources' }) {
+  const { t } = useI18n();
+  const tabs = [
+    { kind: 'postbacks', to: '/tracker/logs', label: t('nav.postbackLogs') },
+    { kind: 'sources', to: '/tracker/logs/sources', label: t('nav.sourceLogs') },
+  ] as const;
+  return (
+    <nav className="subtabs" aria-label={t('nav.logKinds')}>
+      {tabs.map((tab) => (
+        <Link
+          key={tab.kind}
+          to={tab.to}
+          className={`subtab ${current === tab.kind ? 'active' : ''}`}
+          aria-current={current === tab.kind ? 'page' : undefined}
+        >
+          {tab.label}
+        </Link>
+      ))}
+    </nav>
   );
 }
 
