@@ -15,12 +15,12 @@ import { OutboxWorker } from './forwarders/outbox-worker.js';
 import { loadSecretBox, type SecretBox } from './forwarders/secret-box.js';
 import { AppError, errorBody } from './http/errors.js';
 import { shedLoad } from './http/load-shedding.js';
-import { PostbackCache } from './http/postback-cache.js';
+import { LookupCache } from './http/lookup-cache.js';
 import { apiRoutes } from './routes/api/v1/index.js';
 import { clickRoutes } from './routes/clicks/click.js';
 import { answerFrameworkError, inboundRoutes } from './routes/inbound/postback.js';
 import { isAppRoute, webAppRoutes } from './routes/web-app.js';
-import type { Store } from './store/store.js';
+import type { Campaign, PostbackConfig, Store } from './store/store.js';
 
 export interface AppDeps {
   config: Config;
@@ -37,7 +37,9 @@ export interface AppDeps {
 declare module 'fastify' {
   interface FastifyInstance {
     deps: Required<Pick<AppDeps, 'config' | 'store' | 'now' | 'secrets'>>;
-    postbacks: PostbackCache;
+    postbacks: LookupCache<PostbackConfig>;
+    /** Campaigns by slug or id, for the click route. */
+    campaigns: LookupCache<Campaign>;
     /** Delivers the outbox; main.ts starts it, tests drive it. */
     forwarder: OutboxWorker;
   }
@@ -79,7 +81,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await app.forwarder.stop();
   });
-  app.decorate('postbacks', new PostbackCache(deps.store, now));
+  app.decorate('postbacks', new LookupCache((token) => deps.store.findPostbackByToken(token), now));
+  app.decorate(
+    'campaigns',
+    new LookupCache((slugOrId) => deps.store.findCampaignForClick(slugOrId), now),
+  );
   shedLoad(app, deps.config.maxInFlight);
 
   // While stopping, every answer ends its keep-alive connection, so an idle

@@ -1,18 +1,30 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 // 62 * 4 = 248: bytes at or above it are rejected so every character is equally likely.
 const LIMIT = 248;
 
+/**
+ * CSPRNG bytes drawn 4 KB at a time: one call to the system per ~300
+ * clickids instead of one per clickid (it showed in profiles of the click path).
+ */
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+
+function randomByte(): number {
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  return pool[poolAt++] as number;
+}
+
 /** A string of `[A-Za-z0-9]` from the CSPRNG, without modulo bias. */
 export function randomAlphanumeric(length: number): string {
   let out = '';
   while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      if (byte >= LIMIT) continue;
-      out += ALPHABET[byte % 62];
-      if (out.length === length) break;
-    }
+    const byte = randomByte();
+    if (byte < LIMIT) out += ALPHABET[byte % 62];
   }
   return out;
 }

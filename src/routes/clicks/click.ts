@@ -26,6 +26,7 @@ export function clickParams(query: unknown): Record<string, string> {
 
 export async function clickRoutes(app: FastifyInstance): Promise<void> {
   const { store, now } = app.deps;
+  const campaigns = app.campaigns;
   app.get(
     '/c/:campaign',
     {
@@ -37,7 +38,7 @@ export async function clickRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const { campaign: slug } = request.params as { campaign: string };
-      const campaign = await store.findCampaignForClick(slug);
+      const campaign = await campaigns.find(slug);
       if (!campaign) return reply.status(404).send(errorBody('not_found', 'no such campaign'));
       const params = clickParams(request.query);
       const lead = await store.recordClick({

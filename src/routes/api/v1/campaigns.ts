@@ -106,6 +106,7 @@ export async function campaignRoutes(app: FastifyInstance): Promise<void> {
         destinationUrl: body.destinationUrl?.trim(),
       });
       if (!campaign) throw notFound('campaign');
+      app.campaigns.invalidate(campaign.slug, campaign.id);
       return present(campaign);
     },
   );
@@ -122,7 +123,11 @@ export async function campaignRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const acc = account(request);
       const { id } = request.params as { id: string };
-      if (!(await store.deleteCampaign(acc.workspace.id, id, now()))) throw notFound('campaign');
+      const campaign = await store.getCampaign(acc.workspace.id, id);
+      if (!campaign || !(await store.deleteCampaign(acc.workspace.id, id, now()))) {
+        throw notFound('campaign');
+      }
+      app.campaigns.invalidate(campaign.slug, campaign.id);
       return reply.status(204).send();
     },
   );
