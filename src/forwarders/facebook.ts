@@ -34,16 +34,24 @@ export function fbcFor(clickAt: number, fbclid: string): string {
   return `fb.1.${clickAt}.${fbclid}`;
 }
 
-export function facebookRequest(
+/** One job as a Conversions API event (JSON text), or why it is not sent. */
+export type FacebookEvent =
+  | { kind: 'event'; eventName: string; json: string }
+  | { kind: 'skip' | 'expire'; destinationEvent: string | null; reason: string };
+
+/** Events per request; the API takes up to 1,000. */
+export const FACEBOOK_BATCH = 100;
+
+export function facebookEvent(
   job: DeliveryJob,
   settings: FacebookSettings,
-  accessToken: string,
   context: FacebookContext,
-): PreparedDelivery {
+): FacebookEvent {
   const eventName = mappedFacebookEvent(settings.mapping, job.event, job.occurrence);
   if (eventName === null) {
     return { kind: 'skip', destinationEvent: null, reason: `${job.event} is not mapped` };
   }
+  // Sent, it would fail the whole request, other events with it.
   if (context.now - job.eventAt > FACEBOOK_MAX_EVENT_AGE_MS) {
     return {
       kind: 'expire',
@@ -85,24 +93,49 @@ export function facebookRequest(
   } else if (isMoneyEvent(job.event) && conversion) {
     event.custom_data = { currency: FACEBOOK_CURRENCY[conversion.currency] ?? conversion.currency };
   }
-
-  const payload: Record<string, unknown> = { data: [event] };
-  if (settings.testEventCode) payload.test_event_code = settings.testEventCode;
   // The amount goes out as the exact decimal the network sent, never through a float.
-  let body = JSON.stringify(payload);
-  if (value !== null) body = body.replace(JSON.stringify(VALUE_SLOT), value);
+  let json = JSON.stringify(event);
+  if (value !== null) json = json.replace(JSON.stringify(VALUE_SLOT), value);
+  return { kind: 'event', eventName, json };
+}
 
+/** One request carrying `events` (JSON texts from facebookEvent) to the pixel. */
+export function facebookBatch(
+  events: string[],
+  settings: FacebookSettings,
+  accessToken: string,
+  context: FacebookContext,
+): { request: Extract<PreparedDelivery, { kind: 'send' }>['request']; loggedUrl: string } {
+  const testCode = settings.testEventCode
+    ? `,"test_event_code":${JSON.stringify(settings.testEventCode)}`
+    : '';
   const base = `${context.graphUrl}/${context.graphVersion}/${encodeURIComponent(settings.pixelId)}/events`;
   return {
-    kind: 'send',
-    destinationEvent: eventName,
     request: {
       method: 'POST',
       url: `${base}?access_token=${encodeURIComponent(accessToken)}`,
       headers: { 'content-type': 'application/json' },
-      body,
+      body: `{"data":[${events.join(',')}]${testCode}}`,
     },
-    logText: requestLogText('POST', `${base}?access_token=[redacted]`, body),
+    loggedUrl: `${base}?access_token=[redacted]`,
+  };
+}
+
+/** A request for one job alone. */
+export function facebookRequest(
+  job: DeliveryJob,
+  settings: FacebookSettings,
+  accessToken: string,
+  context: FacebookContext,
+): PreparedDelivery {
+  const event = facebookEvent(job, settings, context);
+  if (event.kind !== 'event') return event;
+  const { request, loggedUrl } = facebookBatch([event.json], settings, accessToken, context);
+  return {
+    kind: 'send',
+    destinationEvent: event.eventName,
+    request,
+    logText: requestLogText('POST', loggedUrl, request.body),
   };
 }
 

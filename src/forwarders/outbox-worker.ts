@@ -4,9 +4,16 @@
 // is only closed after its attempt is logged.
 import type { Config } from '../config.js';
 import { eventId, isRetryableStatus, type RetryPolicy, retryDelay } from '../domain/forwarding.js';
-import type { DeliveryAttempt, DeliveryJob, DeliveryOutcome, Store } from '../store/store.js';
-import { facebookRequest, isTransientFacebookError } from './facebook.js';
-import { type PreparedDelivery, send } from './outbound-http.js';
+import type { DeliveryAttempt, DeliveryJob, Store } from '../store/store.js';
+import {
+  FACEBOOK_BATCH,
+  type FacebookContext,
+  type FacebookEvent,
+  facebookBatch,
+  facebookEvent,
+  isTransientFacebookError,
+} from './facebook.js';
+import { type PreparedDelivery, requestLogText, send } from './outbound-http.js';
 import type { SecretBox } from './secret-box.js';
 import { autoActionRequest, webhookRequest } from './webhook.js';
 
@@ -25,8 +32,8 @@ export interface WorkerDeps {
   random?: () => number;
 }
 
-/** Deliveries in flight from one process, across destinations. */
-const MAX_PARALLEL = 64;
+/** Outbox rows being delivered by one process, across destinations. */
+const MAX_ROWS_IN_FLIGHT = 1_000;
 /** A leased row is left alone by other workers for this long. */
 const LEASE_MS = 120_000;
 const MAX_DELAY_MS = 3_600_000;
@@ -37,6 +44,7 @@ export class OutboxWorker {
   private readonly inflight = new Map<string, number>();
   private readonly waiting = new Map<string, Array<() => void>>();
   private readonly running = new Set<Promise<void>>();
+  private rowsInFlight = 0;
   private readonly policy: RetryPolicy;
   private stopped = true;
   private ticking = false;
@@ -118,7 +126,7 @@ export class OutboxWorker {
   }
 
   private async claimAndDispatch(): Promise<number> {
-    const free = MAX_PARALLEL - this.running.size;
+    const free = MAX_ROWS_IN_FLIGHT - this.rowsInFlight;
     if (free <= 0) return 0;
     const concurrency = this.deps.config.forward.concurrency;
     const busy = [...this.inflight].filter(([, n]) => n >= concurrency).map(([id]) => id);
@@ -128,14 +136,37 @@ export class OutboxWorker {
       leaseUntil: now + LEASE_MS,
       limit: free,
       perDestination: concurrency,
+      perBatchedDestination: concurrency * FACEBOOK_BATCH,
       busy,
     });
+    // Facebook events to one pixel travel together, up to FACEBOOK_BATCH a request.
+    const groups: DeliveryJob[][] = [];
+    const pixels = new Map<string, DeliveryJob[]>();
     for (const job of jobs) {
-      const run = this.limited(job.destination.id, () => this.deliver(job))
+      if (job.destination.settings.kind !== 'facebook') {
+        groups.push([job]);
+        continue;
+      }
+      let group = pixels.get(job.destination.id);
+      if (!group || group.length >= FACEBOOK_BATCH) {
+        group = [];
+        pixels.set(job.destination.id, group);
+        groups.push(group);
+      }
+      group.push(job);
+    }
+    for (const group of groups) {
+      const first = group[0] as DeliveryJob;
+      this.rowsInFlight += group.length;
+      const run = this.limited(first.destination.id, () => this.deliver(group))
         .catch((error: unknown) =>
-          this.deps.log.error({ err: error, outboxId: job.outboxId }, 'outbox: delivery failed'),
+          this.deps.log.error(
+            { err: error, outboxIds: group.map((j) => j.outboxId) },
+            'outbox: delivery failed',
+          ),
         )
         .finally(() => {
+          this.rowsInFlight -= group.length;
           this.running.delete(run);
           if (!this.stopped) this.wake();
         });
@@ -167,43 +198,28 @@ export class OutboxWorker {
     }
   }
 
-  private prepare(job: DeliveryJob): PreparedDelivery {
-    const { settings, secret } = job.destination;
-    const { config, secrets } = this.deps;
-    let plain: string | null = null;
-    if (secret !== null) {
-      try {
-        plain = secrets.decrypt(secret);
-      } catch {
-        return {
-          kind: 'fail',
-          destinationEvent: null,
-          reason: 'the stored secret cannot be decrypted: was SECRET_KEY changed?',
-        };
-      }
-    }
-    switch (settings.kind) {
-      case 'facebook':
-        if (plain === null) {
-          return { kind: 'fail', destinationEvent: null, reason: 'no access token' };
-        }
-        return facebookRequest(job, settings.facebook, plain, {
-          graphUrl: config.facebookGraphUrl,
-          graphVersion: config.facebookGraphVersion,
-          publicUrl: config.publicUrl,
-          now: this.deps.now(),
-        });
-      case 'webhook':
-        return webhookRequest(job, settings.webhook, plain);
-      case 'auto_action':
-        return autoActionRequest(job, settings.autoAction);
-    }
+  private facebookContext(): FacebookContext {
+    const { config, now } = this.deps;
+    return {
+      graphUrl: config.facebookGraphUrl,
+      graphVersion: config.facebookGraphVersion,
+      publicUrl: config.publicUrl,
+      now: now(),
+    };
   }
 
-  private async deliver(job: DeliveryJob): Promise<void> {
-    const { store, config, now } = this.deps;
+  /**
+   * Jobs of one destination (several only for a Facebook pixel): the ones
+   * that cannot or need not be sent are closed at once, the rest go out in one
+   * request, and each job's row moves on by that request's answer.
+   */
+  private async deliver(jobs: DeliveryJob[]): Promise<void> {
+    const { store, config, now, secrets } = this.deps;
     const at = now();
-    const log = (
+    const destination = (jobs[0] as DeliveryJob).destination;
+    const settings = destination.settings;
+    const attemptOf = (
+      job: DeliveryJob,
       status: DeliveryAttempt['status'],
       fields: Partial<DeliveryAttempt>,
     ): DeliveryAttempt => ({
@@ -218,85 +234,147 @@ export class OutboxWorker {
       response: null,
       ...fields,
     });
-    const done = (status: 'delivered' | 'failed' | 'expired' | 'skipped'): DeliveryOutcome => ({
-      state: 'done',
-      status,
-    });
+    const close = (
+      job: DeliveryJob,
+      status: 'delivered' | 'failed' | 'expired' | 'skipped',
+      fields: Partial<DeliveryAttempt>,
+    ) =>
+      store.finishDelivery(job.outboxId, attemptOf(job, status, fields), { state: 'done', status });
+    const closeAll = (status: 'failed' | 'skipped', error: string) =>
+      Promise.all(jobs.map((job) => close(job, status, { error })));
 
-    const destination = job.destination;
     if (destination.deleted || !destination.enabled) {
-      const why = destination.deleted ? 'the source was deleted' : 'the source is disabled';
-      await store.finishDelivery(job.outboxId, log('skipped', { error: why }), done('skipped'));
-      return;
-    }
-    const prepared = this.prepare(job);
-    if (prepared.kind !== 'send') {
-      const status =
-        prepared.kind === 'skip' ? 'skipped' : prepared.kind === 'expire' ? 'expired' : 'failed';
-      await store.finishDelivery(
-        job.outboxId,
-        log(status, { destinationEvent: prepared.destinationEvent, error: prepared.reason }),
-        done(status),
+      await closeAll(
+        'skipped',
+        destination.deleted ? 'the source was deleted' : 'the source is disabled',
       );
       return;
     }
-
-    if (at - job.queuedAt > this.policy.maxAgeMs) {
-      const error = `gave up: queued more than ${Math.round(this.policy.maxAgeMs / 3_600_000)} h ago`;
-      await store.finishDelivery(
-        job.outboxId,
-        log('failed', { destinationEvent: prepared.destinationEvent, error }),
-        done('failed'),
-      );
+    let secret: string | null = null;
+    if (destination.secret !== null) {
+      try {
+        secret = secrets.decrypt(destination.secret);
+      } catch {
+        await closeAll('failed', 'the stored secret cannot be decrypted: was SECRET_KEY changed?');
+        return;
+      }
+    }
+    if (settings.kind === 'facebook' && secret === null) {
+      await closeAll('failed', 'no access token');
       return;
     }
 
-    const isFacebook = destination.settings.kind === 'facebook';
+    // What each job becomes; the ones not sent are closed here.
+    const sendable: Array<{ job: DeliveryJob; destinationEvent: string | null; payload: string }> =
+      [];
+    let single: Extract<PreparedDelivery, { kind: 'send' }> | null = null;
+    const tooOld = (job: DeliveryJob) => at - job.queuedAt > this.policy.maxAgeMs;
+    const giveUp = `gave up: queued more than ${Math.round(this.policy.maxAgeMs / 3_600_000)} h ago`;
+    for (const job of jobs) {
+      let prepared: PreparedDelivery | FacebookEvent;
+      if (settings.kind === 'facebook')
+        prepared = facebookEvent(job, settings.facebook, this.facebookContext());
+      else if (settings.kind === 'webhook')
+        prepared = webhookRequest(job, settings.webhook, secret);
+      else prepared = autoActionRequest(job, settings.autoAction);
+
+      if (prepared.kind === 'skip' || prepared.kind === 'expire' || prepared.kind === 'fail') {
+        const status =
+          prepared.kind === 'skip' ? 'skipped' : prepared.kind === 'expire' ? 'expired' : 'failed';
+        await close(job, status, {
+          destinationEvent: prepared.destinationEvent,
+          error: prepared.reason,
+        });
+        continue;
+      }
+      const destinationEvent =
+        prepared.kind === 'event' ? prepared.eventName : prepared.destinationEvent;
+      if (tooOld(job)) {
+        await close(job, 'failed', { destinationEvent, error: giveUp });
+        continue;
+      }
+      if (prepared.kind === 'send') single = prepared;
+      sendable.push({
+        job,
+        destinationEvent,
+        payload: prepared.kind === 'event' ? prepared.json : '',
+      });
+    }
+    if (sendable.length === 0) return;
+
+    let request: Extract<PreparedDelivery, { kind: 'send' }>['request'];
+    let logText: (i: number) => string;
+    if (settings.kind === 'facebook') {
+      const batch = facebookBatch(
+        sendable.map((s) => s.payload),
+        settings.facebook,
+        secret as string,
+        this.facebookContext(),
+      );
+      request = batch.request;
+      const n = sendable.length;
+      logText = (i) =>
+        n === 1
+          ? requestLogText('POST', batch.loggedUrl, request.body)
+          : requestLogText(
+              'POST',
+              batch.loggedUrl,
+              `${sendable[i]?.payload ?? ''}\n\n(event ${i + 1} of ${n} in this request)`,
+            );
+    } else {
+      const prepared = single as Extract<PreparedDelivery, { kind: 'send' }>;
+      request = prepared.request;
+      logText = () => prepared.logText;
+    }
+
+    const isFacebook = settings.kind === 'facebook';
     const response = await send({
-      ...prepared.request,
+      ...request,
       timeoutMs: config.forward.timeoutMs,
       // The Graph URL is the operator's setting; only user-given URLs are checked.
       allowPrivate: isFacebook || config.allowPrivateWebhooks,
     });
-    const attempt = {
-      destinationEvent: prepared.destinationEvent,
-      request: prepared.logText,
-      httpStatus: response.status,
-      response: response.body,
-      durationMs: response.durationMs,
-    };
     const ok = response.status !== null && response.status >= 200 && response.status < 300;
-    if (ok) {
-      await store.finishDelivery(job.outboxId, log('delivered', attempt), done('delivered'));
-      return;
-    }
-    const error =
-      response.error ??
-      `HTTP ${response.status}${response.body ? `: ${response.body.slice(0, ERROR_TEXT_LIMIT)}` : ''}`;
+    const error = ok
+      ? null
+      : (response.error ??
+        `HTTP ${response.status}${response.body ? `: ${response.body.slice(0, ERROR_TEXT_LIMIT)}` : ''}`);
     const retryable =
+      !ok &&
       !response.privateAddress &&
       (response.status === null ||
         isRetryableStatus(response.status) ||
         (isFacebook && isTransientFacebookError(response.body)));
-    const attemptsUsed = job.budgetAttempts + 1;
-    if (!retryable || attemptsUsed >= this.policy.maxAttempts) {
-      const why = retryable ? `gave up after ${attemptsUsed} attempts: ${error}` : error;
-      this.deps.log.warn(
-        { outboxId: job.outboxId, destination: destination.id, error: why },
-        'outbox: delivery failed for good',
-      );
-      await store.finishDelivery(
-        job.outboxId,
-        log('failed', { ...attempt, error: why }),
-        done('failed'),
-      );
-      return;
-    }
     const random = this.deps.random ?? Math.random;
-    const nextAt = at + retryDelay(this.policy, attemptsUsed, random());
-    await store.finishDelivery(job.outboxId, log('retrying', { ...attempt, error }), {
-      state: 'retry',
-      nextAt,
-    });
+
+    await Promise.all(
+      sendable.map(({ job, destinationEvent }, i) => {
+        const fields = {
+          destinationEvent,
+          request: logText(i),
+          httpStatus: response.status,
+          response: response.body,
+          durationMs: response.durationMs,
+        };
+        if (ok) return close(job, 'delivered', fields);
+        const attemptsUsed = job.budgetAttempts + 1;
+        if (!retryable || attemptsUsed >= this.policy.maxAttempts) {
+          const why = retryable
+            ? `gave up after ${attemptsUsed} attempts: ${error}`
+            : (error as string);
+          this.deps.log.warn(
+            { outboxId: job.outboxId, destination: destination.id, error: why },
+            'outbox: delivery failed for good',
+          );
+          return close(job, 'failed', { ...fields, error: why });
+        }
+        const nextAt = at + retryDelay(this.policy, attemptsUsed, random());
+        return store.finishDelivery(
+          job.outboxId,
+          attemptOf(job, 'retrying', { ...fields, error }),
+          { state: 'retry', nextAt },
+        );
+      }),
+    );
   }
 }

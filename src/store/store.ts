@@ -335,6 +335,15 @@ export interface DeliveryEntry extends DeliveryAttempt {
   attempt: number;
 }
 
+export interface ClaimInput {
+  now: number;
+  leaseUntil: number;
+  limit: number;
+  perDestination: number;
+  perBatchedDestination: number;
+  busy: string[];
+}
+
 export interface DeliveryFilter {
   sourceId?: string;
   campaignId?: string;
@@ -449,16 +458,11 @@ export interface Store {
   deleteDestination(workspaceId: string, id: string, at: number): Promise<boolean>;
 
   /**
-   * Leases due outbox rows (at most `perDestination` per destination, none of
-   * `busy`) until `leaseUntil`; another worker skips them until then.
+   * Leases due outbox rows (at most `perDestination` per destination, or
+   * `perBatchedDestination` for a Facebook pixel, whose events go out in
+   * batches; none of `busy`) until `leaseUntil`; other workers skip them until then.
    */
-  claimDeliveries(input: {
-    now: number;
-    leaseUntil: number;
-    limit: number;
-    perDestination: number;
-    busy: string[];
-  }): Promise<DeliveryJob[]>;
+  claimDeliveries(input: ClaimInput): Promise<DeliveryJob[]>;
   /** Logs the attempt and moves the outbox row on, in one transaction. */
   finishDelivery(
     outboxId: string,

@@ -140,7 +140,7 @@ type FbEvent = {
 };
 
 function fbEvents(): FbEvent[] {
-  return fb.received.map((r) => (JSON.parse(r.body) as { data: FbEvent[] }).data[0] as FbEvent);
+  return fb.received.flatMap((r) => (JSON.parse(r.body) as { data: FbEvent[] }).data);
 }
 
 test('Facebook gets the click as Lead and conversions by the default mapping, with click data and exact amounts', async () => {
@@ -164,7 +164,8 @@ test('Facebook gets the click as Lead and conversions by the default mapping, wi
   await postback(s, 'deposit', { amount: '20', currency: 'USD', tid: 'T2' });
   await drain();
 
-  assert.equal(fb.received.length, 2, 'registration and first deposit; a deposit is unmapped');
+  assert.equal(fb.received.length, 1, 'events due together go out in one request');
+  assert.equal(fbEvents().length, 2, 'registration and first deposit; a deposit is unmapped');
   const [reg, ftd] = fbEvents() as [FbEvent, FbEvent];
   const request = fb.received[0];
   assert.equal(request?.method, 'POST');
@@ -186,7 +187,7 @@ test('Facebook gets the click as Lead and conversions by the default mapping, wi
   assert.equal(ftd.event_time, Math.floor(ftdAt / 1000));
   assert.notEqual(ftd.event_id, reg.event_id);
   // The amount is the network's decimal, written as a JSON number without a float on the way.
-  assert.match(fb.received[1]?.body ?? '', /"custom_data":\{"value":150\.5,"currency":"USD"\}/);
+  assert.match(fb.received[0]?.body ?? '', /"custom_data":\{"value":150\.5,"currency":"USD"\}/);
 
   const logs = await deliveries(s.auth);
   assert.equal(logs.length, 2);
@@ -292,7 +293,7 @@ test('mapping changes apply to the next events: deposits, the Nth deposit and a 
     events.map((e) => e.custom_data?.value),
     [10, 11, 12, 13.000001, undefined],
   );
-  assert.match(fb.received[3]?.body ?? '', /"value":13\.000001,/);
+  assert.match(fb.received.map((r) => r.body).join(), /"value":13\.000001,/);
 });
 
 test('a 500 is retried with backoff and the same event_id; once delivered, never again', async () => {
@@ -358,6 +359,7 @@ test('a 400 fails for good; a Facebook error marked transient is retried; a manu
     { status: 400, body: '{"error":{"message":"temporary","code":2,"is_transient":true}}' },
   );
   await postback(s, 'registration');
+  await drain();
   await postback(s, 'first_deposit', { amount: '5', currency: 'USD' });
   await drain();
   const logs = await deliveries(s.auth);
@@ -777,4 +779,37 @@ test('without ALLOW_PRIVATE_WEBHOOKS, loopback, private and link-local URLs are 
   } finally {
     await strict.close();
   }
+});
+
+test('Facebook events go out in batches of 100; an expired one is left out of its batch', async () => {
+  const s = await setup();
+  await addFacebook(s, { mapping: { deposit: 'Purchase' } });
+  const first = t.clock.now;
+  fb.fallback = { status: 500 };
+  await postback(s, 'deposit', { amount: '1', currency: 'USD', tid: 'old' });
+  await drain();
+  fb.fallback = { status: 200, body: '{"events_received":1}' };
+  t.clock.advance(8 * 24 * HOUR);
+  for (let i = 0; i < 150; i++) {
+    await postback(s, 'deposit', { amount: `${i}.5`, currency: 'USD', tid: `n${i}` });
+  }
+  fb.received.length = 0;
+  await drain();
+  const sizes = fb.received.map((r) => (JSON.parse(r.body) as { data: unknown[] }).data.length);
+  assert.equal(sizes.length, 2, `two requests, got ${sizes.join(', ')}`);
+  assert.ok(Math.max(...sizes) <= 100);
+  assert.equal((sizes[0] ?? 0) + (sizes[1] ?? 0), 150);
+  const sent = fbEvents();
+  assert.equal(new Set(sent.map((e) => e.event_id)).size, 150);
+  assert.ok(
+    sent.every((e) => e.event_time * 1000 > first + HOUR),
+    'the stale one is not in a batch',
+  );
+  const logs = await deliveries(s.auth, '?limit=200');
+  assert.equal(logs.filter((d) => d.status === 'delivered').length, 150);
+  assert.equal(logs.filter((d) => d.status === 'expired').length, 1);
+  assert.match(
+    logs.find((d) => d.status === 'delivered')?.request ?? '',
+    /\(event \d+ of \d+ in this request\)$/,
+  );
 });

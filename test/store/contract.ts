@@ -643,6 +643,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
           leaseUntil: now + LEASE,
           limit: 1_000,
           perDestination: 1_000,
+          perBatchedDestination: 1_000,
           busy: [],
           ...patch,
         });
@@ -1176,6 +1177,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
                   leaseUntil: FAR,
                   limit: 7,
                   perDestination: 1_000,
+                  perBatchedDestination: 1_000,
                   busy: [],
                 }),
               ),

@@ -14,6 +14,7 @@ import type {
   ApiKey,
   Campaign,
   CampaignInput,
+  ClaimInput,
   Conversion,
   DeliveryAttempt,
   DeliveryEntry,
@@ -1233,13 +1234,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  async claimDeliveries(input: {
-    now: number;
-    leaseUntil: number;
-    limit: number;
-    perDestination: number;
-    busy: string[];
-  }): Promise<DeliveryJob[]> {
+  async claimDeliveries(input: ClaimInput): Promise<DeliveryJob[]> {
     // Several nodes claim from one table. Under READ COMMITTED a node whose
     // subquery picked a row another node has just leased waits for that
     // node's commit, then re-checks the outer WHERE against the row as it is
@@ -1249,11 +1244,13 @@ export class PostgresStore implements Store {
       this.pool,
       `UPDATE outbox SET lease_until = $1 WHERE id IN (
          SELECT id FROM (
-           SELECT id, next_at, row_number() OVER (PARTITION BY destination_id ORDER BY next_at, id) AS rn
-           FROM outbox
-           WHERE status = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+           SELECT o.id, o.next_at, d.kind,
+             row_number() OVER (PARTITION BY o.destination_id ORDER BY o.next_at, o.id) AS rn
+           FROM outbox o JOIN destinations d ON d.id = o.destination_id
+           WHERE o.status = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
              AND destination_id <> ALL($3::bigint[])
-         ) due WHERE rn <= $4 ORDER BY next_at, id LIMIT $5
+         ) due WHERE rn <= CASE WHEN kind = 'facebook' THEN $6::bigint ELSE $4::bigint END
+         ORDER BY next_at, id LIMIT $5
        ) AND status = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
        RETURNING id`,
       [
@@ -1262,6 +1259,7 @@ export class PostgresStore implements Store {
         input.busy.flatMap((b) => id(b) ?? []),
         input.perDestination,
         input.limit,
+        input.perBatchedDestination,
       ],
     );
     if (claimed.length === 0) return [];
