@@ -907,6 +907,42 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.deepEqual(labels(await take(ws)), ['hook conversion registration#1']);
       });
 
+      test('a write that fails among concurrent ones fails alone', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        const leads = await Promise.all([click(c), click(c), click(c)]);
+        await take(ws);
+        const [a, b, bad] = leads as [Lead, Lead, Lead];
+        // Started together, so the embedded engine commits them as one group.
+        const outcomes = await Promise.allSettled([
+          s.recordEvent(event(ws, a.clickid, { event: 'registration' })),
+          s.recordEvent({
+            ...event(ws, bad.clickid, { event: 'registration' }),
+            log: {
+              postbackId: 'not-an-id',
+              workspaceId: ws,
+              at: T0,
+              method: 'GET',
+              url: '/x',
+              ip: null,
+              userAgent: null,
+              body: null,
+            },
+          }),
+          s.recordEvent(event(ws, b.clickid, { event: 'registration' })),
+        ]);
+        assert.deepEqual(
+          outcomes.map((o) => o.status),
+          ['fulfilled', 'rejected', 'fulfilled'],
+        );
+        assert.equal((await s.getLead(ws, a.clickid))?.events.length, 1);
+        assert.equal((await s.getLead(ws, b.clickid))?.events.length, 1);
+        assert.equal((await s.getLead(ws, bad.clickid))?.events.length, 0);
+        assert.equal((await take(ws)).length, 2, 'only the committed writes are queued');
+      });
+
       test("clicks queue 'click', a first chat binding queues 'contact' once; '*' takes neither", async () => {
         await take();
         const ws = await workspace();
