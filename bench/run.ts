@@ -31,6 +31,9 @@ const POSTBACK_LEADS = Number(args.get('leads') ?? 100_000);
 const STATS_LEADS = Number(args.get('stats-leads') ?? 200_000);
 const STATS_CONVERSIONS = Number(args.get('stats-conversions') ?? 1_000_000);
 const STATS_TZ = 'Europe/Moscow';
+/** `--only=clicks,postbacks,stats`: run some scenarios (the baseline always runs). */
+const ONLY = args.get('only')?.split(',') ?? null;
+const only = (scenario: string) => ONLY === null || ONLY.includes(scenario);
 
 interface LoadResult {
   scenario: string;
@@ -428,100 +431,8 @@ function median(values: number[]): number {
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
-async function main() {
-  console.log(
-    `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`,
-  );
-  console.log(
-    `load: wrk, 2 threads, ${CONNECTIONS} connections, ${DURATION} s (after ${WARMUP} s warm-up)\n`,
-  );
-  const results: LoadResult[] = [];
-
-  // Baseline.
-  const baseline = await startBaseline();
-  await wrk(`${baseline.url}/`, WARMUP, null);
-  const base = await wrk(`${baseline.url}/`, DURATION, null);
-  results.push({
-    scenario: 'baseline: bare node:http 200',
-    rps: base.rps,
-    p50Ms: base.p50Ms,
-    p99Ms: base.p99Ms,
-    errors: base.errors,
-    peakRssMb: peakRss(baseline.child.pid),
-    ratio: 1,
-    check: '-',
-  });
-  await stop(baseline.child);
-
-  // (a) Clicks.
-  {
-    const db = await target('clicks');
-    const seed = await seedBasics(db);
-    const server = await startClickback(db.url);
-    await wrk(server.url, WARMUP, 'clicks.lua', [seed.campaign.slug]);
-    await settle(); // the warm-up's last requests commit before we count
-    const before = await db.count('clicks');
-    const r = await wrk(server.url, DURATION, 'clicks.lua', [seed.campaign.slug]);
-    await settle();
-    const rows = (await db.count('clicks')) - before;
-    const ok = r.result.ok ?? 0;
-    results.push({
-      scenario: 'clicks: GET /c/:campaign → 302',
-      rps: r.rps,
-      p50Ms: r.p50Ms,
-      p99Ms: r.p99Ms,
-      errors: r.errors,
-      peakRssMb: peakRss(server.child.pid),
-      ratio: r.rps / base.rps,
-      check: `${ok} redirects, ${rows} clicks written${rows >= ok && rows - ok <= CONNECTIONS ? ' ✓' : ' ✗'}`,
-    });
-    await stop(server.child);
-    await db.dispose();
-  }
-
-  // (b) Postbacks over existing leads, without and with 20% duplicates.
-  for (const dupShare of [0, 0.2]) {
-    const db = await target(`postbacks_${dupShare * 100}`);
-    const seed = await seedBasics(db);
-    const clickids = await seedLeads(
-      db,
-      seed.workspaceId,
-      [seed.campaign.id],
-      POSTBACK_LEADS,
-      Date.now() - 86_400_000,
-      86_400_000,
-    );
-    const file = join(work, `clickids-${dupShare}.txt`);
-    writeFileSync(file, `${clickids.join('\n')}\n`);
-    const server = await startClickback(db.url);
-    const scriptArgs = (run: string) => [seed.postback.token, String(dupShare), file, run];
-    await wrk(server.url, WARMUP, 'postbacks.lua', scriptArgs('warm'));
-    await settle(); // the warm-up's last requests commit before we count
-    const before = await db.count('conversions');
-    const logsBefore = await db.count('postback_logs');
-    const r = await wrk(server.url, DURATION, 'postbacks.lua', scriptArgs('run'));
-    await settle();
-    const rows = (await db.count('conversions')) - before;
-    const logs = (await db.count('postback_logs')) - logsBefore;
-    const ok = r.result.ok ?? 0;
-    const answered = ok + (r.result.duplicate ?? 0) + (r.result.other ?? 0);
-    const exact =
-      rows >= ok && rows - ok <= CONNECTIONS && logs >= answered && logs - answered <= CONNECTIONS;
-    results.push({
-      scenario: `postbacks: deposits${dupShare ? ', 20% duplicates' : ''}`,
-      rps: r.rps,
-      p50Ms: r.p50Ms,
-      p99Ms: r.p99Ms,
-      errors: r.errors,
-      peakRssMb: peakRss(server.child.pid),
-      ratio: r.rps / base.rps,
-      check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${exact ? ' ✓' : ' ✗'}`,
-    });
-    await stop(server.child);
-    await db.dispose();
-  }
-
-  // (c) Statistics over a large database, and start-up time on it.
+/** (c) Statistics over a large database, and start-up time on it. */
+async function statsScenario() {
   const statsDb = await target('stats');
   const seeded = performance.now();
   const seed = await seedBasics(statsDb);
@@ -574,6 +485,113 @@ async function main() {
   const counted =
     Number(totals.registrations) + Number(totals.firstDeposits) + Number(totals.deposits);
 
+  const summary = {
+    conversions: STATS_CONVERSIONS,
+    leads: STATS_LEADS,
+    seedSeconds: round1(seedSeconds),
+    dayMedianMs: round1(median(statsTimes.day as number[])),
+    campaignMedianMs: round1(median(statsTimes.campaign as number[])),
+    counted,
+    startupMedianMs: round1(median(readyTimes)),
+  };
+  return summary;
+}
+
+async function main() {
+  console.log(
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+  );
+  console.log(
+    `load: wrk, 2 threads, ${CONNECTIONS} connections, ${DURATION} s (after ${WARMUP} s warm-up)\n`,
+  );
+  const results: LoadResult[] = [];
+
+  // Baseline.
+  const baseline = await startBaseline();
+  await wrk(`${baseline.url}/`, WARMUP, null);
+  const base = await wrk(`${baseline.url}/`, DURATION, null);
+  results.push({
+    scenario: 'baseline: bare node:http 200',
+    rps: base.rps,
+    p50Ms: base.p50Ms,
+    p99Ms: base.p99Ms,
+    errors: base.errors,
+    peakRssMb: peakRss(baseline.child.pid),
+    ratio: 1,
+    check: '-',
+  });
+  await stop(baseline.child);
+
+  // (a) Clicks.
+  if (only('clicks')) {
+    const db = await target('clicks');
+    const seed = await seedBasics(db);
+    const server = await startClickback(db.url);
+    await wrk(server.url, WARMUP, 'clicks.lua', [seed.campaign.slug]);
+    await settle(); // the warm-up's last requests commit before we count
+    const before = await db.count('clicks');
+    const r = await wrk(server.url, DURATION, 'clicks.lua', [seed.campaign.slug]);
+    await settle();
+    const rows = (await db.count('clicks')) - before;
+    const ok = r.result.ok ?? 0;
+    results.push({
+      scenario: 'clicks: GET /c/:campaign → 302',
+      rps: r.rps,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      errors: r.errors,
+      peakRssMb: peakRss(server.child.pid),
+      ratio: r.rps / base.rps,
+      check: `${ok} redirects, ${rows} clicks written${rows >= ok && rows - ok <= CONNECTIONS ? ' ✓' : ' ✗'}`,
+    });
+    await stop(server.child);
+    await db.dispose();
+  }
+
+  // (b) Postbacks over existing leads, without and with 20% duplicates.
+  for (const dupShare of only('postbacks') ? [0, 0.2] : []) {
+    const db = await target(`postbacks_${dupShare * 100}`);
+    const seed = await seedBasics(db);
+    const clickids = await seedLeads(
+      db,
+      seed.workspaceId,
+      [seed.campaign.id],
+      POSTBACK_LEADS,
+      Date.now() - 86_400_000,
+      86_400_000,
+    );
+    const file = join(work, `clickids-${dupShare}.txt`);
+    writeFileSync(file, `${clickids.join('\n')}\n`);
+    const server = await startClickback(db.url);
+    const scriptArgs = (run: string) => [seed.postback.token, String(dupShare), file, run];
+    await wrk(server.url, WARMUP, 'postbacks.lua', scriptArgs('warm'));
+    await settle(); // the warm-up's last requests commit before we count
+    const before = await db.count('conversions');
+    const logsBefore = await db.count('postback_logs');
+    const r = await wrk(server.url, DURATION, 'postbacks.lua', scriptArgs('run'));
+    await settle();
+    const rows = (await db.count('conversions')) - before;
+    const logs = (await db.count('postback_logs')) - logsBefore;
+    const ok = r.result.ok ?? 0;
+    const answered = ok + (r.result.duplicate ?? 0) + (r.result.other ?? 0);
+    const exact =
+      rows >= ok && rows - ok <= CONNECTIONS && logs >= answered && logs - answered <= CONNECTIONS;
+    results.push({
+      scenario: `postbacks: deposits${dupShare ? ', 20% duplicates' : ''}`,
+      rps: r.rps,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      errors: r.errors,
+      peakRssMb: peakRss(server.child.pid),
+      ratio: r.rps / base.rps,
+      check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${exact ? ' ✓' : ' ✗'}`,
+    });
+    await stop(server.child);
+    await db.dispose();
+  }
+
+  const statsSummary = only('stats') ? await statsScenario() : null;
+
   console.log(
     '| scenario | requests/s | p50 ms | p99 ms | errors | server peak RSS MB | × baseline | database check |',
   );
@@ -583,21 +601,14 @@ async function main() {
       `| ${r.scenario} | ${Math.round(r.rps)} | ${round1(r.p50Ms)} | ${round1(r.p99Ms)} | ${r.errors} | ${r.peakRssMb ?? '-'} | ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.check} |`,
     );
   }
-  const statsSummary = {
-    conversions: STATS_CONVERSIONS,
-    leads: STATS_LEADS,
-    seedSeconds: round1(seedSeconds),
-    dayMedianMs: round1(median(statsTimes.day as number[])),
-    campaignMedianMs: round1(median(statsTimes.campaign as number[])),
-    counted,
-    startupMedianMs: round1(median(readyTimes)),
-  };
-  console.log(
-    `\nstatistics over ${STATS_CONVERSIONS.toLocaleString('en')} conversions / ${STATS_LEADS.toLocaleString('en')} leads (30 days, ${STATS_TZ}): by day ${statsSummary.dayMedianMs} ms, by campaign ${statsSummary.campaignMedianMs} ms (medians of 7; ${counted.toLocaleString('en')} conversions counted${counted === STATS_CONVERSIONS ? ' ✓' : ' ✗'})`,
-  );
-  console.log(
-    `start-up to ready on that database: ${statsSummary.startupMedianMs} ms (median of 3)`,
-  );
+  if (statsSummary) {
+    console.log(
+      `\nstatistics over ${STATS_CONVERSIONS.toLocaleString('en')} conversions / ${STATS_LEADS.toLocaleString('en')} leads (30 days, ${STATS_TZ}): by day ${statsSummary.dayMedianMs} ms, by campaign ${statsSummary.campaignMedianMs} ms (medians of 7; ${statsSummary.counted.toLocaleString('en')} conversions counted${statsSummary.counted === STATS_CONVERSIONS ? ' ✓' : ' ✗'})`,
+    );
+    console.log(
+      `start-up to ready on that database: ${statsSummary.startupMedianMs} ms (median of 3)`,
+    );
+  }
   writeFileSync(
     join(ROOT, POSTGRES ? 'bench/results-postgres.json' : 'bench/results.json'),
     `${JSON.stringify({ at: new Date().toISOString(), engine: POSTGRES ? 'postgres' : 'sqlite', machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, connections: CONNECTIONS, durationSeconds: DURATION, load: results, stats: statsSummary }, null, 2)}\n`,
