@@ -296,7 +296,7 @@ test('the database keeps only a hash of the session token', async () => {
   const path = `${dir.path}/test.db`;
   const store = openSqliteStore({ path });
   const app = await buildApp({
-    config: loadConfig({ PUBLIC_URL, DATABASE_URL: `sqlite:${path}` }),
+    config: loadConfig({ PUBLIC_URL, DATABASE_URL: `sqlite:${path}`, DATA_DIR: dir.path }),
     store,
   });
   try {

@@ -290,7 +290,7 @@ async function clickIp(env: Record<string, string>): Promise<{ ip: string | null
   const path = `${dir.path}/test.db`;
   const store = openSqliteStore({ path });
   const app = await buildApp({
-    config: loadConfig({ PUBLIC_URL, DATABASE_URL: `sqlite:${path}`, ...env }),
+    config: loadConfig({ PUBLIC_URL, DATABASE_URL: `sqlite:${path}`, DATA_DIR: dir.path, ...env }),
     store,
   });
   try {

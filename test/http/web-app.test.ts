@@ -18,7 +18,7 @@ before(async () => {
     '<!doctype html><title>Clickback</title><div id="root"></div>',
   );
   writeFileSync(`${web}/assets/app-abc123.js`, 'console.log(1)');
-  app = await buildApp({ config: loadConfig({}), store, webRoot: web });
+  app = await buildApp({ config: loadConfig({ DATA_DIR: dir.path }), store, webRoot: web });
 });
 after(async () => {
   await app.close();
