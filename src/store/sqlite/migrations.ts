@@ -7,6 +7,108 @@ export interface Migration {
   sql: string;
 }
 
+// --- v5: statistics rollups ------------------------------------------------
+// Generated once, here, so the three tables' triggers and backfills cannot
+// drift apart. This is history: a later change to the rollups is a new
+// migration, never an edit of these.
+
+interface Rollup {
+  source: string;
+  rollup: string;
+  /** Rollup key column → its value from a source row `r`. */
+  keys: Record<string, (r: string) => string>;
+  /** Rollup counter column → what one source row `r` adds to it. */
+  sums: Record<string, (r: string) => string>;
+}
+
+/** The start of the 15-minute bucket of `at`, in ms, floored before 1970 too. */
+const bucket = (at: string) => `${at} - ((${at} % 900000) + 900000) % 900000`;
+
+const ROLLUPS_V5: Rollup[] = [
+  {
+    source: 'conversions',
+    rollup: 'conversion_rollups',
+    keys: {
+      workspace_id: (r) => `${r}.workspace_id`,
+      bucket: (r) => bucket(`${r}.at`),
+      campaign_id: (r) => `coalesce(${r}.campaign_id, 0)`,
+      postback_id: (r) => `coalesce(${r}.postback_id, 0)`,
+      event: (r) => `${r}.event`,
+      currency: (r) => `${r}.currency`,
+    },
+    sums: {
+      n: () => '1',
+      priced: (r) => `${r}.amount_micros IS NOT NULL`,
+      micros: (r) => `coalesce(${r}.amount_micros, 0)`,
+      negative_micros: (r) => `min(coalesce(${r}.amount_micros, 0), 0)`,
+    },
+  },
+  {
+    source: 'clicks',
+    rollup: 'click_rollups',
+    keys: {
+      workspace_id: (r) => `${r}.workspace_id`,
+      bucket: (r) => bucket(`${r}.at`),
+      campaign_id: (r) => `coalesce(${r}.campaign_id, 0)`,
+    },
+    sums: { n: () => '1' },
+  },
+  {
+    source: 'leads',
+    rollup: 'lead_rollups',
+    keys: {
+      workspace_id: (r) => `${r}.workspace_id`,
+      bucket: (r) => bucket(`${r}.created_at`),
+      campaign_id: (r) => `coalesce(${r}.campaign_id, 0)`,
+    },
+    sums: { n: () => '1' },
+  },
+];
+
+/**
+ * Inserts add a source row to its bucket, deletes take it out, an update of a
+ * key column does both; a bucket whose rows are all gone keeps n = 0 (readers
+ * skip groups without rows). The backfill adds the rows already there one by
+ * one, the way the insert trigger would have: a sum past 2^63 then turns into
+ * a REAL here too, and statistics refuse it, as SQLite's SUM always did.
+ */
+function rollupSql({ source, rollup, keys, sums }: Rollup): string {
+  const keyColumns = Object.keys(keys).join(', ');
+  const columns = [...Object.keys(keys), ...Object.keys(sums)].join(', ');
+  const values = (r: string, sign: string) =>
+    [
+      ...Object.values(keys).map((k) => k(r)),
+      ...Object.values(sums).map((v) => `${sign}(${v(r)})`),
+    ].join(', ');
+  const add = Object.keys(sums)
+    .map((c) => `${c} = ${c} + excluded.${c}`)
+    .join(', ');
+  const upsert = (r: string, sign: string) =>
+    `INSERT INTO ${rollup} (${columns}) VALUES (${values(r, sign)})
+    ON CONFLICT (${keyColumns}) DO UPDATE SET ${add};`;
+  const watched = [
+    ...new Set(
+      [...Object.values(keys), ...Object.values(sums)].flatMap((f) =>
+        [...f('x').matchAll(/x\.(\w+)/g)].map((m) => m[1]),
+      ),
+    ),
+  ].join(', ');
+  return `
+CREATE TRIGGER ${source}_rollup_insert AFTER INSERT ON ${source} BEGIN
+  ${upsert('NEW', '')}
+END;
+CREATE TRIGGER ${source}_rollup_delete AFTER DELETE ON ${source} BEGIN
+  ${upsert('OLD', '-')}
+END;
+CREATE TRIGGER ${source}_rollup_update AFTER UPDATE OF ${watched} ON ${source} BEGIN
+  ${upsert('OLD', '-')}
+  ${upsert('NEW', '')}
+END;
+INSERT INTO ${rollup} (${columns}) SELECT ${values('x', '')} FROM ${source} x WHERE true
+  ON CONFLICT (${keyColumns}) DO UPDATE SET ${add};
+`;
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -246,5 +348,45 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_workspace ON deliveries(workspace_id, id);
 CREATE INDEX deliveries_destination ON deliveries(destination_id, id);
 `,
+  },
+  {
+    version: 5,
+    name: 'statistics rollups',
+    // Statistics read one row per 15 minutes and key (campaign, postback,
+    // event, currency) instead of one per conversion. The triggers keep them in
+    // the writing transaction, so they are never behind; 15-minute buckets put
+    // every day edge of every current time zone (:30 and :45 offsets, DST
+    // switches) on a bucket edge.
+    sql: `
+-- Keys that can be NULL in the source are 0 here: a NULL in a primary key
+-- would never conflict, so the upsert would add a row per event.
+CREATE TABLE conversion_rollups (
+  workspace_id INTEGER NOT NULL,
+  bucket INTEGER NOT NULL,
+  campaign_id INTEGER NOT NULL,
+  postback_id INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  priced INTEGER NOT NULL,
+  micros INTEGER NOT NULL,
+  negative_micros INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, bucket, campaign_id, postback_id, event, currency)
+) WITHOUT ROWID;
+CREATE TABLE click_rollups (
+  workspace_id INTEGER NOT NULL,
+  bucket INTEGER NOT NULL,
+  campaign_id INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, bucket, campaign_id)
+) WITHOUT ROWID;
+CREATE TABLE lead_rollups (
+  workspace_id INTEGER NOT NULL,
+  bucket INTEGER NOT NULL,
+  campaign_id INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, bucket, campaign_id)
+) WITHOUT ROWID;
+${ROLLUPS_V5.map(rollupSql).join('')}`,
   },
 ];
