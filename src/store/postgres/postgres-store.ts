@@ -9,6 +9,7 @@ import {
 } from '../../domain/forwarding.js';
 import type { NetworkMacros } from '../../domain/presets.js';
 import type { Migration } from '../sqlite/migrations.js';
+import { planStats, type StatsRead } from '../stats-plan.js';
 import type {
   Account,
   ApiKey,
@@ -1497,16 +1498,47 @@ export class PostgresStore implements Store {
     const ws = id(workspaceId);
     // An id that can't exist matches nothing (never 'no filter').
     const campaign = query.campaignId === undefined ? null : (id(query.campaignId) ?? '-1');
-    const currencies = (
-      await this.all(
-        this.pool,
-        `SELECT currency FROM conversions
-         WHERE workspace_id = $1 AND at >= $2 AND at < $3 AND amount_micros IS NOT NULL
-           AND ($4::bigint IS NULL OR campaign_id = $4::bigint)
-         GROUP BY currency ORDER BY count(*) DESC, currency`,
-        [ws, query.fromMs, query.toMs, campaign],
-      )
-    ).map((r) => r.currency as string);
+    const plan = planStats(query);
+    const path = query.groupBy.startsWith('param.') ? query.groupBy.slice('param.'.length) : null;
+    // Sums come back per currency, so the reads need not wait for the choice of one.
+    const [counted, results] = await Promise.all([
+      Promise.all(
+        plan.currency.map(({ source, fromMs, toMs }) =>
+          this.named(CURRENCY_SQL[source], { ws, campaign, from: fromMs, to: toMs }),
+        ),
+      ),
+      Promise.all(
+        plan.reads.map((read) => {
+          const sql = statsSql(query.groupBy, read);
+          const args = {
+            ws,
+            campaign,
+            path,
+            ...(read.kind === 'days'
+              ? {
+                  keys: read.ranges.map((r) => r.key),
+                  starts: read.ranges.map((r) => r.startMs),
+                  ends: read.ranges.map((r) => r.endMs),
+                }
+              : { from: read.fromMs, to: read.toMs }),
+          };
+          return Promise.all([
+            sql.clicks ? this.named(sql.clicks, args) : [],
+            sql.leads ? this.named(sql.leads, args) : [],
+            this.named(sql.conversions, args),
+          ]);
+        }),
+      ),
+    ]);
+    const priced = new Map<string, number>();
+    for (const r of counted.flat()) {
+      const c = r.currency as string;
+      priced.set(c, (priced.get(c) ?? 0) + num(r.n));
+    }
+    // Ordered here, not by the database's collation: both engines agree.
+    const currencies = [...priced]
+      .sort(([a, m], [b, n]) => n - m || (a < b ? -1 : a > b ? 1 : 0))
+      .map(([c]) => c);
 
     const currency = query.currency ?? currencies[0] ?? 'USD';
     const rows = new Map<string, StatsRow>();
@@ -1520,35 +1552,37 @@ export class PostgresStore implements Store {
     };
     if (query.groupBy === 'day') for (const b of query.buckets) row(b.key, b.key);
 
-    const sql = statsSql(query.groupBy);
-    const args: Record<string, unknown> = {
-      ws,
-      from: query.fromMs,
-      to: query.toMs,
-      campaign,
-      cur: currency,
-      keys: query.buckets.map((b) => b.key),
-      starts: query.buckets.map((b) => b.startMs),
-      ends: query.buckets.map((b) => b.endMs),
-      path: query.groupBy.startsWith('param.') ? query.groupBy.slice('param.'.length) : null,
-    };
-    const label = (r: Row) => String(r.label ?? r.key ?? '');
-    const [clicks, leads, conversions] = await Promise.all([
-      sql.clicks ? this.named(sql.clicks, args) : Promise.resolve([]),
-      sql.leads ? this.named(sql.leads, args) : Promise.resolve([]),
-      this.named(sql.conversions, args),
-    ]);
-    for (const r of clicks) row(String(r.key ?? ''), label(r)).clicks = num(r.n);
-    for (const r of leads) row(String(r.key ?? ''), label(r)).leads = num(r.n);
-    for (const r of conversions) {
-      const target = row(String(r.key ?? ''), label(r));
-      target.registrations = num(r.registrations);
-      target.firstDeposits = num(r.first_deposits);
-      target.firstDepositMicros = BigInt(r.ftd_micros as string);
-      target.deposits = num(r.deposits);
-      target.depositMicros = BigInt(r.dep_micros as string);
-      target.withdrawalMicros = BigInt(r.wd_micros as string);
-    }
+    plan.reads.forEach((read, i) => {
+      const [clicks, leads, conversions] = results[i] as Row[][];
+      // The group a result row counts towards; null: another read counts it.
+      const target = (r: Row): StatsRow | null => {
+        if (read.kind !== 'buckets') {
+          return row(String(r.key ?? ''), String(r.label ?? r.key ?? ''));
+        }
+        const day = read.dayOf(num(r.key));
+        return day === null ? null : row(day, day);
+      };
+      for (const r of clicks ?? []) {
+        const t = target(r);
+        if (t) t.clicks += num(r.n);
+      }
+      for (const r of leads ?? []) {
+        const t = target(r);
+        if (t) t.leads += num(r.n);
+      }
+      for (const r of conversions ?? []) {
+        const t = target(r);
+        if (!t) continue;
+        // Counts count every currency; money only the chosen one.
+        t.registrations += num(r.registrations);
+        t.firstDeposits += num(r.first_deposits);
+        t.deposits += num(r.deposits);
+        if (r.currency !== currency) continue;
+        t.firstDepositMicros += BigInt(r.ftd_micros as string);
+        t.depositMicros += BigInt(r.dep_micros as string);
+        t.withdrawalMicros += BigInt(r.wd_micros as string);
+      }
+    });
     return { rows: [...rows.values()], currency, currencies };
   }
 
@@ -1571,13 +1605,141 @@ export class PostgresStore implements Store {
   }
 }
 
-const CONVERSION_SUMS = `
-  count(*) FILTER (WHERE c.event = 'registration') AS registrations,
-  count(*) FILTER (WHERE c.event = 'first_deposit') AS first_deposits,
-  coalesce(sum(c.amount_micros) FILTER (WHERE c.event = 'first_deposit' AND c.currency = @cur::text), 0) AS ftd_micros,
-  count(*) FILTER (WHERE c.event = 'deposit') AS deposits,
-  coalesce(sum(c.amount_micros) FILTER (WHERE c.event = 'deposit' AND c.currency = @cur::text), 0) AS dep_micros,
-  coalesce(sum(-c.amount_micros) FILTER (WHERE c.amount_micros < 0 AND c.currency = @cur::text), 0) AS wd_micros`;
+/**
+ * Where one table's counts come from: its raw rows, or its rollup (per
+ * 15-minute bucket, key and connection shard; 0 for a key that is NULL in the
+ * raw row). Both give the same columns. Sums of bigint are numeric here:
+ * exact, whatever their size.
+ */
+interface Source {
+  table: string;
+  time: string;
+  /** The campaign and postback ids, NULL where there is none. */
+  campaign: string;
+  postback: string | null;
+  /** The lead's click parameters, and what to join to reach them; null: not kept. */
+  params: { value: string; join: string } | null;
+  /** More grouping columns: conversions are summed per currency. */
+  groups: string[];
+  select: string;
+  /** Groups without rows: a rollup's counts can come back down to zero. */
+  having: string;
+}
+
+const RAW: Record<'clicks' | 'leads' | 'conversions', Source> = {
+  clicks: {
+    table: 'clicks',
+    time: 'at',
+    campaign: 'x.campaign_id',
+    postback: null,
+    params: { value: 'x.params', join: '' },
+    groups: [],
+    select: 'count(*) AS n',
+    having: '',
+  },
+  leads: {
+    table: 'leads',
+    time: 'created_at',
+    campaign: 'x.campaign_id',
+    postback: null,
+    params: { value: 'x.params', join: '' },
+    groups: [],
+    select: 'count(*) AS n',
+    having: '',
+  },
+  conversions: {
+    table: 'conversions',
+    time: 'at',
+    campaign: 'x.campaign_id',
+    postback: 'x.postback_id',
+    params: { value: 'p.params', join: 'JOIN leads p ON p.id = x.lead_id' },
+    groups: ['x.currency AS currency'],
+    select: `
+      count(*) FILTER (WHERE x.event = 'registration') AS registrations,
+      count(*) FILTER (WHERE x.event = 'first_deposit') AS first_deposits,
+      coalesce(sum(x.amount_micros) FILTER (WHERE x.event = 'first_deposit'), 0) AS ftd_micros,
+      count(*) FILTER (WHERE x.event = 'deposit') AS deposits,
+      coalesce(sum(x.amount_micros) FILTER (WHERE x.event = 'deposit'), 0) AS dep_micros,
+      coalesce(sum(-x.amount_micros) FILTER (WHERE x.amount_micros < 0), 0) AS wd_micros`,
+    having: '',
+  },
+};
+
+const ROLLUPS: Record<'clicks' | 'leads' | 'conversions', Source> = {
+  clicks: {
+    table: 'click_rollups',
+    time: 'bucket',
+    campaign: 'nullif(x.campaign_id, 0)',
+    postback: null,
+    params: null,
+    groups: [],
+    select: 'sum(x.n) AS n',
+    having: 'HAVING sum(x.n) > 0',
+  },
+  leads: {
+    table: 'lead_rollups',
+    time: 'bucket',
+    campaign: 'nullif(x.campaign_id, 0)',
+    postback: null,
+    params: null,
+    groups: [],
+    select: 'sum(x.n) AS n',
+    having: 'HAVING sum(x.n) > 0',
+  },
+  conversions: {
+    table: 'conversion_rollups',
+    time: 'bucket',
+    campaign: 'nullif(x.campaign_id, 0)',
+    postback: 'nullif(x.postback_id, 0)',
+    params: null,
+    groups: ['x.currency AS currency'],
+    select: `
+      coalesce(sum(x.n) FILTER (WHERE x.event = 'registration'), 0) AS registrations,
+      coalesce(sum(x.n) FILTER (WHERE x.event = 'first_deposit'), 0) AS first_deposits,
+      coalesce(sum(x.micros) FILTER (WHERE x.event = 'first_deposit'), 0) AS ftd_micros,
+      coalesce(sum(x.n) FILTER (WHERE x.event = 'deposit'), 0) AS deposits,
+      coalesce(sum(x.micros) FILTER (WHERE x.event = 'deposit'), 0) AS dep_micros,
+      -sum(x.negative_micros) AS wd_micros`,
+    having: 'HAVING sum(x.n) > 0',
+  },
+};
+
+/** Conversions with an amount per currency in [@from, @to), to choose the one to sum. */
+const CURRENCY_SQL = {
+  raw: `SELECT currency, count(amount_micros) AS n FROM conversions
+    WHERE workspace_id = @ws::bigint AND at >= @from::bigint AND at < @to::bigint
+      AND (@campaign::bigint IS NULL OR campaign_id = @campaign::bigint)
+    GROUP BY currency HAVING count(amount_micros) > 0`,
+  rollups: `SELECT currency, sum(priced) AS n FROM conversion_rollups
+    WHERE workspace_id = @ws::bigint AND bucket >= @from::bigint AND bucket < @to::bigint
+      AND (@campaign::bigint IS NULL OR campaign_id = @campaign::bigint)
+    GROUP BY currency HAVING sum(priced) > 0`,
+};
+
+interface Dimension {
+  /** The grouping key; null: the source has nothing to count for it. */
+  key: (s: Source) => string | null;
+  /** Joins that bring `g` (the dimension's table) in. */
+  join?: (s: Source) => string;
+  label?: string;
+}
+
+const campaignJoin = (s: Source) => `LEFT JOIN campaigns g ON g.id = ${s.campaign}`;
+const postbackJoin = (s: Source) => `LEFT JOIN postbacks g ON g.id = ${s.postback}`;
+
+const DIMENSIONS: Record<string, Dimension> = {
+  campaign: { key: (s) => s.campaign, join: campaignJoin, label: 'g.name' },
+  buyer: { key: () => "coalesce(g.buyer, '')", join: campaignJoin },
+  postback: { key: (s) => s.postback, join: postbackJoin, label: 'g.name' },
+  network: { key: (s) => s.postback && "coalesce(g.network, 'manual')", join: postbackJoin },
+  param: {
+    key: (s) => (s.params ? `${s.params.value} ->> @path::text` : null),
+    join: (s) => s.params?.join ?? '',
+  },
+  // Local days: the rollups by bucket (the caller adds buckets up into days),
+  // the raw rows by the ranges in @keys/@starts/@ends, each with its day.
+  day: { key: (s) => (s.time === 'bucket' ? 'x.bucket' : 'b.key') },
+};
 
 interface StatsSql {
   clicks: string | null;
@@ -1585,83 +1747,41 @@ interface StatsSql {
   conversions: string;
 }
 
-interface Dimension {
-  key: { k: string | null; l: string | null; c: string };
-  join?: { k?: string; l?: string; c?: string };
-  label?: string;
-}
-
-const campaignJoin = (alias: string) => `LEFT JOIN campaigns g ON g.id = ${alias}.campaign_id`;
-
-const DIMENSIONS: Record<string, Dimension> = {
-  day: { key: { k: 'b.key', l: 'b.key', c: 'b.key' } },
-  campaign: {
-    key: { k: 'k.campaign_id', l: 'l.campaign_id', c: 'c.campaign_id' },
-    join: { k: campaignJoin('k'), l: campaignJoin('l'), c: campaignJoin('c') },
-    label: 'g.name',
-  },
-  buyer: {
-    key: { k: "coalesce(g.buyer, '')", l: "coalesce(g.buyer, '')", c: "coalesce(g.buyer, '')" },
-    join: { k: campaignJoin('k'), l: campaignJoin('l'), c: campaignJoin('c') },
-  },
-  postback: {
-    key: { k: null, l: null, c: 'c.postback_id' },
-    join: { c: 'LEFT JOIN postbacks g ON g.id = c.postback_id' },
-    label: 'g.name',
-  },
-  network: {
-    key: { k: null, l: null, c: "coalesce(g.network, 'manual')" },
-    join: { c: 'LEFT JOIN postbacks g ON g.id = c.postback_id' },
-  },
-  param: {
-    key: {
-      k: 'k.params ->> @path::text',
-      l: 'l.params ->> @path::text',
-      c: 'g.params ->> @path::text',
-    },
-    join: { c: 'JOIN leads g ON g.id = c.lead_id' },
-  },
-};
-
-const TABLES = {
-  k: { table: 'clicks', time: 'at' },
-  l: { table: 'leads', time: 'created_at' },
-  c: { table: 'conversions', time: 'at' },
-} as const;
-
 const statsCache = new Map<string, StatsSql>();
 
-/** The same three aggregate queries as the embedded engine, in PostgreSQL's dialect. */
-function statsSql(groupBy: StatsQuery['groupBy']): StatsSql {
+/** The same aggregate queries as the embedded engine, in PostgreSQL's dialect. */
+function statsSql(groupBy: StatsQuery['groupBy'], read: StatsRead): StatsSql {
   const name = groupBy.startsWith('param.') ? 'param' : groupBy;
-  const cached = statsCache.get(name);
+  const source = read.kind === 'span' ? read.source : read.kind === 'buckets' ? 'rollups' : 'raw';
+  const cacheKey = `${name} ${read.kind} ${source}`;
+  const cached = statsCache.get(cacheKey);
   if (cached) return cached;
   const dim = DIMENSIONS[name];
   if (!dim) throw new Error(`unknown grouping ${groupBy}`);
+  const sources = source === 'rollups' ? ROLLUPS : RAW;
 
-  const build = (alias: 'k' | 'l' | 'c', select: string): string | null => {
-    const key = dim.key[alias];
+  const build = (s: Source): string | null => {
+    const key = dim.key(s);
     if (key === null) return null;
-    const { table, time } = TABLES[alias];
-    const join = dim.join?.[alias] ?? '';
-    const filter = `(@campaign::bigint IS NULL OR ${alias}.campaign_id = @campaign::bigint)`;
-    if (name === 'day') {
-      return `SELECT ${key} AS key, ${select}
-        FROM unnest(@keys::text[], @starts::bigint[], @ends::bigint[]) AS b(key, s, e)
-        JOIN ${table} ${alias} ON ${alias}.workspace_id = @ws::bigint AND ${alias}.${time} >= b.s AND ${alias}.${time} < b.e
-        WHERE ${filter} GROUP BY b.key`;
-    }
-    const label = dim.label ? `, ${dim.label} AS label` : '';
-    const groupBy = dim.label ? 'GROUP BY 1, 2' : 'GROUP BY 1';
-    return `SELECT ${key} AS key${label}, ${select} FROM ${table} ${alias} ${join}
-      WHERE ${alias}.workspace_id = @ws::bigint AND ${alias}.${time} >= @from::bigint AND ${alias}.${time} < @to::bigint AND ${filter}
-      ${groupBy}`;
+    const columns = [`${key} AS key`, ...(dim.label ? [`${dim.label} AS label`] : []), ...s.groups];
+    const from =
+      read.kind === 'days'
+        ? `unnest(@keys::text[], @starts::bigint[], @ends::bigint[]) AS b(key, s, e)
+          JOIN ${s.table} x ON x.workspace_id = @ws::bigint AND x.${s.time} >= b.s AND x.${s.time} < b.e`
+        : `${s.table} x ${dim.join?.(s) ?? ''}`;
+    const span =
+      read.kind === 'days'
+        ? ''
+        : `x.workspace_id = @ws::bigint AND x.${s.time} >= @from::bigint AND x.${s.time} < @to::bigint AND`;
+    return `SELECT ${columns.join(', ')}, ${s.select} FROM ${from}
+      WHERE ${span} (@campaign::bigint IS NULL OR x.campaign_id = @campaign::bigint)
+      GROUP BY ${columns.map((_, i) => i + 1).join(', ')} ${s.having}`;
   };
   const result: StatsSql = {
-    clicks: build('k', 'count(*) AS n'),
-    leads: build('l', 'count(*) AS n'),
-    conversions: build('c', CONVERSION_SUMS) as string,
+    clicks: build(sources.clicks),
+    leads: build(sources.leads),
+    conversions: build(sources.conversions) as string,
   };
-  statsCache.set(name, result);
+  statsCache.set(cacheKey, result);
   return result;
 }

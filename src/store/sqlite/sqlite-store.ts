@@ -9,6 +9,7 @@ import {
   type Subject,
 } from '../../domain/forwarding.js';
 import type { NetworkMacros } from '../../domain/presets.js';
+import { planStats, type StatsRead } from '../stats-plan.js';
 import type {
   Account,
   ApiKey,
@@ -1429,14 +1430,18 @@ export class SqliteStore implements Store {
     const ws = id(workspaceId);
     // An id that can't exist matches nothing (never 'no filter').
     const campaign = query.campaignId === undefined ? null : (id(query.campaignId) ?? -1);
-    const currencies = (
-      this.sql(
-        `SELECT currency FROM conversions
-         WHERE workspace_id = ? AND at >= ? AND at < ? AND amount_micros IS NOT NULL
-           AND (? IS NULL OR campaign_id = ?)
-         GROUP BY currency ORDER BY count(*) DESC, currency`,
-      ).all(ws, query.fromMs, query.toMs, campaign, campaign) as Row[]
-    ).map((r) => r.currency as string);
+    const plan = planStats(query);
+    const priced = new Map<string, number>();
+    for (const { source, fromMs, toMs } of plan.currency) {
+      const args = { ws, campaign, from: fromMs, to: toMs };
+      for (const r of this.sql(CURRENCY_SQL[source]).all(args) as Row[]) {
+        const c = r.currency as string;
+        priced.set(c, (priced.get(c) ?? 0) + Number(r.n));
+      }
+    }
+    const currencies = [...priced]
+      .sort(([a, m], [b, n]) => n - m || (a < b ? -1 : a > b ? 1 : 0))
+      .map(([c]) => c);
 
     const currency = query.currency ?? currencies[0] ?? 'USD';
     const rows = new Map<string, StatsRow>();
@@ -1450,37 +1455,53 @@ export class SqliteStore implements Store {
     };
     if (query.groupBy === 'day') for (const b of query.buckets) row(b.key, b.key);
 
-    const sql = statsSql(query.groupBy);
-    const args = {
-      ws,
-      from: query.fromMs,
-      to: query.toMs,
-      campaign,
-      cur: currency,
-      buckets: JSON.stringify(query.buckets.map((b) => [b.key, b.startMs, b.endMs])),
-      path: query.groupBy.startsWith('param.')
-        ? `$."${query.groupBy.slice('param.'.length).replace(/"/g, '')}"`
-        : null,
-    };
-    const label = (r: Row) => String(r.label ?? r.key ?? '');
-    if (sql.clicks) {
-      for (const r of this.sql(sql.clicks).all(pick(sql.clicks, args)) as Row[]) {
-        row(String(r.key ?? ''), label(r)).clicks = Number(r.n);
+    const path = query.groupBy.startsWith('param.')
+      ? `$."${query.groupBy.slice('param.'.length).replace(/"/g, '')}"`
+      : null;
+    for (const read of plan.reads) {
+      const sql = statsSql(query.groupBy, read);
+      const args = {
+        ws,
+        campaign,
+        cur: currency,
+        path,
+        from: read.kind === 'days' ? null : read.fromMs,
+        to: read.kind === 'days' ? null : read.toMs,
+        ranges:
+          read.kind === 'days'
+            ? JSON.stringify(read.ranges.map((r) => [r.key, r.startMs, r.endMs]))
+            : null,
+      };
+      // The group a result row counts towards; null: another read counts it.
+      const target = (r: Row): StatsRow | null => {
+        if (read.kind !== 'buckets') {
+          return row(String(r.key ?? ''), String(r.label ?? r.key ?? ''));
+        }
+        const day = read.dayOf(Number(r.key));
+        return day === null ? null : row(day, day);
+      };
+      if (sql.clicks) {
+        for (const r of this.sql(sql.clicks).all(pick(sql.clicks, args)) as Row[]) {
+          const t = target(r);
+          if (t) t.clicks += Number(r.n);
+        }
       }
-    }
-    if (sql.leads) {
-      for (const r of this.sql(sql.leads).all(pick(sql.leads, args)) as Row[]) {
-        row(String(r.key ?? ''), label(r)).leads = Number(r.n);
+      if (sql.leads) {
+        for (const r of this.sql(sql.leads).all(pick(sql.leads, args)) as Row[]) {
+          const t = target(r);
+          if (t) t.leads += Number(r.n);
+        }
       }
-    }
-    for (const r of this.sql(sql.conversions, true).all(pick(sql.conversions, args)) as Row[]) {
-      const target = row(String(r.key ?? ''), label(r));
-      target.registrations = Number(r.registrations);
-      target.firstDeposits = Number(r.first_deposits);
-      target.firstDepositMicros = BigInt(r.ftd_micros as bigint);
-      target.deposits = Number(r.deposits);
-      target.depositMicros = BigInt(r.dep_micros as bigint);
-      target.withdrawalMicros = BigInt(r.wd_micros as bigint);
+      for (const r of this.sql(sql.conversions, true).all(pick(sql.conversions, args)) as Row[]) {
+        const t = target(r);
+        if (!t) continue;
+        t.registrations += Number(r.registrations);
+        t.firstDeposits += Number(r.first_deposits);
+        t.firstDepositMicros += exactSum(r.ftd_micros);
+        t.deposits += Number(r.deposits);
+        t.depositMicros += exactSum(r.dep_micros);
+        t.withdrawalMicros += exactSum(r.wd_micros);
+      }
     }
     return { rows: [...rows.values()], currency, currencies };
   }
@@ -1493,13 +1514,142 @@ function pick(sql: string, args: Record<string, unknown>): Record<string, unknow
   return out;
 }
 
-const CONVERSION_SUMS = `
-  count(CASE WHEN c.event = 'registration' THEN 1 END) AS registrations,
-  count(CASE WHEN c.event = 'first_deposit' THEN 1 END) AS first_deposits,
-  coalesce(sum(CASE WHEN c.event = 'first_deposit' AND c.currency = @cur THEN c.amount_micros END), 0) AS ftd_micros,
-  count(CASE WHEN c.event = 'deposit' THEN 1 END) AS deposits,
-  coalesce(sum(CASE WHEN c.event = 'deposit' AND c.currency = @cur THEN c.amount_micros END), 0) AS dep_micros,
-  coalesce(sum(CASE WHEN c.amount_micros < 0 AND c.currency = @cur THEN -c.amount_micros END), 0) AS wd_micros`;
+/**
+ * A money sum as read with safe integers. A rollup's integer addition past
+ * 2^63 turns into a REAL, where SUM over the raw rows stops with an error:
+ * statistics refuse both rather than answer an inexact amount.
+ */
+function exactSum(value: unknown): bigint {
+  if (typeof value !== 'bigint') throw new Error('integer overflow');
+  return value;
+}
+
+/**
+ * Where one table's counts come from: its raw rows (one per click, lead or
+ * conversion), or its rollup (one per 15-minute bucket and key, 0 for a key
+ * that is NULL in the raw row). Both give the same columns.
+ */
+interface Source {
+  table: string;
+  time: string;
+  /** The campaign and postback ids, NULL where there is none. */
+  campaign: string;
+  postback: string | null;
+  /** The lead's click parameters, and what to join to reach them; null: not kept. */
+  params: { value: string; join: string } | null;
+  select: string;
+  /** Groups without rows: a rollup's counts can come back down to zero. */
+  having: string;
+}
+
+const RAW: Record<'clicks' | 'leads' | 'conversions', Source> = {
+  clicks: {
+    table: 'clicks',
+    time: 'at',
+    campaign: 'x.campaign_id',
+    postback: null,
+    params: { value: 'x.params', join: '' },
+    select: 'count(*) AS n',
+    having: '',
+  },
+  leads: {
+    table: 'leads',
+    time: 'created_at',
+    campaign: 'x.campaign_id',
+    postback: null,
+    params: { value: 'x.params', join: '' },
+    select: 'count(*) AS n',
+    having: '',
+  },
+  conversions: {
+    table: 'conversions',
+    time: 'at',
+    campaign: 'x.campaign_id',
+    postback: 'x.postback_id',
+    params: { value: 'p.params', join: 'JOIN leads p ON p.id = x.lead_id' },
+    select: `
+      count(CASE WHEN x.event = 'registration' THEN 1 END) AS registrations,
+      count(CASE WHEN x.event = 'first_deposit' THEN 1 END) AS first_deposits,
+      coalesce(sum(CASE WHEN x.event = 'first_deposit' AND x.currency = @cur THEN x.amount_micros END), 0) AS ftd_micros,
+      count(CASE WHEN x.event = 'deposit' THEN 1 END) AS deposits,
+      coalesce(sum(CASE WHEN x.event = 'deposit' AND x.currency = @cur THEN x.amount_micros END), 0) AS dep_micros,
+      coalesce(sum(CASE WHEN x.amount_micros < 0 AND x.currency = @cur THEN -x.amount_micros END), 0) AS wd_micros`,
+    having: '',
+  },
+};
+
+const ROLLUPS: Record<'clicks' | 'leads' | 'conversions', Source> = {
+  clicks: {
+    table: 'click_rollups',
+    time: 'bucket',
+    campaign: 'nullif(x.campaign_id, 0)',
+    postback: null,
+    params: null,
+    select: 'sum(x.n) AS n',
+    having: 'HAVING sum(x.n) > 0',
+  },
+  leads: {
+    table: 'lead_rollups',
+    time: 'bucket',
+    campaign: 'nullif(x.campaign_id, 0)',
+    postback: null,
+    params: null,
+    select: 'sum(x.n) AS n',
+    having: 'HAVING sum(x.n) > 0',
+  },
+  conversions: {
+    table: 'conversion_rollups',
+    time: 'bucket',
+    campaign: 'nullif(x.campaign_id, 0)',
+    postback: 'nullif(x.postback_id, 0)',
+    params: null,
+    select: `
+      coalesce(sum(CASE WHEN x.event = 'registration' THEN x.n END), 0) AS registrations,
+      coalesce(sum(CASE WHEN x.event = 'first_deposit' THEN x.n END), 0) AS first_deposits,
+      coalesce(sum(CASE WHEN x.event = 'first_deposit' AND x.currency = @cur THEN x.micros END), 0) AS ftd_micros,
+      coalesce(sum(CASE WHEN x.event = 'deposit' THEN x.n END), 0) AS deposits,
+      coalesce(sum(CASE WHEN x.event = 'deposit' AND x.currency = @cur THEN x.micros END), 0) AS dep_micros,
+      coalesce(sum(CASE WHEN x.currency = @cur THEN -x.negative_micros END), 0) AS wd_micros`,
+    having: 'HAVING sum(x.n) > 0',
+  },
+};
+
+/** Conversions with an amount per currency in [@from, @to), to choose the one to sum. */
+const CURRENCY_SQL = {
+  raw: `SELECT currency, count(amount_micros) AS n FROM conversions
+    WHERE workspace_id = @ws AND at >= @from AND at < @to
+      AND (@campaign IS NULL OR campaign_id = @campaign)
+    GROUP BY currency HAVING count(amount_micros) > 0`,
+  rollups: `SELECT currency, sum(priced) AS n FROM conversion_rollups
+    WHERE workspace_id = @ws AND bucket >= @from AND bucket < @to
+      AND (@campaign IS NULL OR campaign_id = @campaign)
+    GROUP BY currency HAVING sum(priced) > 0`,
+};
+
+interface Dimension {
+  /** The grouping key; null: the source has nothing to count for it. */
+  key: (s: Source) => string | null;
+  /** Joins that bring `g` (the dimension's table) in. */
+  join?: (s: Source) => string;
+  label?: string;
+}
+
+const campaignJoin = (s: Source) => `LEFT JOIN campaigns g ON g.id = ${s.campaign}`;
+const postbackJoin = (s: Source) => `LEFT JOIN postbacks g ON g.id = ${s.postback}`;
+
+const DIMENSIONS: Record<string, Dimension> = {
+  campaign: { key: (s) => s.campaign, join: campaignJoin, label: 'g.name' },
+  buyer: { key: () => "coalesce(g.buyer, '')", join: campaignJoin },
+  postback: { key: (s) => s.postback, join: postbackJoin, label: 'g.name' },
+  network: { key: (s) => s.postback && "coalesce(g.network, 'manual')", join: postbackJoin },
+  param: {
+    key: (s) => (s.params ? `json_extract(${s.params.value}, @path)` : null),
+    join: (s) => s.params?.join ?? '',
+  },
+  // Local days: the rollups by bucket (the caller adds buckets up into days),
+  // the raw rows by the ranges in @ranges, each with its day.
+  day: { key: (s) => (s.time === 'bucket' ? 'x.bucket' : 'b.key') },
+};
 
 interface StatsSql {
   clicks: string | null;
@@ -1507,90 +1657,45 @@ interface StatsSql {
   conversions: string;
 }
 
-interface Dimension {
-  /** The grouping key per table alias (k clicks, l leads, c conversions); null: not applicable. */
-  key: { k: string | null; l: string | null; c: string };
-  /** Joins that bring `g` (the dimension's table) in, per alias. */
-  join?: { k?: string; l?: string; c?: string };
-  label?: string;
-}
-
-const campaignJoin = (alias: string) => `LEFT JOIN campaigns g ON g.id = ${alias}.campaign_id`;
-
-const DIMENSIONS: Record<string, Dimension> = {
-  day: { key: { k: 'b.key', l: 'b.key', c: 'b.key' } },
-  campaign: {
-    key: { k: 'k.campaign_id', l: 'l.campaign_id', c: 'c.campaign_id' },
-    join: { k: campaignJoin('k'), l: campaignJoin('l'), c: campaignJoin('c') },
-    label: 'g.name',
-  },
-  buyer: {
-    key: { k: "coalesce(g.buyer, '')", l: "coalesce(g.buyer, '')", c: "coalesce(g.buyer, '')" },
-    join: { k: campaignJoin('k'), l: campaignJoin('l'), c: campaignJoin('c') },
-  },
-  postback: {
-    key: { k: null, l: null, c: 'c.postback_id' },
-    join: { c: 'LEFT JOIN postbacks g ON g.id = c.postback_id' },
-    label: 'g.name',
-  },
-  network: {
-    key: { k: null, l: null, c: "coalesce(g.network, 'manual')" },
-    join: { c: 'LEFT JOIN postbacks g ON g.id = c.postback_id' },
-  },
-  param: {
-    key: {
-      k: 'json_extract(k.params, @path)',
-      l: 'json_extract(l.params, @path)',
-      c: 'json_extract(g.params, @path)',
-    },
-    join: { c: 'JOIN leads g ON g.id = c.lead_id' },
-  },
-};
-
-const TABLES = {
-  k: { table: 'clicks', time: 'at' },
-  l: { table: 'leads', time: 'created_at' },
-  c: { table: 'conversions', time: 'at' },
-} as const;
-
 const statsCache = new Map<string, StatsSql>();
 
 /**
- * The aggregate queries for one grouping: clicks, leads and conversions, each
- * over the workspace's time-range index. Days join the list of local-day
- * boundaries (computed by the domain) so day edges follow the caller's zone.
+ * The aggregate queries of one read: clicks, leads and conversions, each
+ * over the workspace's time-range index (of the raw table or the rollup).
  */
-function statsSql(groupBy: StatsQuery['groupBy']): StatsSql {
+function statsSql(groupBy: StatsQuery['groupBy'], read: StatsRead): StatsSql {
   const name = groupBy.startsWith('param.') ? 'param' : groupBy;
-  const cached = statsCache.get(name);
+  const source = read.kind === 'span' ? read.source : read.kind === 'buckets' ? 'rollups' : 'raw';
+  const cacheKey = `${name} ${read.kind} ${source}`;
+  const cached = statsCache.get(cacheKey);
   if (cached) return cached;
   const dim = DIMENSIONS[name];
   if (!dim) throw new Error(`unknown grouping ${groupBy}`);
+  const sources = source === 'rollups' ? ROLLUPS : RAW;
 
-  const build = (alias: 'k' | 'l' | 'c', select: string): string | null => {
-    const key = dim.key[alias];
+  const build = (s: Source): string | null => {
+    const key = dim.key(s);
     if (key === null) return null;
-    const { table, time } = TABLES[alias];
     const label = dim.label ? `, ${dim.label} AS label` : '';
-    const join = dim.join?.[alias] ?? '';
-    const filter = `(@campaign IS NULL OR ${alias}.campaign_id = @campaign)`;
-    if (name === 'day') {
+    const join = dim.join?.(s) ?? '';
+    const filter = '(@campaign IS NULL OR x.campaign_id = @campaign)';
+    if (read.kind === 'days') {
       return `WITH b(key, s, e) AS (
           SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
-          FROM json_each(@buckets))
-        SELECT ${key} AS key, ${select} FROM b
-        JOIN ${table} ${alias} ON ${alias}.workspace_id = @ws AND ${alias}.${time} >= b.s AND ${alias}.${time} < b.e
-        WHERE ${filter} GROUP BY b.key`;
+          FROM json_each(@ranges))
+        SELECT ${key} AS key, ${s.select} FROM b
+        JOIN ${s.table} x ON x.workspace_id = @ws AND x.${s.time} >= b.s AND x.${s.time} < b.e
+        WHERE ${filter} GROUP BY 1 ${s.having}`;
     }
-    return `SELECT ${key} AS key${label}, ${select} FROM ${table} ${alias} ${join}
-      WHERE ${alias}.workspace_id = @ws AND ${alias}.${time} >= @from AND ${alias}.${time} < @to AND ${filter}
-      GROUP BY 1`;
+    return `SELECT ${key} AS key${label}, ${s.select} FROM ${s.table} x ${join}
+      WHERE x.workspace_id = @ws AND x.${s.time} >= @from AND x.${s.time} < @to AND ${filter}
+      GROUP BY 1 ${s.having}`;
   };
   const result: StatsSql = {
-    clicks: build('k', 'count(*) AS n'),
-    leads: build('l', 'count(*) AS n'),
-    conversions: build('c', CONVERSION_SUMS) as string,
+    clicks: build(sources.clicks),
+    leads: build(sources.leads),
+    conversions: build(sources.conversions) as string,
   };
-  statsCache.set(name, result);
+  statsCache.set(cacheKey, result);
   return result;
 }
