@@ -1,7 +1,7 @@
 // Logs → Postback logs (Source logs are in source-logs.tsx): newest first, polled every 2 s while the first page is open,
 // filtered by postback and status, searchable; a row opens the request and our answer.
-import { type FormEvent, Fragment, type ReactNode, useEffect, useRef, useState } from 'react';
-import { get, LOG_STATUSES, type LogEntry, type Page, type Postback } from '../api';
+import { type FormEvent, Fragment, type ReactNode, useEffect, useState } from 'react';
+import { get, LOG_STATUSES, type LogEntry, type Postback } from '../api';
 import { useI18n } from '../i18n';
 import { Link, useQueryState } from '../router';
 import {
@@ -14,9 +14,9 @@ import {
   StatusBadge,
   usePager,
 } from '../ui/common';
+import { useLivePage } from '../ui/use-live-page';
 import { useLoad } from '../ui/use-load';
 
-const POLL_MS = 2000;
 const PAGE_SIZE = 50;
 
 export function LogsPage() {
@@ -38,55 +38,13 @@ export function LogsPage() {
   );
   const names = new Map(postbacks.data?.items.map((p) => [p.id, p.name]));
 
-  const [page, setPage] = useState<Page<LogEntry> | null>(null);
-  const [error, setError] = useState<unknown>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const [fresh, setFresh] = useState<Set<string>>(new Set());
-  const seen = useRef<Set<string> | null>(null);
   const live = pager.page === 1;
-
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    let controller: AbortController | undefined;
-    seen.current = null;
-    setPage(null);
-    const load = async () => {
-      controller = new AbortController();
-      try {
-        const next = await get<Page<LogEntry>>(
-          '/postback-logs',
-          { postbackId, status, q, limit: PAGE_SIZE, cursor: pager.cursor },
-          controller.signal,
-        );
-        if (stopped) return;
-        // Rows that arrived since the last poll flash once.
-        if (seen.current) {
-          const known = seen.current;
-          const added = next.items.filter((item) => !known.has(item.id)).map((item) => item.id);
-          if (added.length > 0) setFresh(new Set(added));
-        }
-        seen.current = new Set(next.items.map((item) => item.id));
-        setPage(next);
-        setError(null);
-      } catch (failure) {
-        if (stopped) return;
-        setError(failure);
-      }
-      if (!stopped && live) timer = window.setTimeout(tick, POLL_MS);
-    };
-    const tick = () => {
-      // A hidden tab does not poll; it catches up when shown again.
-      if (document.hidden) timer = window.setTimeout(tick, POLL_MS);
-      else void load();
-    };
-    void load();
-    return () => {
-      stopped = true;
-      controller?.abort();
-      window.clearTimeout(timer);
-    };
-  }, [postbackId, status, q, pager.cursor, live]);
+  const { page, error, fresh } = useLivePage<LogEntry>(
+    '/postback-logs',
+    { postbackId, status, q, limit: PAGE_SIZE, cursor: pager.cursor },
+    live,
+  );
 
   const search = (event: FormEvent) => {
     event.preventDefault();

@@ -10,12 +10,12 @@ import {
   DELIVERY_STATUSES,
   type Delivery,
   get,
-  type Page,
   type Source,
 } from '../api';
 import { useI18n } from '../i18n';
 import { Link, useQueryState } from '../router';
 import { Empty, ErrorBox, Field, Loading, Notice, Pager, usePager } from '../ui/common';
+import { useLivePage } from '../ui/use-live-page';
 import { useLoad } from '../ui/use-load';
 import {
   DeliveryBadge,
@@ -26,7 +26,6 @@ import {
 } from './forwarding-ui';
 import { LogsTabs } from './logs';
 
-const POLL_MS = 2000;
 const PAGE_SIZE = 50;
 const EVENT_SUGGESTIONS = [
   'click',
@@ -108,63 +107,16 @@ export default function SourceLogsPage() {
   );
   const campaignNames = new Map(campaigns.data?.items.map((c) => [c.id, c.name]));
 
-  const [page, setPage] = useState<Page<Delivery> | null>(null);
-  const [error, setError] = useState<unknown>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const [fresh, setFresh] = useState<Set<string>>(new Set());
   const [retrying, setRetrying] = useState<string | null>(null);
   const [retryError, setRetryError] = useState<unknown>(null);
   const [queued, setQueued] = useState<Delivery | null>(null);
-  const [tick, setTick] = useState(0);
-  const seen = useRef<Set<string> | null>(null);
   const live = pager.page === 1;
-
-  // biome-ignore lint/correctness/useExhaustiveDependencies: tick forces a reload after a retry
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    let controller: AbortController | undefined;
-    const load = async () => {
-      controller = new AbortController();
-      try {
-        const next = await get<Page<Delivery>>(
-          '/deliveries',
-          { campaignId, sourceId, event, status, limit: PAGE_SIZE, cursor: pager.cursor },
-          controller.signal,
-        );
-        if (stopped) return;
-        if (seen.current) {
-          const known = seen.current;
-          const added = next.items.filter((item) => !known.has(item.id)).map((item) => item.id);
-          if (added.length > 0) setFresh(new Set(added));
-        }
-        seen.current = new Set(next.items.map((item) => item.id));
-        setPage(next);
-        setError(null);
-      } catch (failure) {
-        if (stopped) return;
-        setError(failure);
-      }
-      if (!stopped && live) timer = window.setTimeout(poll, POLL_MS);
-    };
-    const poll = () => {
-      if (document.hidden) timer = window.setTimeout(poll, POLL_MS);
-      else void load();
-    };
-    void load();
-    return () => {
-      stopped = true;
-      controller?.abort();
-      window.clearTimeout(timer);
-    };
-  }, [campaignId, sourceId, event, status, pager.cursor, live, tick]);
-
-  // New filters: forget what was seen, so the new list does not flash as "fresh".
-  // biome-ignore lint/correctness/useExhaustiveDependencies: reset on filter change only
-  useEffect(() => {
-    seen.current = null;
-    setPage(null);
-  }, [campaignId, sourceId, event, status, pager.cursor]);
+  const { page, error, fresh, reload } = useLivePage<Delivery>(
+    '/deliveries',
+    { campaignId, sourceId, event, status, limit: PAGE_SIZE, cursor: pager.cursor },
+    live,
+  );
 
   const retry = async (delivery: Delivery) => {
     setRetrying(delivery.id);
@@ -173,7 +125,7 @@ export default function SourceLogsPage() {
     try {
       await api('POST', `/deliveries/${encodeURIComponent(delivery.id)}/retry`);
       setQueued(delivery);
-      setTick((n) => n + 1);
+      reload();
     } catch (failure) {
       setRetryError(failure);
     } finally {
