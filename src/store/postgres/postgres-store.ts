@@ -920,8 +920,9 @@ export class PostgresStore implements Store {
           'UPDATE fingerprints SET conversion_id = $1 WHERE lead_id = $2 AND fingerprint = $3',
           [row.id, leadId, attempt.fingerprint],
         );
-        await this.enqueueConversion(
+        await this.enqueue(
           c,
+          'conversion',
           String(row.id),
           leadId,
           lead.campaign_id,
@@ -933,8 +934,9 @@ export class PostgresStore implements Store {
 
       const row = await insert(attempt.event, attempt.onceKey, attempt.tidKey);
       if (row) {
-        await this.enqueueConversion(
+        await this.enqueue(
           c,
+          'conversion',
           String(row.id),
           leadId,
           lead.campaign_id,
@@ -1048,17 +1050,6 @@ export class PostgresStore implements Store {
   }
 
   // --- forwarding ---------------------------------------------------------
-
-  private async enqueueConversion(
-    c: pg.PoolClient,
-    conversionId: string,
-    leadId: string,
-    campaignId: unknown,
-    event: string,
-    at: number,
-  ): Promise<void> {
-    await this.enqueue(c, 'conversion', conversionId, leadId, campaignId, event, at);
-  }
 
   /**
    * Queues what just happened for every destination routed to it, inside the

@@ -889,7 +889,14 @@ export class SqliteStore implements Store {
         this.sql(
           'UPDATE fingerprints SET conversion_id = ? WHERE lead_id = ? AND fingerprint = ?',
         ).run(row.id, leadId, attempt.fingerprint);
-        this.enqueueConversion(Number(row.id), leadId, lead.campaign_id, attempt.event, input.at);
+        this.enqueue(
+          'conversion',
+          Number(row.id),
+          leadId,
+          lead.campaign_id,
+          attempt.event,
+          input.at,
+        );
         return {
           status: 'recorded',
           event: attempt.event,
@@ -902,7 +909,14 @@ export class SqliteStore implements Store {
         | Row
         | undefined;
       if (row) {
-        this.enqueueConversion(Number(row.id), leadId, lead.campaign_id, attempt.event, input.at);
+        this.enqueue(
+          'conversion',
+          Number(row.id),
+          leadId,
+          lead.campaign_id,
+          attempt.event,
+          input.at,
+        );
         return {
           status: 'recorded',
           event: attempt.event,
@@ -1012,16 +1026,6 @@ export class SqliteStore implements Store {
   }
 
   // --- forwarding ---------------------------------------------------------
-
-  private enqueueConversion(
-    conversionId: number,
-    leadId: number,
-    campaignId: unknown,
-    event: string,
-    at: number,
-  ): void {
-    this.enqueue('conversion', conversionId, leadId, campaignId, event, at);
-  }
 
   /**
    * Queues what just happened for every destination routed to it, inside the
