@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   CLICKID_LENGTH,
+  CLICKID_RANDOM_CHARS,
+  clickidTimePrefix,
   isClickidShape,
   newClickid,
   randomAlphanumeric,
@@ -25,11 +27,37 @@ describe('newClickid', () => {
     assert.equal(seen.size, 10_000);
   });
 
-  test('roughly uniform: every one of the 62 characters appears, none far off', () => {
+  test('10,000 drawn in the same millisecond are distinct', () => {
+    const at = Date.UTC(2026, 10, 24, 12, 0, 0, 123);
+    const seen = new Set<string>();
+    for (let i = 0; i < 10_000; i++) seen.add(newClickid(at));
+    assert.equal(seen.size, 10_000);
+    for (const id of seen) assert.ok(id.startsWith(clickidTimePrefix(at)));
+  });
+
+  test('they sort as text in the order they were made, so the index grows at its end', () => {
+    const times = [
+      Date.UTC(2020, 0, 1),
+      Date.UTC(2020, 0, 1, 0, 0, 0, 61),
+      Date.UTC(2020, 0, 1, 0, 0, 0, 62),
+      Date.UTC(2026, 10, 24),
+      Date.UTC(2026, 10, 24) + 1,
+      Date.UTC(2026, 10, 24) + 3_600_000,
+      Date.UTC(2099, 11, 31),
+      Date.UTC(2130, 0, 1),
+    ];
+    const ids = times.map((at) => newClickid(at));
+    // Byte order, as SQLite's BINARY and PostgreSQL's "C" collations compare.
+    const sorted = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    assert.deepEqual(sorted, ids);
+    for (const id of ids) assert.equal(isClickidShape(id), true);
+  });
+
+  test('the random tail is uniform: every one of the 62 characters appears, none far off', () => {
     const counts = new Map<string, number>();
     let total = 0;
-    for (let i = 0; i < 10_000; i++) {
-      for (const ch of newClickid()) {
+    for (let i = 0; i < 20_000; i++) {
+      for (const ch of newClickid().slice(CLICKID_LENGTH - CLICKID_RANDOM_CHARS)) {
         counts.set(ch, (counts.get(ch) ?? 0) + 1);
         total++;
       }
@@ -40,7 +68,7 @@ describe('newClickid', () => {
     let chiSquare = 0;
     for (const ch of ALPHABET) {
       const n = counts.get(ch) ?? 0;
-      // ~1935 expected, sd ~44: ±25% is over 10 standard deviations.
+      // ~1613 expected, sd ~40: ±25% is over 10 standard deviations.
       assert.ok(Math.abs(n - expected) < expected * 0.25, `${ch}: ${n} vs ${expected}`);
       chiSquare += (n - expected) ** 2 / expected;
     }
@@ -48,9 +76,9 @@ describe('newClickid', () => {
     assert.ok(chiSquare < 150, `chi-square ${chiSquare}`);
   });
 
-  test('every position varies', () => {
+  test('every random position varies', () => {
     const ids = Array.from({ length: 200 }, () => newClickid());
-    for (let pos = 0; pos < CLICKID_LENGTH; pos++) {
+    for (let pos = CLICKID_LENGTH - CLICKID_RANDOM_CHARS; pos < CLICKID_LENGTH; pos++) {
       assert.ok(new Set(ids.map((id) => id[pos])).size > 20, `position ${pos}`);
     }
   });
