@@ -1,5 +1,4 @@
 // buildApp(deps) → a Fastify instance without listen(): main.ts listens, tests inject.
-import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -94,8 +93,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -114,7 +114,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       .send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`));
   });
 
-  await app.register(cookie);
   await app.register(swagger, {
     openapi: {
       info: {

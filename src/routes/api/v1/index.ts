@@ -1,5 +1,6 @@
 // /api/v1 — the management API for the UI, bots and scripts. Every route but
 // signup and login needs a session; every answer is scoped to its workspace.
+import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import { hashToken } from '../../../domain/passwords.js';
 import { account, bearerToken } from '../../../http/auth.js';
@@ -16,6 +17,8 @@ import { statsRoutes } from './stats.js';
 
 export async function apiRoutes(app: FastifyInstance): Promise<void> {
   const { store, now } = app.deps;
+  // Sessions are cookies only here: the click and postback paths skip its hooks.
+  await app.register(cookie);
   app.decorateRequest('account', null);
   app.addHook('onRequest', async (request) => {
     const token = bearerToken(request);
