@@ -391,17 +391,20 @@ ${ROLLUPS_V5.map(rollupSql).join('')}`,
   },
   {
     version: 6,
-    name: 'fewer index writes per postback',
+    name: 'fewer index writes per click and postback',
     // Every index a postback writes into at a random place costs a page in the
     // commit. postback_logs_clickid served no query (the log search matches
     // the clickid or a substring of the URL, which scans by id anyway), and
     // most conversions (deposits, custom events) have no once_key, so their
     // entries in conversions_once were NULLs that enforced nothing.
-    // conversions_tid keeps every row and serves lookups by lead.
+    // conversions_tid keeps every row and serves lookups by lead. A click's
+    // lead has no chat yet: leads_workspace_external keeps bound leads only.
     sql: `
 DROP INDEX postback_logs_clickid;
 DROP INDEX conversions_once;
 CREATE UNIQUE INDEX conversions_once ON conversions(lead_id, once_key) WHERE once_key IS NOT NULL;
+DROP INDEX leads_workspace_external;
+CREATE INDEX leads_workspace_external ON leads(workspace_id, external_id) WHERE external_id IS NOT NULL;
 `,
   },
 ];

@@ -546,21 +546,32 @@ export class SqliteStore implements Store {
   ): Lead {
     const params = JSON.stringify(lead.params);
     for (let attempt = 0; ; attempt++) {
+      const clickid = lead.newClickid();
       try {
+        // The lead is what was written: no RETURNING, no re-parse of params.
         const r = this.sql(
           `INSERT INTO leads (workspace_id, clickid, campaign_id, click_id, external_id, username, params, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-        ).get(
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
           workspaceId,
-          lead.newClickid(),
+          clickid,
           campaignId,
           clickRowId,
           lead.externalId,
           lead.username,
           params,
           lead.at,
-        ) as Row;
-        return toLead(r);
+        );
+        return {
+          id: String(r.lastInsertRowid),
+          workspaceId: String(workspaceId),
+          clickid,
+          campaignId: campaignId === null ? null : String(campaignId),
+          externalId: lead.externalId,
+          username: lead.username,
+          params: { ...lead.params },
+          createdAt: lead.at,
+        };
       } catch (error) {
         // A clickid collision: draw another one.
         if (!isUniqueViolation(error) || attempt >= MAX_UNIQUE_RETRIES) throw error;
