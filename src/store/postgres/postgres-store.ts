@@ -139,6 +139,29 @@ function code(error: unknown): string | undefined {
 
 const isUniqueViolation = (error: unknown) => code(error) === '23505';
 /** Deadlock or serialization failure: the whole transaction may simply run again. */
+/** The most writes one group commit takes; the rest wait for the next. */
+const MAX_BATCH = 128;
+
+interface PendingWrite<T> {
+  fn: (client: pg.PoolClient) => Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+const statementNames = new Map<string, string>();
+/** Filters make some texts vary; past this many, new texts run unnamed. */
+const MAX_NAMED_STATEMENTS = 500;
+
+/** A stable name per SQL text, so each connection prepares it once. */
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
+    name = `cb${statementNames.size}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 const isRetryable = (error: unknown) => code(error) === '40P01' || code(error) === '40001';
 
 function encodeCursor(value: string): string {
@@ -235,6 +258,8 @@ export class PostgresStore implements Store {
   /** Connections whose open transaction queued deliveries; the listener hears of it after COMMIT. */
   private readonly queued = new WeakSet<pg.PoolClient>();
   private outboxListener: (() => void) | null = null;
+  /** Hot writes waiting for the next group commit. */
+  private pending: Array<PendingWrite<unknown>> = [];
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -242,12 +267,17 @@ export class PostgresStore implements Store {
     this.outboxListener = listener;
   }
 
-  /** Every statement goes through here: PostgreSQL text cannot hold NUL bytes. */
+  /**
+   * Every statement goes through here: PostgreSQL text cannot hold NUL bytes.
+   * Each distinct SQL text is a named statement, parsed and planned once per
+   * connection instead of on every call.
+   */
   private run(db: Db, text: string, values: unknown[] = []) {
     const clean = (v: string) => (v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v);
-    return db.query(
+    return db.query({
+      name: statementName(text),
       text,
-      values.map((v) => {
+      values: values.map((v) => {
         if (typeof v === 'string') return clean(v);
         if (Array.isArray(v)) return v.map((e) => (typeof e === 'string' ? clean(e) : e));
         // Objects go to jsonb columns, which refuse an escaped NUL as well.
@@ -256,7 +286,7 @@ export class PostgresStore implements Store {
         }
         return v;
       }),
-    );
+    });
   }
 
   private async one(db: Db, text: string, values: unknown[] = []): Promise<Row | undefined> {
@@ -292,6 +322,67 @@ export class PostgresStore implements Store {
       if (queued) this.outboxListener?.();
       return result;
     }
+  }
+
+  /**
+   * Group commit for the hot writes (clicks, counted postbacks, log rows):
+   * the writes that arrive in one turn of the event loop run one after another
+   * in one transaction on one connection, and every caller is answered after
+   * its COMMIT. One durable commit then serves many requests. If any of them
+   * throws (or the batch meets a deadlock with another node's), the batch is
+   * rolled back and each write runs again in a transaction of its own, so one
+   * bad write fails alone. Writes are pure database work: running one again
+   * after a rollback is safe.
+   */
+  private batched<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve, reject } as PendingWrite<unknown>);
+      if (this.pending.length === 1) setImmediate(this.flush);
+    });
+  }
+
+  private readonly flush = (): void => {
+    const writes = this.pending.splice(0, MAX_BATCH);
+    if (this.pending.length > 0) setImmediate(this.flush);
+    if (writes.length === 0) return;
+    void this.commitTogether(writes);
+  };
+
+  private async commitTogether(writes: Array<PendingWrite<unknown>>): Promise<void> {
+    if (writes.length === 1) {
+      const [only] = writes as [PendingWrite<unknown>];
+      this.tx(only.fn).then(only.resolve, only.reject);
+      return;
+    }
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      for (const w of writes) w.reject(error);
+      return;
+    }
+    let results: unknown[] | null = null;
+    let queued = false;
+    try {
+      await client.query('BEGIN');
+      results = [];
+      for (const w of writes) results.push(await w.fn(client));
+      await client.query('COMMIT');
+    } catch {
+      results = null;
+      await client.query('ROLLBACK').catch(() => {});
+    } finally {
+      queued = this.queued.delete(client);
+      client.release();
+    }
+    if (results) {
+      writes.forEach((w, i) => {
+        w.resolve(results[i]);
+      });
+      if (queued) this.outboxListener?.();
+      return;
+    }
+    for (const w of writes) this.tx(w.fn).then(w.resolve, w.reject);
   }
 
   async ping(): Promise<void> {
@@ -565,7 +656,7 @@ export class PostgresStore implements Store {
   }
 
   async recordClick(click: NewClick): Promise<Lead> {
-    return this.tx(async (c) => {
+    return this.batched(async (c) => {
       const row = (await this.one(
         c,
         `INSERT INTO clicks (workspace_id, campaign_id, at, ip, user_agent, referrer, params)
@@ -829,7 +920,7 @@ export class PostgresStore implements Store {
   // --- counting -----------------------------------------------------------
 
   async recordEvent(input: RecordEvent): Promise<RecordOutcome> {
-    return this.tx(async (c) => {
+    return this.batched(async (c) => {
       const outcome = await this.countEvent(c, input);
       if (input.log) {
         const counted = outcome.status !== 'unmatched';
@@ -1001,7 +1092,7 @@ export class PostgresStore implements Store {
   }
 
   async appendPostbackLog(request: LogRequest, outcome: LogOutcome): Promise<void> {
-    await this.insertLog(this.pool, request, outcome);
+    await this.batched((c) => this.insertLog(c, request, outcome));
   }
 
   async listPostbackLogs(workspaceId: string, filter: LogFilter): Promise<Page<LogEntry>> {
