@@ -89,7 +89,9 @@ async function startClickback(
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
-  const child = spawn(process.execPath, [join(ROOT, 'dist/main.js')], {
+  // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=prof': node flags for the server only.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/main.js')], {
     env: {
       ...process.env,
       PORT: String(port),
