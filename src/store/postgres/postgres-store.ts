@@ -655,38 +655,53 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * One statement, one round trip: the click, its lead and the click's
+   * deliveries (if the campaign forwards clicks). A clickid taken already
+   * leaves the lead out; that click row is removed and the click written
+   * again with another clickid.
+   */
   async recordClick(click: NewClick): Promise<Lead> {
+    const ws = id(click.campaign.workspaceId);
+    const campaignId = id(click.campaign.id);
     return this.batched(async (c) => {
-      const row = (await this.one(
-        c,
-        `INSERT INTO clicks (workspace_id, campaign_id, at, ip, user_agent, referrer, params)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-        [
-          id(click.campaign.workspaceId),
-          id(click.campaign.id),
-          click.at,
-          click.ip,
-          click.userAgent,
-          click.referrer,
-          click.params,
-        ],
-      )) as Row;
-      const campaignId = id(click.campaign.id);
-      const lead = await this.insertLead(
-        c,
-        id(click.campaign.workspaceId),
-        campaignId,
-        String(row.id),
-        {
-          externalId: null,
-          username: null,
-          params: click.params,
-          at: click.at,
-          newClickid: click.newClickid,
-        },
-      );
-      await this.enqueue(c, 'click', lead.id, lead.id, campaignId, 'click', click.at);
-      return lead;
+      for (let attempt = 0; ; attempt++) {
+        const r = (await this.one(
+          c,
+          `WITH c AS (
+             INSERT INTO clicks (workspace_id, campaign_id, at, ip, user_agent, referrer, params)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
+           ), l AS (
+             INSERT INTO leads (workspace_id, clickid, campaign_id, click_id, params, created_at)
+             SELECT $1, $8, $2, c.id, $7, $3 FROM c
+             ON CONFLICT (clickid) DO NOTHING RETURNING *
+           ), o AS (
+             INSERT INTO outbox (workspace_id, campaign_id, destination_id, subject, subject_id, lead_id, event, occurrence, event_at, status, next_at, created_at, queued_at)
+             SELECT d.workspace_id, d.campaign_id, d.id, 'click', l.id, l.id, 'click', 1, $3::bigint, 'pending', $3::bigint, $3::bigint, $3::bigint
+             FROM l JOIN forward_routes r ON r.campaign_id = $2::bigint AND r.event IN ('click', 'click#1')
+             JOIN destinations d ON d.id = r.destination_id
+             ON CONFLICT DO NOTHING RETURNING 1
+           )
+           SELECT l.*, c.id AS click_row, (SELECT count(*) FROM o) AS queued
+           FROM c LEFT JOIN l ON true`,
+          [
+            ws,
+            campaignId,
+            click.at,
+            click.ip,
+            click.userAgent,
+            click.referrer,
+            click.params,
+            click.newClickid(),
+          ],
+        )) as Row;
+        if (r.id !== null) {
+          if (num(r.queued) > 0) this.queued.add(c);
+          return toLead(r);
+        }
+        await this.run(c, 'DELETE FROM clicks WHERE id = $1', [r.click_row]);
+        if (attempt >= MAX_UNIQUE_RETRIES) throw new Error('could not draw a free clickid');
+      }
     });
   }
 
