@@ -953,9 +953,12 @@ export class PostgresStore implements Store {
   }
 
   private async countEvent(c: pg.PoolClient, input: RecordEvent): Promise<RecordOutcome> {
+    // Whether the campaign forwards anything comes with the lead: one round trip.
     const lead = await this.one(
       c,
-      'SELECT id, campaign_id FROM leads WHERE clickid = $1 AND workspace_id = $2',
+      `SELECT id, campaign_id,
+         EXISTS (SELECT 1 FROM forward_routes r WHERE r.campaign_id = leads.campaign_id) AS routed
+       FROM leads WHERE clickid = $1 AND workspace_id = $2`,
       [input.clickid, id(input.workspaceId)],
     );
     if (!lead) return { status: 'unmatched', reason: 'unknown_clickid' };
@@ -1034,6 +1037,7 @@ export class PostgresStore implements Store {
           lead.campaign_id,
           attempt.event,
           input.at,
+          lead.routed === true,
         );
         return { status: 'recorded', event: attempt.event, conversionId: String(row.id), leadId };
       }
@@ -1048,6 +1052,7 @@ export class PostgresStore implements Store {
           lead.campaign_id,
           attempt.event,
           input.at,
+          lead.routed === true,
         );
         return { status: 'recorded', event: attempt.event, conversionId: String(row.id), leadId };
       }
@@ -1169,14 +1174,18 @@ export class PostgresStore implements Store {
     campaignId: unknown,
     event: string,
     at: number,
+    /** Known already (read with the lead), or null to look it up. */
+    routed: boolean | null = null,
   ): Promise<void> {
-    if (campaignId === null || campaignId === undefined) return;
-    const routed = await this.one(
-      c,
-      'SELECT 1 FROM forward_routes WHERE campaign_id = $1 LIMIT 1',
-      [campaignId],
-    );
-    if (!routed) return;
+    if (campaignId === null || campaignId === undefined || routed === false) return;
+    if (routed === null) {
+      const route = await this.one(
+        c,
+        'SELECT 1 FROM forward_routes WHERE campaign_id = $1 LIMIT 1',
+        [campaignId],
+      );
+      if (!route) return;
+    }
     let occurrence = 1;
     if (subject === 'conversion') {
       // Two nodes counting events of one lead at once would both see only their
