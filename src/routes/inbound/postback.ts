@@ -50,11 +50,12 @@ export async function inboundRoutes(app: FastifyInstance): Promise<void> {
   // A Content-Type Fastify cannot parse ("", "json", ";") would be refused
   // with 415 before our parser runs; the receiver takes any body, so it is
   // read as plain text instead (the domain still rejects what it can't parse).
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     const type = request.headers['content-type'];
     if (type !== undefined && !/^\s*[\w!#$&^.+-]+\/[\w!#$&^.+-]+\s*(;|$)/.test(type)) {
       request.headers['content-type'] = 'text/plain';
     }
+    done();
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
