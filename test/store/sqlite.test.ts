@@ -65,3 +65,42 @@ test('sqlite: statistics rollups are backfilled by migration 5 and follow delete
   );
   dir.remove();
 });
+
+test('sqlite: the per-lead and per-click reads stay on indexes after migration 6 made some partial', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/plans.db`;
+  await openSqliteStore({ path }).close();
+  const db = new Database(path, { readonly: true });
+  const plan = (query: string) =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${query}`).all() as Array<{ detail: string }>)
+      .map((r) => r.detail)
+      .join('; ');
+  try {
+    for (const query of [
+      'SELECT id, event FROM conversions WHERE lead_id = 1 ORDER BY at, id',
+      "SELECT 1 FROM conversions WHERE lead_id = 1 AND once_key = 'registration'",
+      "SELECT id FROM conversions WHERE lead_id = 1 AND tid_key = 'money:1'",
+      'SELECT max(at) FROM conversions WHERE lead_id = 1',
+      "SELECT id FROM leads WHERE clickid = 'x' AND workspace_id = 1",
+      "SELECT id FROM leads WHERE workspace_id = 1 AND external_id = 'chat'",
+    ]) {
+      const detail = plan(query);
+      assert.match(
+        detail,
+        /USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY/,
+        `${query}: ${detail}`,
+      );
+      assert.doesNotMatch(detail, /^SCAN|; SCAN/, `${query}: ${detail}`);
+    }
+    const indexes = db
+      .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL")
+      .all() as Array<{ name: string; sql: string }>;
+    const byName = new Map(indexes.map((i) => [i.name, i.sql]));
+    assert.equal(byName.has('postback_logs_clickid'), false);
+    assert.match(byName.get('conversions_once') ?? '', /WHERE once_key IS NOT NULL/);
+    assert.match(byName.get('leads_workspace_external') ?? '', /WHERE external_id IS NOT NULL/);
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
