@@ -27,11 +27,13 @@ describe('newClickid', () => {
     assert.equal(seen.size, 10_000);
   });
 
-  test('10,000 drawn in the same millisecond are distinct', () => {
+  test('100,000 drawn in the same millisecond are distinct', () => {
+    // 5 random characters (~30 bits): 100,000 free draws would repeat one
+    // about 5 times over, so this fails if the process stops checking.
     const at = Date.UTC(2026, 10, 24, 12, 0, 0, 123);
     const seen = new Set<string>();
-    for (let i = 0; i < 10_000; i++) seen.add(newClickid(at));
-    assert.equal(seen.size, 10_000);
+    for (let i = 0; i < 100_000; i++) seen.add(newClickid(at));
+    assert.equal(seen.size, 100_000);
     for (const id of seen) assert.ok(id.startsWith(clickidTimePrefix(at)));
   });
 

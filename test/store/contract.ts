@@ -211,6 +211,18 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       });
       assert.equal(second.clickid, 'Zz0000000001');
       assert.deepEqual((await s.getLead(ws, first.clickid))?.params, { fbclid: 'x' });
+      // The attempt that collided leaves no click behind.
+      const byCampaign = await s.stats(ws, {
+        groupBy: 'campaign',
+        fromMs: T0 - 86_400_000,
+        toMs: T0 + 86_400_000,
+        buckets: [],
+        currency: 'USD',
+      });
+      assert.deepEqual(
+        byCampaign.rows.map((r) => [r.key, r.clicks, r.leads]),
+        [[c.id, 2, 2]],
+      );
     });
 
     test('binding a chat to a clickid is idempotent and refuses another chat', async () => {
