@@ -12,8 +12,8 @@ export const RETRY_AFTER_SECONDS = 1;
  */
 export function shedLoad(app: FastifyInstance, maxInFlight: number): void {
   let inFlight = 0;
-  // A callback hook, not an async one: it runs on every request, and a
-  // promise per request showed in profiles of the click and postback paths.
+  // A callback hook, not an async one: it runs on every request, and needs
+  // no promise to do its counting.
   app.addHook('preHandler', (request, reply, done) => {
     if (request.url === '/healthz') return done();
     if (inFlight >= maxInFlight) {
