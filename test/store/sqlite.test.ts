@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -101,6 +102,83 @@ test('sqlite: the per-lead and per-click reads stay on indexes after migration 6
     assert.match(byName.get('leads_workspace_external') ?? '', /WHERE external_id IS NOT NULL/);
   } finally {
     db.close();
+    dir.remove();
+  }
+});
+
+test('sqlite: under writes that never pause, the WAL starts over instead of growing without bound', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/wal.db`;
+  const restartFrames = 256;
+  const store = openSqliteStore({ path, checkpoint: { intervalMs: 10, restartFrames } });
+  try {
+    const account = await store.createAccount({
+      email: 'wal@example.com',
+      passwordHash: 'x',
+      workspaceName: 'WAL',
+      at: 1,
+    });
+    assert.notEqual(account, 'email_taken');
+    if (account === 'email_taken') return;
+    const postback = await store.createPostback(
+      account.workspace.id,
+      {
+        name: 'n',
+        network: 'custom',
+        campaignId: null,
+        clickidParam: 'clickid',
+        currency: 'USD',
+        macros: {},
+        enabled: true,
+      },
+      'waltoken0000000000000000',
+      1,
+    );
+    const pageSize = 4096;
+    let written = 0;
+    let largest = 0;
+    // Each round is one batch of 16 rows of about 2 KB: some 8 frames.
+    // 4,000 rounds write about 140 MB, over 130 times the restart threshold.
+    for (let round = 0; round < 4000; round++) {
+      const rows = Array.from({ length: 16 }, (_, i) =>
+        store.appendPostbackLog(
+          {
+            postbackId: postback.id,
+            workspaceId: account.workspace.id,
+            at: round,
+            method: 'POST',
+            url: `/api/postbacks/${postback.token}?n=${round}-${i}`,
+            ip: null,
+            userAgent: null,
+            body: 'x'.repeat(2000),
+          },
+          {
+            httpStatus: 200,
+            status: 'recorded',
+            error: null,
+            event: null,
+            clickid: null,
+            conversionId: null,
+          },
+        ),
+      );
+      await Promise.all(rows);
+      written += rows.length;
+      if (round % 100 === 0) largest = Math.max(largest, statSync(`${path}-wal`).size);
+    }
+    largest = Math.max(largest, statSync(`${path}-wal`).size);
+    assert.equal(store.countRows('postback_logs'), written);
+    // Without restarts the log would pass 130 MB here; with them it stays near
+    // the threshold, plus what is written before the worker's first report.
+    assert.ok(
+      largest <= 32 * restartFrames * pageSize,
+      `the WAL reached ${(largest / 2 ** 20).toFixed(1)} MB`,
+    );
+  } finally {
+    await store.close();
+    const again = openSqliteStore({ path });
+    assert.equal(again.integrityCheck(), 'ok');
+    await again.close();
     dir.remove();
   }
 });

@@ -43,7 +43,7 @@ import type {
   Store,
 } from '../store.js';
 import { emptyStatsRow } from '../store.js';
-import { Checkpointer } from './checkpointer.js';
+import { CHECKPOINT_DEFAULTS, Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import { MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -53,6 +53,8 @@ const MAX_UNIQUE_RETRIES = 8;
 export interface SqliteOptions {
   /** File path, or ':memory:'. */
   path: string;
+  /** WAL checkpointing; the defaults suit production (tests shorten them). */
+  checkpoint?: CheckpointOptions;
 }
 
 export function openSqliteStore(options: SqliteOptions): SqliteStore {
@@ -68,7 +70,11 @@ export function openSqliteStore(options: SqliteOptions): SqliteStore {
   if (options.path === ':memory:') return new SqliteStore(db, null);
   // Checkpoints run in a worker thread, not inside a commit on this one.
   db.pragma('wal_autocheckpoint = 0');
-  return new SqliteStore(db, new Checkpointer(options.path));
+  const checkpoint = options.checkpoint ?? CHECKPOINT_DEFAULTS;
+  // When the log starts over, a file grown past this is cut back to it.
+  const pageSize = Number(db.pragma('page_size', { simple: true }));
+  db.pragma(`journal_size_limit = ${checkpoint.restartFrames * pageSize}`);
+  return new SqliteStore(db, new Checkpointer(options.path, checkpoint));
 }
 
 function migrate(db: Database.Database): void {
@@ -281,6 +287,12 @@ export class SqliteStore implements Store {
     const ops = this.pending;
     // close() may have flushed this batch already.
     if (ops.length === 0) return;
+    if (this.checkpointer?.logIsLong && this.db.open) {
+      // Held until the log is all checkpointed, so this batch restarts it
+      // (see Checkpointer). Writes arriving meanwhile join the batch.
+      this.checkpointer.catchUp().then(this.flush);
+      return;
+    }
     this.pending = [];
     let results: BatchResult[];
     try {
@@ -312,8 +324,10 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    // Stopping first: a batch never waits on a worker that is going away.
+    const stopping = this.checkpointer?.stop();
     if (this.pending.length > 0) this.flush();
-    await this.checkpointer?.stop();
+    await stopping;
     if (this.db.open) {
       this.db.pragma('optimize');
       this.db.close();
