@@ -110,7 +110,10 @@ test('sqlite: under writes that never pause, the WAL starts over instead of grow
   const dir = tempDir();
   const path = `${dir.path}/wal.db`;
   const restartFrames = 256;
-  const store = openSqliteStore({ path, checkpoint: { intervalMs: 10, restartFrames } });
+  const store = openSqliteStore({
+    path,
+    checkpoint: { intervalMs: 10, restartFrames, readyFrames: 64 },
+  });
   try {
     const account = await store.createAccount({
       email: 'wal@example.com',

@@ -4,12 +4,17 @@
 //
 // A checkpoint alone never shortens the WAL: SQLite starts writing the log
 // from its beginning again only when a write transaction begins while every
-// frame is already in the database file. Under steady load the worker's
-// checkpoint never catches the writer, so the log would grow without bound
-// (about 100 MB/s at full postback load). When the log passes a threshold the
-// store therefore holds its next batch (requests keep arriving and queue), asks
-// the worker to catch up, and begins that batch the moment it has: the log
-// restarts, and the file is cut back to `journal_size_limit`.
+// frame is already in the database file. Under steady load the worker never
+// catches the writer, so the log would grow without bound (about 100 MB/s at
+// full postback load). So, once the log passes a threshold:
+//  1. the worker checkpoints back to back, writes going on, until one pass has
+//     had little to copy, and says it is ready;
+//  2. the store holds its next batch (requests keep arriving and join it) while
+//     the worker copies and fsyncs the last few milliseconds of frames;
+//  3. that batch begins with every frame checkpointed, so the log restarts and
+//     the file is cut back to `journal_size_limit`.
+// A hold costs a couple of milliseconds; without step 1 it cost a whole pass
+// (up to 25 ms at full load, mostly fsyncs of randomly placed pages).
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
@@ -18,30 +23,62 @@ const BETTER_SQLITE3 = createRequire(import.meta.url).resolve('better-sqlite3');
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.module);
+const { openSync, closeSync, fdatasyncSync } = require('node:fs');
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 5000');
+// SQLite fsyncs the database only when a checkpoint completes the whole log;
+// an fsync after each partial one spreads that work, so the completing pass
+// (the one a held batch waits for) has only its own pages to sync.
+const file = openSync(workerData.path, 'r');
+let checkpointed = 0;
+/** Frames copied by the pass just run. */
+let copied = 0;
 function pass() {
   try {
     const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    // After a restart the count starts again from zero.
+    copied = r.checkpointed >= checkpointed ? r.checkpointed - checkpointed : r.checkpointed;
+    checkpointed = r.checkpointed;
+    if (copied > 0) fdatasyncSync(file);
     return { log: r.log, checkpointed: r.checkpointed };
   } catch {
+    copied = 0;
     return { log: -1, checkpointed: -1 };
   }
 }
-const timer = setInterval(() => parentPort.postMessage({ type: 'pass', ...pass() }), workerData.intervalMs);
-parentPort.on('message', (message) => {
-  if (message === 'catch-up') {
-    parentPort.postMessage({ type: 'caught-up', ...pass() });
+let timer;
+function tick() {
+  const r = pass();
+  const due = r.log >= workerData.restartFrames;
+  // Writes faster than passes can converge: hold anyway, for longer, rather
+  // than let the log grow.
+  const overdue = r.log >= 2 * workerData.restartFrames;
+  if (due && (copied <= workerData.readyFrames || overdue)) {
+    // Ready: the held batch's pass will be about as short as this one. Passes
+    // pause until the store asks (or, if no write comes, for one interval).
+    parentPort.postMessage({ type: 'ready', ...r });
+    timer = setTimeout(tick, workerData.intervalMs);
     return;
   }
-  clearInterval(timer);
+  parentPort.postMessage({ type: 'pass', ...r });
+  timer = setTimeout(tick, due ? 0 : workerData.intervalMs);
+}
+timer = setTimeout(tick, workerData.intervalMs);
+parentPort.on('message', (message) => {
+  clearTimeout(timer);
+  if (message === 'catch-up') {
+    parentPort.postMessage({ type: 'caught-up', ...pass() });
+    timer = setTimeout(tick, workerData.intervalMs);
+    return;
+  }
   db.close();
+  closeSync(file);
   parentPort.close();
 });
 `;
 
 interface PassResult {
-  type: 'pass' | 'caught-up';
+  type: 'pass' | 'ready' | 'caught-up';
   /** Frames in the log; -1 when the pass failed. */
   log: number;
   /** Frames of the log already in the database file. */
@@ -51,50 +88,51 @@ interface PassResult {
 export interface CheckpointOptions {
   /** Between the worker's checkpoints. */
   intervalMs: number;
-  /** Past this many frames in the log, the next batch waits for a full checkpoint. */
+  /** Past this many frames in the log, the log is started over. */
   restartFrames: number;
+  /** A pass that copied no more frames than this means the next will be short too: time to hold. */
+  readyFrames: number;
 }
 
 /**
  * A checkpoint every 250 ms, and a restart once the log holds 16,384 frames
- * (64 MB of 4 KB pages). At full postback load the restart comes about once a
- * second and holds one batch for a checkpoint's time: 5-25 ms on the bench
- * machine, mostly an fsync of the log and one of the database. With 4,096
- * frames it came four times as often, for as long, and p99 rose by 3-4 ms.
+ * (64 MB of 4 KB pages): about once a second at full postback load.
  */
-export const CHECKPOINT_DEFAULTS: CheckpointOptions = { intervalMs: 250, restartFrames: 16_384 };
+export const CHECKPOINT_DEFAULTS: CheckpointOptions = {
+  intervalMs: 250,
+  restartFrames: 16_384,
+  readyFrames: 512,
+};
 /** How long a held batch waits for the worker before it goes ahead anyway. */
 const CATCH_UP_TIMEOUT_MS = 250;
 
 export class Checkpointer {
   private readonly worker: Worker;
   private stopped: Promise<void> | null = null;
-  /** Frames in the log at the worker's last pass. */
-  private logFrames = 0;
+  /** The worker has caught up closely enough for a short hold. */
+  private ready = false;
   private catchingUp: Promise<void> | null = null;
   private caughtUp: (() => void) | null = null;
 
-  private readonly restartFrames: number;
-
   constructor(path: string, options: CheckpointOptions = CHECKPOINT_DEFAULTS) {
-    this.restartFrames = options.restartFrames;
     this.worker = new Worker(WORKER, {
       eval: true,
-      workerData: { path, intervalMs: options.intervalMs, module: BETTER_SQLITE3 },
+      workerData: { ...options, path, module: BETTER_SQLITE3 },
     });
     this.worker.unref();
     // A failed checkpoint only lets the WAL grow until the next one; the
     // connection's own checkpoint at close still runs.
     this.worker.on('error', () => {});
     this.worker.on('message', (message: PassResult) => {
-      if (message.log >= 0) this.logFrames = message.log;
-      if (message.type === 'caught-up') this.caughtUp?.();
+      if (message.type === 'ready') this.ready = true;
+      else if (message.type === 'caught-up') this.caughtUp?.();
+      else this.ready = false;
     });
   }
 
-  /** True while a batch should wait for `catchUp()`: the log is long. */
-  get logIsLong(): boolean {
-    return this.logFrames >= this.restartFrames && this.stopped === null;
+  /** True when the next batch should wait for `catchUp()` so the log restarts. */
+  get restartDue(): boolean {
+    return this.ready && this.stopped === null;
   }
 
   /**
@@ -108,8 +146,7 @@ export class Checkpointer {
         clearTimeout(timer);
         this.caughtUp = null;
         this.catchingUp = null;
-        // Until the next pass says otherwise: the log is about to restart.
-        this.logFrames = 0;
+        this.ready = false;
         resolve();
       };
       const timer = setTimeout(done, CATCH_UP_TIMEOUT_MS);

@@ -287,7 +287,7 @@ export class SqliteStore implements Store {
     const ops = this.pending;
     // close() may have flushed this batch already.
     if (ops.length === 0) return;
-    if (this.checkpointer?.logIsLong && this.db.open) {
+    if (this.checkpointer?.restartDue && this.db.open) {
       // Held until the log is all checkpointed, so this batch restarts it
       // (see Checkpointer). Writes arriving meanwhile join the batch.
       this.checkpointer.catchUp().then(this.flush);
