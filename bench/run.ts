@@ -42,6 +42,9 @@ interface LoadResult {
   p99Ms: number;
   errors: number;
   peakRssMb: number | null;
+  /** Server CPU time (all its threads) per request, and its main thread's share of the wall clock. */
+  cpuUsPerRequest: number | null;
+  mainThreadBusy: number | null;
   ratio: number | null;
   check: string;
 }
@@ -127,8 +130,41 @@ function peakRss(pid: number | undefined): number | null {
   }
 }
 
+/** CPU time so far of a process (all threads) and of its main thread, in clock ticks. */
+function cpuTicks(pid: number | undefined): { all: number; main: number } | null {
+  if (!pid) return null;
+  const ticks = (file: string) => {
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return Number(fields[11]) + Number(fields[12]);
+  };
+  try {
+    return { all: ticks(`/proc/${pid}/stat`), main: ticks(`/proc/${pid}/task/${pid}/stat`) };
+  } catch {
+    return null;
+  }
+}
+
+/** Runs a measured load and reads the server's CPU time around it (Linux clock ticks of 10 ms). */
+async function measured(pid: number | undefined, load: () => Promise<WrkOutput>) {
+  const before = cpuTicks(pid);
+  const started = performance.now();
+  const r = await load();
+  const seconds = (performance.now() - started) / 1000;
+  const after = cpuTicks(pid);
+  const cpu =
+    before && after && r.requests > 0
+      ? {
+          cpuUsPerRequest: ((after.all - before.all) * 10_000) / r.requests,
+          mainThreadBusy: (after.main - before.main) / 100 / seconds,
+        }
+      : { cpuUsPerRequest: null, mainThreadBusy: null };
+  return { ...r, ...cpu };
+}
+
 interface WrkOutput {
   rps: number;
+  requests: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
@@ -161,6 +197,7 @@ function wrk(
     child.on('error', reject);
     child.on('close', () => {
       const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+      const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
       const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
       const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
       const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
@@ -173,7 +210,7 @@ function wrk(
         result[k as string] = Number(v);
       }
       if (!Number.isFinite(rps)) reject(new Error(`wrk printed no result:\n${out}`));
-      else resolve({ rps, p50Ms: p50, p99Ms: p99, errors, result });
+      else resolve({ rps, requests, p50Ms: p50, p99Ms: p99, errors, result });
     });
   });
 }
@@ -511,7 +548,7 @@ async function main() {
   // Baseline.
   const baseline = await startBaseline();
   await wrk(`${baseline.url}/`, WARMUP, null);
-  const base = await wrk(`${baseline.url}/`, DURATION, null);
+  const base = await measured(baseline.child.pid, () => wrk(`${baseline.url}/`, DURATION, null));
   results.push({
     scenario: 'baseline: bare node:http 200',
     rps: base.rps,
@@ -519,6 +556,8 @@ async function main() {
     p99Ms: base.p99Ms,
     errors: base.errors,
     peakRssMb: peakRss(baseline.child.pid),
+    cpuUsPerRequest: base.cpuUsPerRequest,
+    mainThreadBusy: base.mainThreadBusy,
     ratio: 1,
     check: '-',
   });
@@ -532,7 +571,9 @@ async function main() {
     await wrk(server.url, WARMUP, 'clicks.lua', [seed.campaign.slug]);
     await settle(); // the warm-up's last requests commit before we count
     const before = await db.count('clicks');
-    const r = await wrk(server.url, DURATION, 'clicks.lua', [seed.campaign.slug]);
+    const r = await measured(server.child.pid, () =>
+      wrk(server.url, DURATION, 'clicks.lua', [seed.campaign.slug]),
+    );
     await settle();
     const rows = (await db.count('clicks')) - before;
     const ok = r.result.ok ?? 0;
@@ -543,6 +584,8 @@ async function main() {
       p99Ms: r.p99Ms,
       errors: r.errors,
       peakRssMb: peakRss(server.child.pid),
+      cpuUsPerRequest: r.cpuUsPerRequest,
+      mainThreadBusy: r.mainThreadBusy,
       ratio: r.rps / base.rps,
       check: `${ok} redirects, ${rows} clicks written${rows >= ok && rows - ok <= CONNECTIONS ? ' ✓' : ' ✗'}`,
     });
@@ -570,7 +613,9 @@ async function main() {
     await settle(); // the warm-up's last requests commit before we count
     const before = await db.count('conversions');
     const logsBefore = await db.count('postback_logs');
-    const r = await wrk(server.url, DURATION, 'postbacks.lua', scriptArgs('run'));
+    const r = await measured(server.child.pid, () =>
+      wrk(server.url, DURATION, 'postbacks.lua', scriptArgs('run')),
+    );
     await settle();
     const rows = (await db.count('conversions')) - before;
     const logs = (await db.count('postback_logs')) - logsBefore;
@@ -585,6 +630,8 @@ async function main() {
       p99Ms: r.p99Ms,
       errors: r.errors,
       peakRssMb: peakRss(server.child.pid),
+      cpuUsPerRequest: r.cpuUsPerRequest,
+      mainThreadBusy: r.mainThreadBusy,
       ratio: r.rps / base.rps,
       check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${exact ? ' ✓' : ' ✗'}`,
     });
@@ -595,12 +642,14 @@ async function main() {
   const statsSummary = only('stats') ? await statsScenario() : null;
 
   console.log(
-    '| scenario | requests/s | p50 ms | p99 ms | errors | server peak RSS MB | × baseline | database check |',
+    '| scenario | requests/s | p50 ms | p99 ms | errors | server peak RSS MB | server CPU µs/request | main thread busy | × baseline | database check |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of results) {
+    const cpu = r.cpuUsPerRequest === null ? '-' : round1(r.cpuUsPerRequest);
+    const busy = r.mainThreadBusy === null ? '-' : `${Math.round(r.mainThreadBusy * 100)}%`;
     console.log(
-      `| ${r.scenario} | ${Math.round(r.rps)} | ${round1(r.p50Ms)} | ${round1(r.p99Ms)} | ${r.errors} | ${r.peakRssMb ?? '-'} | ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.check} |`,
+      `| ${r.scenario} | ${Math.round(r.rps)} | ${round1(r.p50Ms)} | ${round1(r.p99Ms)} | ${r.errors} | ${r.peakRssMb ?? '-'} | ${cpu} | ${busy} | ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.check} |`,
     );
   }
   if (statsSummary) {
