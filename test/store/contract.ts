@@ -362,6 +362,63 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       assert.equal(inScope.status, 'recorded');
     });
 
+    test('a postback matches exactly the leads that committed, after a group that rolled back', async () => {
+      const ws = await workspace();
+      const c = await campaign(ws);
+      // Each call draws the next clickid; a click that is rolled back and run
+      // again draws a second one, and only that one may ever be matched.
+      const drawn: string[] = [];
+      const draw = () => {
+        const next = `grp${drawn.length}x${randomAlphanumeric(6)}`;
+        drawn.push(next);
+        return next;
+      };
+      const clicked = s.recordClick({
+        campaign: c,
+        params: {},
+        ip: null,
+        userAgent: null,
+        referrer: null,
+        at: T0,
+        newClickid: draw,
+      });
+      // In the same group: a write that throws (a log row naming no postback).
+      const failing = s.appendPostbackLog(
+        {
+          postbackId: 'not-an-id',
+          workspaceId: ws,
+          at: T0,
+          method: 'GET',
+          url: '/x',
+          ip: null,
+          userAgent: null,
+          body: null,
+        },
+        {
+          httpStatus: 200,
+          status: 'recorded',
+          error: null,
+          event: null,
+          clickid: null,
+          conversionId: null,
+        },
+      );
+      const [kept, lost] = await Promise.allSettled([clicked, failing]);
+      assert.equal(kept.status, 'fulfilled');
+      assert.equal(lost.status, 'rejected');
+      assert.ok(drawn.length >= 1);
+      for (const clickid of drawn) {
+        const exists = (await s.getLead(ws, clickid)) !== null;
+        const outcome = await s.recordEvent(event(ws, clickid, { event: 'registration' }));
+        assert.equal(outcome.status, exists ? 'recorded' : 'unmatched', clickid);
+        // Asked twice: the second answer may come from a cache, and must agree.
+        const again = await s.recordEvent(event(ws, clickid, { event: 'registration' }));
+        assert.equal(again.status, exists ? 'duplicate' : 'unmatched', clickid);
+      }
+      const lead = kept.status === 'fulfilled' ? kept.value : assert.fail();
+      assert.equal(lead.clickid, drawn[drawn.length - 1]);
+    });
+
     test('fields are written to the lead, last value wins', async () => {
       const ws = await workspace();
       const l = await lead(ws);

@@ -9,6 +9,7 @@ import {
   type Subject,
 } from '../../domain/forwarding.js';
 import type { NetworkMacros } from '../../domain/presets.js';
+import { type CachedLead, LeadCache } from '../lead-cache.js';
 import { planStats, type StatsRead } from '../stats-plan.js';
 import type {
   Account,
@@ -206,6 +207,7 @@ export class SqliteStore implements Store {
   readonly engine = 'sqlite';
   private readonly statements = new Map<string, Database.Statement>();
   private pending: PendingOp[] = [];
+  private readonly leads = new LeadCache();
 
   /** Set when a write queued deliveries; the listener hears of it after the commit. */
   private outboxWritten = false;
@@ -223,10 +225,12 @@ export class SqliteStore implements Store {
     this.runIsolated = db.transaction((ops: PendingOp[]) =>
       ops.map((op): BatchResult => {
         const queuedBefore = this.outboxWritten;
+        const leadsBefore = this.leads.mark();
         try {
           return { ok: true, value: inSavepoint(op.fn) };
         } catch (error) {
           this.outboxWritten = queuedBefore;
+          this.leads.rollbackTo(leadsBefore);
           return { ok: false, error };
         }
       }),
@@ -299,14 +303,17 @@ export class SqliteStore implements Store {
       results = this.runTogether.immediate(ops);
     } catch {
       this.outboxWritten = false;
+      this.leads.discard();
       try {
         results = this.runIsolated.immediate(ops);
       } catch (error) {
         this.outboxWritten = false;
+        this.leads.discard();
         for (const op of ops) op.reject(error);
         return;
       }
     }
+    this.leads.commit();
     ops.forEach((op, i) => {
       const result = results[i];
       if (result?.ok) op.resolve(result.value);
@@ -576,6 +583,7 @@ export class SqliteStore implements Store {
           params,
           lead.at,
         );
+        this.leads.stage(workspaceId, clickid, { id: Number(r.lastInsertRowid), campaignId });
         return {
           id: String(r.lastInsertRowid),
           workspaceId: String(workspaceId),
@@ -851,16 +859,30 @@ export class SqliteStore implements Store {
     });
   }
 
-  private countEvent(input: RecordEvent): RecordOutcome {
-    const lead = this.sql(
+  /** The lead a postback names, from the cache or the database (then cached once committed). */
+  private findLead(workspaceId: number, clickid: string): CachedLead | null {
+    const cached = this.leads.get(workspaceId, clickid);
+    if (cached) return cached;
+    const r = this.sql(
       'SELECT id, campaign_id FROM leads WHERE clickid = ? AND workspace_id = ?',
-    ).get(input.clickid, id(input.workspaceId)) as Row | undefined;
+    ).get(clickid, workspaceId) as Row | undefined;
+    if (!r) return null;
+    const lead = {
+      id: r.id as number,
+      campaignId: r.campaign_id === null ? null : Number(r.campaign_id),
+    };
+    this.leads.stage(workspaceId, clickid, lead);
+    return lead;
+  }
+
+  private countEvent(input: RecordEvent): RecordOutcome {
+    const lead = this.findLead(id(input.workspaceId) as number, input.clickid);
     if (!lead) return { status: 'unmatched', reason: 'unknown_clickid' };
-    const leadCampaign = str(lead.campaign_id);
+    const leadCampaign = lead.campaignId === null ? null : String(lead.campaignId);
     if (input.scopeCampaignId !== null && leadCampaign !== input.scopeCampaignId) {
       return { status: 'unmatched', reason: 'campaign_mismatch' };
     }
-    const leadId = lead.id as number;
+    const leadId = lead.id;
     const setField = this.sql(
       `INSERT INTO lead_fields (lead_id, key, value, updated_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (lead_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
@@ -875,7 +897,7 @@ export class SqliteStore implements Store {
     const values = (event: string, onceKey: string | null, tidKey: string | null) => [
       id(input.workspaceId),
       leadId,
-      lead.campaign_id,
+      lead.campaignId,
       id(input.postbackId),
       event,
       input.micros,
@@ -918,7 +940,7 @@ export class SqliteStore implements Store {
           'conversion',
           Number(row.id),
           leadId,
-          lead.campaign_id,
+          lead.campaignId,
           attempt.event,
           input.at,
         );
@@ -938,7 +960,7 @@ export class SqliteStore implements Store {
           'conversion',
           Number(row.id),
           leadId,
-          lead.campaign_id,
+          lead.campaignId,
           attempt.event,
           input.at,
         );

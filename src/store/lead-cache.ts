@@ -1,0 +1,58 @@
+// clickid → lead, for the postback path. A lead's id, workspace and campaign
+// never change once written and leads are never deleted, so an entry needs no
+// invalidation; it is added only once the transaction that read or wrote the
+// lead has committed, so a rolled-back lead is never served. Absent clickids
+// are not cached: the click may commit a moment later.
+
+export interface CachedLead {
+  id: number;
+  campaignId: number | null;
+}
+
+/** Entries kept; the oldest go first. About 15 MB at this size. */
+export const LEAD_CACHE_ENTRIES = 100_000;
+
+export class LeadCache {
+  private readonly entries = new Map<string, CachedLead>();
+  /** Seen by the batch now running; added when it commits. */
+  private staged: Array<[string, CachedLead]> = [];
+
+  constructor(private readonly limit = LEAD_CACHE_ENTRIES) {}
+
+  get(workspaceId: number, clickid: string): CachedLead | undefined {
+    return this.entries.get(key(workspaceId, clickid));
+  }
+
+  /** Remembers a lead read or written in the open transaction. */
+  stage(workspaceId: number, clickid: string, lead: CachedLead): void {
+    this.staged.push([key(workspaceId, clickid), lead]);
+  }
+
+  /** How much is staged: a write that rolls back alone rolls back to here. */
+  mark(): number {
+    return this.staged.length;
+  }
+
+  rollbackTo(mark: number): void {
+    this.staged.length = mark;
+  }
+
+  commit(): void {
+    for (const [k, lead] of this.staged) {
+      if (this.entries.size >= this.limit && !this.entries.has(k)) {
+        const oldest = this.entries.keys().next();
+        if (!oldest.done) this.entries.delete(oldest.value);
+      }
+      this.entries.set(k, lead);
+    }
+    this.staged = [];
+  }
+
+  discard(): void {
+    this.staged = [];
+  }
+}
+
+function key(workspaceId: number, clickid: string): string {
+  return `${workspaceId} ${clickid}`;
+}
