@@ -367,9 +367,10 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       const c = await campaign(ws);
       // Each call draws the next clickid; a click that is rolled back and run
       // again draws a second one, and only that one may ever be matched.
+      const first = `grp0x${randomAlphanumeric(6)}`;
       const drawn: string[] = [];
       const draw = () => {
-        const next = `grp${drawn.length}x${randomAlphanumeric(6)}`;
+        const next = drawn.length === 0 ? first : `grp${drawn.length}x${randomAlphanumeric(6)}`;
         drawn.push(next);
         return next;
       };
@@ -382,7 +383,10 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         at: T0,
         newClickid: draw,
       });
-      // In the same group: a write that throws (a log row naming no postback).
+      // In the same group: a postback for the first clickid, which sees the
+      // click's uncommitted lead, and a write that throws (a log row naming no
+      // postback).
+      const early = s.recordEvent(event(ws, first, { event: 'registration' }));
       const failing = s.appendPostbackLog(
         {
           postbackId: 'not-an-id',
@@ -403,14 +407,22 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
           conversionId: null,
         },
       );
-      const [kept, lost] = await Promise.allSettled([clicked, failing]);
+      const [kept, earlyOutcome, lost] = await Promise.allSettled([clicked, early, failing]);
       assert.equal(kept.status, 'fulfilled');
       assert.equal(lost.status, 'rejected');
-      assert.ok(drawn.length >= 1);
+      assert.equal(earlyOutcome.status, 'fulfilled');
+      const firstKept = (await s.getLead(ws, first)) !== null;
+      const earlyStatus = earlyOutcome.status === 'fulfilled' ? earlyOutcome.value.status : '';
+      assert.equal(earlyStatus, firstKept ? 'recorded' : 'unmatched');
       for (const clickid of drawn) {
         const exists = (await s.getLead(ws, clickid)) !== null;
+        const counted = clickid === first && firstKept;
         const outcome = await s.recordEvent(event(ws, clickid, { event: 'registration' }));
-        assert.equal(outcome.status, exists ? 'recorded' : 'unmatched', clickid);
+        assert.equal(
+          outcome.status,
+          exists ? (counted ? 'duplicate' : 'recorded') : 'unmatched',
+          clickid,
+        );
         // Asked twice: the second answer may come from a cache, and must agree.
         const again = await s.recordEvent(event(ws, clickid, { event: 'registration' }));
         assert.equal(again.status, exists ? 'duplicate' : 'unmatched', clickid);

@@ -583,7 +583,6 @@ export class SqliteStore implements Store {
           params,
           lead.at,
         );
-        this.leads.stage(workspaceId, clickid, { id: Number(r.lastInsertRowid), campaignId });
         return {
           id: String(r.lastInsertRowid),
           workspaceId: String(workspaceId),
