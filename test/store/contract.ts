@@ -12,6 +12,7 @@ import type {
   DeliveryJob,
   DestinationInput,
   Lead,
+  LogRequest,
   RecordEvent,
   Store,
 } from '../../src/store/store.js';
@@ -96,6 +97,20 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         at: T0,
         newClickid,
       });
+    }
+
+    /** A log row the store cannot write (it names no postback): its transaction rolls back. */
+    function unwritableLog(ws: string): LogRequest {
+      return {
+        postbackId: 'not-an-id',
+        workspaceId: ws,
+        at: T0,
+        method: 'GET',
+        url: '/x',
+        ip: null,
+        userAgent: null,
+        body: null,
+      };
     }
 
     function event(
@@ -387,26 +402,14 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       // click's uncommitted lead, and a write that throws (a log row naming no
       // postback).
       const early = s.recordEvent(event(ws, first, { event: 'registration' }));
-      const failing = s.appendPostbackLog(
-        {
-          postbackId: 'not-an-id',
-          workspaceId: ws,
-          at: T0,
-          method: 'GET',
-          url: '/x',
-          ip: null,
-          userAgent: null,
-          body: null,
-        },
-        {
-          httpStatus: 200,
-          status: 'recorded',
-          error: null,
-          event: null,
-          clickid: null,
-          conversionId: null,
-        },
-      );
+      const failing = s.appendPostbackLog(unwritableLog(ws), {
+        httpStatus: 200,
+        status: 'recorded',
+        error: null,
+        event: null,
+        clickid: null,
+        conversionId: null,
+      });
       const [kept, earlyOutcome, lost] = await Promise.allSettled([clicked, early, failing]);
       assert.equal(kept.status, 'fulfilled');
       assert.equal(lost.status, 'rejected');
@@ -1041,16 +1044,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         await assert.rejects(
           s.recordEvent({
             ...event(ws, l.clickid, { event: 'registration' }),
-            log: {
-              postbackId: 'not-an-id',
-              workspaceId: ws,
-              at: T0,
-              method: 'GET',
-              url: '/x',
-              ip: null,
-              userAgent: null,
-              body: null,
-            },
+            log: unwritableLog(ws),
           }),
         );
         assert.equal((await s.getLead(ws, l.clickid))?.events.length, 0);
@@ -1074,16 +1068,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
           s.recordEvent(event(ws, a.clickid, { event: 'registration' })),
           s.recordEvent({
             ...event(ws, bad.clickid, { event: 'registration' }),
-            log: {
-              postbackId: 'not-an-id',
-              workspaceId: ws,
-              at: T0,
-              method: 'GET',
-              url: '/x',
-              ip: null,
-              userAgent: null,
-              body: null,
-            },
+            log: unwritableLog(ws),
           }),
           s.recordEvent(event(ws, b.clickid, { event: 'registration' })),
         ]);
@@ -1617,16 +1602,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
             s
               .recordEvent({
                 ...event(ws, failing.clickid, { event: 'registration' }),
-                log: {
-                  postbackId: 'not-an-id',
-                  workspaceId: ws,
-                  at: T0,
-                  method: 'GET',
-                  url: '/x',
-                  ip: null,
-                  userAgent: null,
-                  body: null,
-                },
+                log: unwritableLog(ws),
               })
               .catch(() => 'rolled back'),
           ),
