@@ -1,9 +1,11 @@
-// clickid → lead, for the postback path (filled by postbacks, not clicks: a
-// lead that has had one postback tends to get more). A lead's id, workspace and campaign
+// clickid → lead, for the postback path. Postbacks fill it, clicks do not: a
+// lead that has had one postback tends to get more, while a click's lead
+// usually waits minutes for its first. A lead's id, workspace and campaign
 // never change once written and leads are never deleted, so an entry needs no
-// invalidation; it is added only once the transaction that read or wrote the
-// lead has committed, so a rolled-back lead is never served. Absent clickids
-// are not cached: the click may commit a moment later.
+// invalidation. It is added only once the transaction that read the lead has
+// committed: a postback can see a lead its own group wrote, and if that group
+// rolls back the lead is never served. Absent clickids are not cached: the
+// click may commit a moment later.
 
 export interface CachedLead {
   id: number;

@@ -13,8 +13,10 @@
 //     the worker copies and fsyncs the last few milliseconds of frames;
 //  3. that batch begins with every frame checkpointed, so the log restarts and
 //     the file is cut back to `journal_size_limit`.
-// A hold costs a couple of milliseconds; without step 1 it cost a whole pass
-// (up to 25 ms at full load, mostly fsyncs of randomly placed pages).
+// A hold costs 2-4 ms at full load. What made it short is the fsync after each
+// partial pass (see below): before it, the completing pass synced every page
+// copied since the last restart and holds took up to 25 ms. Step 1 on its own
+// did not shorten them measurably; it bounds what the held pass has to copy.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
