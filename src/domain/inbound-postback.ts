@@ -187,6 +187,8 @@ function addPairs(params: Params, text: string): void {
 }
 
 function decodeStrict(text: string): string {
+  // Most names and values carry nothing to decode.
+  if (!text.includes('%') && !text.includes('+')) return text;
   try {
     return decodeURIComponent(text.replace(/\+/g, ' '));
   } catch {
@@ -239,8 +241,13 @@ function pick(
 ): string | null {
   let found: string | null = null;
   let foundIn = '';
-  for (const name of new Set(names)) {
-    for (const raw of params.get(name) ?? []) {
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    // A name listed twice (the configured clickid parameter is often an alias) is read once.
+    if (names.indexOf(name) !== i) continue;
+    const values = params.get(name);
+    if (values === undefined) continue;
+    for (const raw of values) {
       const value = normalise(raw.trim());
       if (value === '') continue;
       if (found !== null && value !== found) {
