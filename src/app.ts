@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import { OutboxWorker } from './forwarders/outbox-worker.js';
 import { loadSecretBox, type SecretBox } from './forwarders/secret-box.js';
 import { AppError, errorBody } from './http/errors.js';
+import { LazyChildLogger } from './http/lazy-logger.js';
 import { shedLoad } from './http/load-shedding.js';
 import { LookupCache } from './http/lookup-cache.js';
 import { apiRoutes } from './routes/api/v1/index.js';
@@ -68,6 +69,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The postback log already keeps every inbound request; a log line per
     // request would cost more than the request itself.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger, bindings, options) =>
+      new LazyChildLogger(logger, bindings, options),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -319,6 +319,9 @@ test('SIGTERM under load: exit 0, every recorded answer is in the database, noth
 test('stdout carries structured JSON log lines', async () => {
   const server = await startServer(join(freshDir(), 'clickback.db'));
   await call(server, 'GET', '/healthz');
+  // Two refused requests: each line names its own request.
+  assert.equal((await call(server, 'GET', '/api/v1/campaigns')).status, 401);
+  assert.equal((await call(server, 'GET', '/api/v1/campaigns')).status, 401);
   const exit = await server.stop();
   assert.equal(exit.code, 0);
   const lines = server
@@ -340,4 +343,8 @@ test('stdout carries structured JSON log lines', async () => {
     'every line has a message',
   );
   assert.ok(entries.some((e) => e.msg === 'stopped'));
+  const refused = entries.filter((e) => e.msg === 'request refused') as Array<{ reqId?: unknown }>;
+  assert.equal(refused.length, 2, server.stdout());
+  assert.ok(refused.every((e) => typeof e.reqId === 'string' && e.reqId !== ''));
+  assert.notEqual(refused[0]?.reqId, refused[1]?.reqId);
 });
