@@ -14,6 +14,7 @@ import { hashToken, newToken } from '../src/domain/passwords.js';
 import { newClickid, randomAlphanumeric } from '../src/domain/random-id.js';
 import { addDays, localDate, startOfDay } from '../src/domain/time-range.js';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
+import { REBUILD_ROLLUPS_SQL } from '../src/store/sqlite/migrations.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../src/store/store.js';
 
@@ -283,6 +284,8 @@ async function target(name: string): Promise<Target> {
       );
       db.transaction(() => {
         for (const row of rows) insert.run(...row);
+        // Rows written around the store: their statistics rollups are rebuilt.
+        db.exec(REBUILD_ROLLUPS_SQL);
       })();
       db.close();
     },
@@ -311,6 +314,7 @@ async function target(name: string): Promise<Target> {
             c.at,
           );
         }
+        db.exec(REBUILD_ROLLUPS_SQL);
       })();
       db.close();
     },

@@ -99,6 +99,17 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       });
     }
 
+    /** Statistics by campaign over the two days around T0. */
+    function statsByCampaign(ws: string) {
+      return s.stats(ws, {
+        groupBy: 'campaign',
+        fromMs: T0 - 86_400_000,
+        toMs: T0 + 86_400_000,
+        buckets: [],
+        currency: 'USD',
+      });
+    }
+
     /** A log row the store cannot write (it names no postback): its transaction rolls back. */
     function unwritableLog(ws: string): LogRequest {
       return {
@@ -227,13 +238,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       assert.equal(second.clickid, 'Zz0000000001');
       assert.deepEqual((await s.getLead(ws, first.clickid))?.params, { fbclid: 'x' });
       // The attempt that collided leaves no click behind.
-      const byCampaign = await s.stats(ws, {
-        groupBy: 'campaign',
-        fromMs: T0 - 86_400_000,
-        toMs: T0 + 86_400_000,
-        buckets: [],
-        currency: 'USD',
-      });
+      const byCampaign = await statsByCampaign(ws);
       assert.deepEqual(
         byCampaign.rows.map((r) => [r.key, r.clicks, r.leads]),
         [[c.id, 2, 2]],
@@ -432,6 +437,50 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       }
       const lead = kept.status === 'fulfilled' ? kept.value : assert.fail();
       assert.equal(lead.clickid, drawn[drawn.length - 1]);
+    });
+
+    test('statistics count exactly the writes that committed, after a group that rolled back', async () => {
+      const ws = await workspace();
+      const c = await campaign(ws);
+      const [a, b] = [await lead(ws, c.id), await lead(ws, c.id)];
+      const click = () =>
+        s.recordClick({
+          campaign: c,
+          params: {},
+          ip: null,
+          userAgent: null,
+          referrer: null,
+          at: T0 + 60_000,
+          newClickid,
+        });
+      const deposit = (clickid: string, micros: bigint, tid: string) =>
+        s.recordEvent({
+          ...event(ws, clickid, { event: 'deposit', micros, tid }),
+          at: T0 + 60_000,
+        });
+      // One group: two clicks, two deposits, and a write that throws. The
+      // group runs again write by write; only the kept writes may be counted.
+      const outcomes = await Promise.allSettled([
+        click(),
+        deposit(a.clickid, 10_500_000n, 't1'),
+        s.recordEvent({
+          ...event(ws, b.clickid, { event: 'deposit', micros: 7_000_000n, tid: 't2' }),
+          log: unwritableLog(ws),
+        }),
+        click(),
+        deposit(b.clickid, 2_000_000n, 't3'),
+      ]);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+      );
+      // And a group in which nothing fails.
+      await Promise.all([click(), deposit(a.clickid, 1_000_000n, 't4')]);
+      const { rows } = await statsByCampaign(ws);
+      assert.deepEqual(
+        rows.map((r) => [r.key, r.clicks, r.leads, r.deposits, r.depositMicros]),
+        [[c.id, 3, 5, 3, 13_500_000n]],
+      );
     });
 
     test('fields are written to the lead, last value wins', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { bucketOf } from '../../src/store/sqlite/rollups.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { tempDir } from '../helpers.js';
 import { storeContract } from './contract.js';
@@ -52,12 +53,13 @@ test('sqlite: statistics rollups are backfilled by migration 5 and follow delete
           )
           .pluck()
           .all() as string[];
-        assert.equal(triggers.length, 9);
+        // Since migration 7 inserts have no trigger: the store writes their rollups.
+        assert.equal(triggers.length, 6);
         db.close();
         sql(`
           ${triggers.map((t) => `DROP TRIGGER ${t};`).join('\n')}
           DROP TABLE conversion_rollups; DROP TABLE click_rollups; DROP TABLE lead_rollups;
-          DELETE FROM schema_migrations WHERE version = 5;
+          DELETE FROM schema_migrations WHERE version IN (5, 7);
         `);
       },
       exec: async (text) => sql(text),
@@ -184,4 +186,26 @@ test('sqlite: under writes that never pause, the WAL starts over instead of grow
     await again.close();
     dir.remove();
   }
+});
+
+test("sqlite: a batch's rollup buckets are the ones migration 5's SQL computes, before 1970 too", () => {
+  const db = new Database(':memory:');
+  const sqlBucket = db.prepare('SELECT $at - (($at % 900000) + 900000) % 900000').pluck();
+  for (const at of [
+    0,
+    1,
+    899_999,
+    900_000,
+    900_001,
+    -1,
+    -899_999,
+    -900_000,
+    -900_001,
+    1_795_689_000_123,
+    Date.parse('2026-11-20T10:14:59.999Z'),
+    Date.parse('2026-11-20T10:15:00Z'),
+  ]) {
+    assert.equal(bucketOf(at), sqlBucket.get({ at }), String(at));
+  }
+  db.close();
 });

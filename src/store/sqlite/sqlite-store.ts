@@ -46,6 +46,7 @@ import type {
 import { emptyStatsRow } from '../store.js';
 import { CHECKPOINT_DEFAULTS, Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import { MIGRATIONS } from './migrations.js';
+import { RollupBatch } from './rollups.js';
 
 type Row = Record<string, unknown>;
 
@@ -208,6 +209,8 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
   private pending: PendingOp[] = [];
   private readonly leads = new LeadCache();
+  /** Statistics for the rows a batch inserts, written just before it commits. */
+  private readonly rollups: RollupBatch;
 
   /** Set when a write queued deliveries; the listener hears of it after the commit. */
   private outboxWritten = false;
@@ -217,11 +220,18 @@ export class SqliteStore implements Store {
     private readonly db: Database.Database,
     private readonly checkpointer: Checkpointer | null,
   ) {
-    this.runTogether = db.transaction((ops: PendingOp[]) =>
-      ops.map((op): BatchResult => ({ ok: true, value: op.fn() })),
-    );
+    this.rollups = new RollupBatch(db);
+    this.runTogether = db.transaction((ops: PendingOp[]) => {
+      const results = ops.map((op): BatchResult => ({ ok: true, value: op.fn() }));
+      this.rollups.write();
+      return results;
+    });
     // Nested in a transaction, better-sqlite3 runs this as a savepoint.
-    const inSavepoint = db.transaction((fn: () => unknown) => fn());
+    const inSavepoint = db.transaction((fn: () => unknown) => {
+      const value = fn();
+      this.rollups.write();
+      return value;
+    });
     this.runIsolated = db.transaction((ops: PendingOp[]) =>
       ops.map((op): BatchResult => {
         const queuedBefore = this.outboxWritten;
@@ -231,6 +241,7 @@ export class SqliteStore implements Store {
         } catch (error) {
           this.outboxWritten = queuedBefore;
           this.leads.rollbackTo(leadsBefore);
+          this.rollups.clear();
           return { ok: false, error };
         }
       }),
@@ -304,11 +315,13 @@ export class SqliteStore implements Store {
     } catch {
       this.outboxWritten = false;
       this.leads.discard();
+      this.rollups.clear();
       try {
         results = this.runIsolated.immediate(ops);
       } catch (error) {
         this.outboxWritten = false;
         this.leads.discard();
+        this.rollups.clear();
         for (const op of ops) op.reject(error);
         return;
       }
@@ -583,6 +596,7 @@ export class SqliteStore implements Store {
           params,
           lead.at,
         );
+        this.rollups.lead(workspaceId, lead.at, campaignId);
         return {
           id: String(r.lastInsertRowid),
           workspaceId: String(workspaceId),
@@ -616,6 +630,7 @@ export class SqliteStore implements Store {
         click.referrer,
         JSON.stringify(click.params),
       );
+      this.rollups.click(ws, click.at, campaignId);
       const lead = this.insertLead(ws, campaignId, Number(c.lastInsertRowid), {
         externalId: null,
         username: null,
@@ -893,27 +908,41 @@ export class SqliteStore implements Store {
       `INSERT INTO conversions (workspace_id, lead_id, campaign_id, postback_id, event, amount_micros, currency, tid, once_key, tid_key, at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
+    const workspaceId = id(input.workspaceId) as number;
+    const postbackId = id(input.postbackId);
     // No RETURNING on the hot path: SQLite buffers RETURNING rows in an
     // ephemeral table, opened and torn down per statement (a third of the
-    // insert's cost). changes and lastInsertRowid say the same; rows the
-    // rollup trigger writes count in neither.
-    const insertOnce = (...args: unknown[]): number | null => {
-      const r = insert.run(...args);
-      return r.changes === 0 ? null : Number(r.lastInsertRowid);
+    // insert's cost). changes and lastInsertRowid say the same.
+    const insertOnce = (
+      event: string,
+      onceKey: string | null,
+      tidKey: string | null,
+    ): number | null => {
+      const r = insert.run(
+        workspaceId,
+        leadId,
+        lead.campaignId,
+        postbackId,
+        event,
+        input.micros,
+        input.currency,
+        input.tid,
+        onceKey,
+        tidKey,
+        input.at,
+      );
+      if (r.changes === 0) return null;
+      this.rollups.conversion({
+        workspaceId,
+        at: input.at,
+        campaignId: lead.campaignId,
+        postbackId,
+        event,
+        currency: input.currency,
+        micros: input.micros,
+      });
+      return Number(r.lastInsertRowid);
     };
-    const values = (event: string, onceKey: string | null, tidKey: string | null) => [
-      id(input.workspaceId),
-      leadId,
-      lead.campaignId,
-      id(input.postbackId),
-      event,
-      input.micros,
-      input.currency,
-      input.tid,
-      onceKey,
-      tidKey,
-      input.at,
-    ];
     const leadIdText = String(leadId);
 
     for (let i = 0; i < input.plan.length; i++) {
@@ -939,7 +968,7 @@ export class SqliteStore implements Store {
             leadId: leadIdText,
           };
         }
-        const conversionId = insertOnce(...values(attempt.event, null, null));
+        const conversionId = insertOnce(attempt.event, null, null);
         if (conversionId === null) throw new Error('a conversion without keys conflicted');
         this.sql(
           'UPDATE fingerprints SET conversion_id = ? WHERE lead_id = ? AND fingerprint = ?',
@@ -953,7 +982,7 @@ export class SqliteStore implements Store {
         };
       }
 
-      const conversionId = insertOnce(...values(attempt.event, attempt.onceKey, attempt.tidKey));
+      const conversionId = insertOnce(attempt.event, attempt.onceKey, attempt.tidKey);
       if (conversionId !== null) {
         this.enqueue('conversion', conversionId, leadId, lead.campaignId, attempt.event, input.at);
         return {
