@@ -6,8 +6,7 @@
 // key, in the same transaction, just before it commits. Updates and deletes
 // (rare, and what an operator may run by hand) keep their triggers.
 import type Database from 'better-sqlite3';
-
-const BUCKET_MS = 900_000;
+import { ROLLUP_BUCKET_MS as BUCKET_MS } from '../stats-plan.js';
 
 /** The start of the 15-minute bucket of `at`, as migration 5's SQL computes it. */
 export function bucketOf(at: number): number {
