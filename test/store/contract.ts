@@ -13,6 +13,7 @@ import type {
   DestinationInput,
   Lead,
   LogRequest,
+  NewClick,
   RecordEvent,
   Store,
 } from '../../src/store/store.js';
@@ -107,6 +108,20 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         toMs: T0 + 86_400_000,
         buckets: [],
         currency: 'USD',
+      });
+    }
+
+    /** An anonymous click at T0 on `c`; `over` changes any of it. */
+    function adClick(c: Campaign, over: Partial<NewClick> = {}) {
+      return s.recordClick({
+        campaign: c,
+        params: {},
+        ip: null,
+        userAgent: null,
+        referrer: null,
+        at: T0,
+        newClickid,
+        ...over,
       });
     }
 
@@ -226,15 +241,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         newClickid,
       });
       const draws = [first.clickid, 'Zz0000000001'];
-      const second = await s.recordClick({
-        campaign: c,
-        params: {},
-        ip: null,
-        userAgent: null,
-        referrer: null,
-        at: T0,
-        newClickid: () => draws.shift() ?? newClickid(),
-      });
+      const second = await adClick(c, { newClickid: () => draws.shift() ?? newClickid() });
       assert.equal(second.clickid, 'Zz0000000001');
       assert.deepEqual((await s.getLead(ws, first.clickid))?.params, { fbclid: 'x' });
       // The attempt that collided leaves no click behind.
@@ -394,15 +401,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         drawn.push(next);
         return next;
       };
-      const clicked = s.recordClick({
-        campaign: c,
-        params: {},
-        ip: null,
-        userAgent: null,
-        referrer: null,
-        at: T0,
-        newClickid: draw,
-      });
+      const clicked = adClick(c, { newClickid: draw });
       // In the same group: a postback for the first clickid, which sees the
       // click's uncommitted lead, and a write that throws (a log row naming no
       // postback).
@@ -443,16 +442,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       const ws = await workspace();
       const c = await campaign(ws);
       const [a, b] = [await lead(ws, c.id), await lead(ws, c.id)];
-      const click = () =>
-        s.recordClick({
-          campaign: c,
-          params: {},
-          ip: null,
-          userAgent: null,
-          referrer: null,
-          at: T0 + 60_000,
-          newClickid,
-        });
+      const click = () => adClick(c, { at: T0 + 60_000 });
       const deposit = (clickid: string, micros: bigint, tid: string) =>
         s.recordEvent({
           ...event(ws, clickid, { event: 'deposit', micros, tid }),
@@ -580,24 +570,8 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       const p = await postback(ws);
       // 22:30 UTC on the 20th is already the 21st in Moscow (UTC+3).
       const late = Date.parse('2026-11-20T22:30:00Z');
-      const l1 = await s.recordClick({
-        campaign: c1,
-        params: { utm_source: 'fb' },
-        ip: null,
-        userAgent: null,
-        referrer: null,
-        at: late,
-        newClickid,
-      });
-      const l2 = await s.recordClick({
-        campaign: c2,
-        params: { utm_source: 'tg' },
-        ip: null,
-        userAgent: null,
-        referrer: null,
-        at: T0,
-        newClickid,
-      });
+      const l1 = await adClick(c1, { params: { utm_source: 'fb' }, at: late });
+      const l2 = await adClick(c2, { params: { utm_source: 'tg' } });
       await s.recordEvent({
         ...event(ws, l1.clickid, { event: 'registration', at: late }),
         postbackId: p.id,
