@@ -14,6 +14,15 @@ export class LookupCache<T> {
     private readonly now: () => number,
   ) {}
 
+  /**
+   * The cached value (null: known not to exist), or undefined when it has to
+   * be loaded with find(). Lets a hot path answer a hit without a promise.
+   */
+  peek(key: string): T | null | undefined {
+    const hit = this.entries.get(key);
+    return hit && this.now() - hit.at < TTL_MS ? hit.value : undefined;
+  }
+
   async find(key: string): Promise<T | null> {
     const at = this.now();
     const hit = this.entries.get(key);

@@ -77,10 +77,14 @@ export async function inboundRoutes(app: FastifyInstance): Promise<void> {
     return reply.status(answer.status).send(errorBody(answer.code, answer.message));
   });
 
-  async function findPostback(request: FastifyRequest): Promise<PostbackConfig | null> {
+  /** The token's configuration; a promise only when the cache has to load it. */
+  function findPostback(
+    request: FastifyRequest,
+  ): PostbackConfig | null | Promise<PostbackConfig | null> {
     const { token } = request.params as Params;
     if (typeof token !== 'string' || !TOKEN.test(token)) return null;
-    return app.postbacks.find(token);
+    const hit = app.postbacks.peek(token);
+    return hit === undefined ? app.postbacks.find(token) : hit;
   }
 
   async function refuse(
@@ -102,7 +106,8 @@ export async function inboundRoutes(app: FastifyInstance): Promise<void> {
   }
 
   async function handle(request: FastifyRequest, reply: FastifyReply, pathEvent: string | null) {
-    const postback = await findPostback(request);
+    const found = findPostback(request);
+    const postback = found instanceof Promise ? await found : found;
     if (!postback) {
       const held = unknownTokens.take(now());
       if (held !== null) {
