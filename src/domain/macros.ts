@@ -16,17 +16,53 @@ export interface Rendered {
   unknownMacros: string[];
 }
 
-/** Renders every macro, each value URL-encoded because it lands inside a URL. */
+/** A template split once at its macros: literals[i], macro names[i], ..., the last literal. */
+interface Compiled {
+  literals: string[];
+  names: string[];
+}
+
+/** Templates seen so far (campaign destinations, mostly); bounded against made-up ones. */
+const compiled = new Map<string, Compiled>();
+const COMPILED_LIMIT = 1_000;
+
+function compile(template: string): Compiled {
+  const known = compiled.get(template);
+  if (known) return known;
+  const literals: string[] = [];
+  const names: string[] = [];
+  let last = 0;
+  for (const m of template.matchAll(MACRO)) {
+    literals.push(template.slice(last, m.index));
+    names.push(m[1] as string);
+    last = m.index + m[0].length;
+  }
+  literals.push(template.slice(last));
+  const result = { literals, names };
+  if (compiled.size >= COMPILED_LIMIT) compiled.clear();
+  compiled.set(template, result);
+  return result;
+}
+
+/**
+ * Renders every macro, each value URL-encoded because it lands inside a URL.
+ * A redirect renders its campaign's template on every click, so the template
+ * is split into parts once, not matched again per click.
+ */
 export function renderTemplate(template: string, ctx: MacroContext): Rendered {
+  const { literals, names } = compile(template);
   const unknown: string[] = [];
-  const url = template.replace(MACRO, (_whole, name: string) => {
+  let url = literals[0] as string;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
     const value = macroValue(name, ctx);
     if (value === undefined) {
       if (!unknown.includes(name)) unknown.push(name);
-      return '';
+    } else {
+      url += encodeURIComponent(wellFormed(value));
     }
-    return encodeURIComponent(wellFormed(value));
-  });
+    url += literals[i + 1];
+  }
   return { url, unknownMacros: unknown };
 }
 
@@ -43,10 +79,7 @@ function own(record: Record<string, string>, key: string): string | undefined {
 
 /** Lone UTF-16 surrogates become U+FFFD, which encodeURIComponent can encode. */
 export function wellFormed(text: string): string {
-  return text.replace(
-    /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
-    '\uFFFD',
-  );
+  return text.isWellFormed() ? text : text.toWellFormed();
 }
 
 export const CLICKID_MACRO = '{{tracker.clickid}}';

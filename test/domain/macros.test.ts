@@ -147,5 +147,16 @@ describe('renderTemplate', () => {
   test('a value with a lone UTF-16 surrogate does not throw', {}, () => {
     const context = { clickid: 'c', params: {}, fields: { x: 'a\ud800b' } };
     assert.doesNotThrow(() => render('v={{fields.x}}', context));
+    assert.equal(render('v={{fields.x}}', context).url, 'v=a%EF%BF%BDb');
+    const low = { clickid: 'c', params: {}, fields: { x: '\udc00\ud83d\ude00' } };
+    assert.equal(render('{{fields.x}}', low).url, '%EF%BF%BD%F0%9F%98%80');
+  });
+
+  test('one template rendered again with other values: no value is kept from before', () => {
+    const template = '{{tracker.clickid}}{{tracker.a}}-{{ tracker.a }}/{{fields.f}}';
+    const first = render(template, { clickid: 'c1', params: { a: 'x y' }, fields: { f: '1' } });
+    const second = render(template, { clickid: 'c2', params: {}, fields: { f: '&' } });
+    assert.deepEqual(first, { url: 'c1x%20y-x%20y/1', unknownMacros: [] });
+    assert.deepEqual(second, { url: 'c2-/%26', unknownMacros: ['tracker.a'] });
   });
 });
