@@ -577,8 +577,10 @@ export class SqliteStore implements Store {
     campaignId: number | null,
     clickRowId: number | null,
     lead: Omit<NewLead, 'campaignId'>,
+    /** lead.params as JSON, when the caller has it already. */
+    paramsJson: string = JSON.stringify(lead.params),
   ): Lead {
-    const params = JSON.stringify(lead.params);
+    const params = paramsJson;
     for (let attempt = 0; ; attempt++) {
       const clickid = lead.newClickid();
       try {
@@ -618,26 +620,26 @@ export class SqliteStore implements Store {
     const ws = id(click.campaign.workspaceId) as number;
     const campaignId = id(click.campaign.id);
     return this.batch(() => {
+      // The click and its lead keep the same parameters.
+      const params = JSON.stringify(click.params);
       const c = this.sql(
         `INSERT INTO clicks (workspace_id, campaign_id, at, ip, user_agent, referrer, params)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
+      ).run(ws, campaignId, click.at, click.ip, click.userAgent, click.referrer, params);
+      this.rollups.click(ws, click.at, campaignId);
+      const lead = this.insertLead(
         ws,
         campaignId,
-        click.at,
-        click.ip,
-        click.userAgent,
-        click.referrer,
-        JSON.stringify(click.params),
+        Number(c.lastInsertRowid),
+        {
+          externalId: null,
+          username: null,
+          params: click.params,
+          at: click.at,
+          newClickid: click.newClickid,
+        },
+        params,
       );
-      this.rollups.click(ws, click.at, campaignId);
-      const lead = this.insertLead(ws, campaignId, Number(c.lastInsertRowid), {
-        externalId: null,
-        username: null,
-        params: click.params,
-        at: click.at,
-        newClickid: click.newClickid,
-      });
       this.enqueue('click', Number(lead.id), Number(lead.id), campaignId, 'click', click.at);
       return lead;
     });
