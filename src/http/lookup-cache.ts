@@ -15,18 +15,18 @@ export class LookupCache<T> {
   ) {}
 
   /**
-   * The cached value (null: known not to exist), or undefined when it has to
-   * be loaded with find(). Lets a hot path answer a hit without a promise.
+   * The row for key (null: it does not exist). A cached answer comes back as
+   * it is, not in a promise, so a hot path can skip an await; only a load
+   * returns a promise.
    */
-  peek(key: string): T | null | undefined {
-    const hit = this.entries.get(key);
-    return hit && this.now() - hit.at < TTL_MS ? hit.value : undefined;
-  }
-
-  async find(key: string): Promise<T | null> {
+  find(key: string): T | null | Promise<T | null> {
     const at = this.now();
     const hit = this.entries.get(key);
     if (hit && at - hit.at < TTL_MS) return hit.value;
+    return this.loadAndKeep(key, at);
+  }
+
+  private async loadAndKeep(key: string, at: number): Promise<T | null> {
     const value = await this.load(key);
     // Bounded: a flood of made-up keys cannot grow it without limit.
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();

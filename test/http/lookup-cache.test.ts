@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LookupCache } from '../../src/http/lookup-cache.js';
 
-test('peek answers only what find has loaded, until it expires or is invalidated', async () => {
+test('find answers a cached row at once, and loads (a promise) only on a miss, an invalidation or expiry', async () => {
   let now = 1_000;
   const loads: string[] = [];
   const rows: Record<string, { name: string }> = { a: { name: 'A' } };
@@ -13,22 +13,30 @@ test('peek answers only what find has loaded, until it expires or is invalidated
     },
     () => now,
   );
+  const loaded = (key: string) => {
+    const found = cache.find(key);
+    assert.ok(found instanceof Promise, `${key} should have been loaded`);
+    return found;
+  };
+  const cached = (key: string) => {
+    const found = cache.find(key);
+    assert.ok(!(found instanceof Promise), `${key} should have been answered from the cache`);
+    return found;
+  };
 
-  assert.equal(cache.peek('a'), undefined, 'nothing loaded yet');
-  assert.deepEqual(await cache.find('a'), { name: 'A' });
-  assert.deepEqual(cache.peek('a'), { name: 'A' });
-  assert.equal(await cache.find('missing'), null);
-  assert.equal(cache.peek('missing'), null, 'a key known not to exist is null, not a miss');
+  assert.deepEqual(await loaded('a'), { name: 'A' });
+  assert.deepEqual(cached('a'), { name: 'A' });
+  assert.equal(await loaded('missing'), null);
+  assert.equal(cached('missing'), null, 'a key known not to exist is cached too');
   assert.deepEqual(loads, ['a', 'missing']);
 
   rows.a = { name: 'A2' };
   cache.invalidate('a');
-  assert.equal(cache.peek('a'), undefined, 'an invalidated key must be loaded again');
-  assert.deepEqual(await cache.find('a'), { name: 'A2' });
+  assert.deepEqual(await loaded('a'), { name: 'A2' });
+  assert.deepEqual(cached('a'), { name: 'A2' });
 
   now += 2_000;
-  assert.equal(cache.peek('a'), undefined, 'an expired entry is a miss');
-  assert.equal(cache.peek('missing'), undefined);
-  assert.deepEqual(await cache.find('a'), { name: 'A2' });
-  assert.deepEqual(loads, ['a', 'missing', 'a', 'a']);
+  assert.equal(await loaded('missing'), null, 'an expired entry is loaded again');
+  assert.deepEqual(await loaded('a'), { name: 'A2' });
+  assert.deepEqual(loads, ['a', 'missing', 'a', 'missing', 'a']);
 });

@@ -38,8 +38,8 @@ export async function clickRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const { campaign: slug } = request.params as { campaign: string };
-      const cached = campaigns.peek(slug);
-      const campaign = cached === undefined ? await campaigns.find(slug) : cached;
+      const found = campaigns.find(slug);
+      const campaign = found instanceof Promise ? await found : found;
       if (!campaign) return reply.status(404).send(errorBody('not_found', 'no such campaign'));
       const params = clickParams(request.query);
       const lead = await store.recordClick({

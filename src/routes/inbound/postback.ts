@@ -83,8 +83,7 @@ export async function inboundRoutes(app: FastifyInstance): Promise<void> {
   ): PostbackConfig | null | Promise<PostbackConfig | null> {
     const { token } = request.params as Params;
     if (typeof token !== 'string' || !TOKEN.test(token)) return null;
-    const hit = app.postbacks.peek(token);
-    return hit === undefined ? app.postbacks.find(token) : hit;
+    return app.postbacks.find(token);
   }
 
   async function refuse(
