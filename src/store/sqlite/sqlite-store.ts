@@ -578,9 +578,8 @@ export class SqliteStore implements Store {
     clickRowId: number | null,
     lead: Omit<NewLead, 'campaignId'>,
     /** lead.params as JSON, when the caller has it already. */
-    paramsJson: string = JSON.stringify(lead.params),
+    params: string = JSON.stringify(lead.params),
   ): Lead {
-    const params = paramsJson;
     for (let attempt = 0; ; attempt++) {
       const clickid = lead.newClickid();
       try {
