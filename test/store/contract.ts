@@ -252,6 +252,35 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       );
     });
 
+    test('clicks started together each get their own lead, past one batch; a bad one fails alone', async () => {
+      const ws = await workspace();
+      const c = await campaign(ws);
+      // More than one statement takes on PostgreSQL (64); one group on SQLite.
+      const n = 150;
+      const bad = 70;
+      const broken: Campaign = { ...c, workspaceId: 'not-an-id' };
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: n }, (_, i) =>
+          adClick(i === bad ? broken : c, { params: { n: String(i) } }),
+        ),
+      );
+      assert.equal(outcomes[bad]?.status, 'rejected');
+      const clickids = new Set<string>();
+      for (const [i, o] of outcomes.entries()) {
+        if (i === bad) continue;
+        const lead = o.status === 'fulfilled' ? o.value : assert.fail(String(o.reason));
+        assert.equal(lead.params.n, String(i));
+        assert.equal((await s.getLead(ws, lead.clickid))?.params.n, String(i));
+        clickids.add(lead.clickid);
+      }
+      assert.equal(clickids.size, n - 1);
+      const byCampaign = await statsByCampaign(ws);
+      assert.deepEqual(
+        byCampaign.rows.map((r) => [r.key, r.clicks, r.leads]),
+        [[c.id, n - 1, n - 1]],
+      );
+    });
+
     test('binding a chat to a clickid is idempotent and refuses another chat', async () => {
       const ws = await workspace();
       const l = await lead(ws);
