@@ -311,6 +311,8 @@ export class PostgresStore implements Store {
 
   /** Connections whose open transaction queued deliveries; the listener hears of it after COMMIT. */
   private readonly queued = new WeakSet<pg.PoolClient>();
+  /** Postback-log rows of a connection's open transaction, written together before its COMMIT. */
+  private readonly logRows = new WeakMap<pg.PoolClient, unknown[][]>();
   private outboxListener: (() => void) | null = null;
   /** Hot writes waiting for the next group commit. */
   private pending: Array<PendingWrite<unknown>> = [];
@@ -366,6 +368,7 @@ export class PostgresStore implements Store {
       try {
         await client.query('BEGIN');
         result = await fn(client);
+        await this.writeLogs(client);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
@@ -373,6 +376,7 @@ export class PostgresStore implements Store {
         continue;
       } finally {
         queued = this.queued.delete(client);
+        this.logRows.delete(client);
         client.release();
       }
       if (queued) this.outboxListener?.();
@@ -381,7 +385,7 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Group commit for the hot writes (clicks, counted postbacks, log rows):
+   * Group commit for the hot writes (counted postbacks, log rows):
    * the writes that arrive in one turn of the event loop run one after another
    * in one transaction on one connection, and every caller is answered after
    * its COMMIT. One durable commit then serves many requests. If any of them
@@ -424,12 +428,14 @@ export class PostgresStore implements Store {
       await client.query('BEGIN');
       results = [];
       for (const w of writes) results.push(await w.fn(client));
+      await this.writeLogs(client);
       await client.query('COMMIT');
     } catch {
       results = null;
       await client.query('ROLLBACK').catch(() => {});
     } finally {
       queued = this.queued.delete(client);
+      this.logRows.delete(client);
       client.release();
     }
     if (results) {
@@ -1009,7 +1015,7 @@ export class PostgresStore implements Store {
       const outcome = await this.countEvent(c, input);
       if (input.log) {
         const counted = outcome.status !== 'unmatched';
-        await this.insertLog(c, input.log, {
+        this.deferLog(c, input.log, {
           httpStatus: 200,
           status: outcome.status,
           error: counted ? input.note : outcome.reason,
@@ -1157,32 +1163,52 @@ export class PostgresStore implements Store {
     throw new Error('counting plan ended without an outcome');
   }
 
-  private async insertLog(db: Db, request: LogRequest, outcome: LogOutcome): Promise<void> {
+  /**
+   * Adds a postback-log row to c's transaction. The rows of a transaction are
+   * written by one statement just before it commits (writeLogs): a round trip
+   * per batch instead of one per request.
+   */
+  private deferLog(c: pg.PoolClient, request: LogRequest, outcome: LogOutcome): void {
+    let rows = this.logRows.get(c);
+    if (!rows) {
+      rows = [];
+      this.logRows.set(c, rows);
+    }
+    rows.push([
+      id(request.workspaceId),
+      id(request.postbackId),
+      request.at,
+      request.method,
+      request.url,
+      request.ip,
+      request.userAgent,
+      request.body,
+      outcome.httpStatus,
+      outcome.status,
+      outcome.error,
+      outcome.event,
+      outcome.clickid,
+      id(outcome.conversionId),
+    ]);
+  }
+
+  private async writeLogs(c: pg.PoolClient): Promise<void> {
+    const rows = this.logRows.get(c);
+    if (!rows) return;
+    this.logRows.delete(c);
     await this.run(
-      db,
+      c,
       `INSERT INTO postback_logs (workspace_id, postback_id, at, method, url, ip, user_agent, body, http_status, status, error, event, clickid, conversion_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-      [
-        id(request.workspaceId),
-        id(request.postbackId),
-        request.at,
-        request.method,
-        request.url,
-        request.ip,
-        request.userAgent,
-        request.body,
-        outcome.httpStatus,
-        outcome.status,
-        outcome.error,
-        outcome.event,
-        outcome.clickid,
-        id(outcome.conversionId),
-      ],
+       SELECT workspace_id, postback_id, at, method, url, ip, user_agent, body, http_status, status, error, event, clickid, conversion_id
+       FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[])
+         WITH ORDINALITY AS t(workspace_id, postback_id, at, method, url, ip, user_agent, body, http_status, status, error, event, clickid, conversion_id, n)
+       ORDER BY n`,
+      Array.from({ length: 14 }, (_, column) => rows.map((row) => row[column])),
     );
   }
 
   async appendPostbackLog(request: LogRequest, outcome: LogOutcome): Promise<void> {
-    await this.batched((c) => this.insertLog(c, request, outcome));
+    await this.batched(async (c) => this.deferLog(c, request, outcome));
   }
 
   async listPostbackLogs(workspaceId: string, filter: LogFilter): Promise<Page<LogEntry>> {
