@@ -1029,14 +1029,48 @@ export class PostgresStore implements Store {
   }
 
   private async countEvent(c: pg.PoolClient, input: RecordEvent): Promise<RecordOutcome> {
-    // Whether the campaign forwards anything comes with the lead: one round trip.
-    const lead = await this.one(
-      c,
-      `SELECT id, campaign_id,
-         EXISTS (SELECT 1 FROM forward_routes r WHERE r.campaign_id = leads.campaign_id) AS routed
-       FROM leads WHERE clickid = $1 AND workspace_id = $2`,
-      [input.clickid, id(input.workspaceId)],
-    );
+    // The lead, whether its campaign forwards anything and, unless the first
+    // attempt needs a fingerprint claimed first, that attempt's insert: one
+    // round trip. The insert happens only for a lead the postback may count
+    // against (`inserted` is null otherwise, or when a key says duplicate).
+    const first = input.plan[0];
+    const folded = first !== undefined && first.fingerprint === null;
+    const lead = folded
+      ? await this.one(
+          c,
+          `WITH lead AS (
+             SELECT id, campaign_id,
+               EXISTS (SELECT 1 FROM forward_routes r WHERE r.campaign_id = leads.campaign_id) AS routed
+             FROM leads WHERE clickid = $2 AND workspace_id = $1
+           ), ins AS (
+             INSERT INTO conversions (workspace_id, lead_id, campaign_id, postback_id, event, amount_micros, currency, tid, once_key, tid_key, at)
+             SELECT $1, lead.id, lead.campaign_id, $4::bigint, $5::text, $6::bigint, $7::text, $8::text, $9::text, $10::text, $11::bigint
+             FROM lead
+             WHERE $3::text IS NULL OR lead.campaign_id::text = $3::text
+             ON CONFLICT DO NOTHING RETURNING id
+           )
+           SELECT lead.*, (SELECT id FROM ins) AS inserted FROM lead`,
+          [
+            id(input.workspaceId),
+            input.clickid,
+            input.scopeCampaignId,
+            id(input.postbackId),
+            first.event,
+            input.micros === null ? null : input.micros.toString(),
+            input.currency,
+            input.tid,
+            first.onceKey,
+            first.tidKey,
+            input.at,
+          ],
+        )
+      : await this.one(
+          c,
+          `SELECT id, campaign_id,
+             EXISTS (SELECT 1 FROM forward_routes r WHERE r.campaign_id = leads.campaign_id) AS routed
+           FROM leads WHERE clickid = $1 AND workspace_id = $2`,
+          [input.clickid, id(input.workspaceId)],
+        );
     if (!lead) return { status: 'unmatched', reason: 'unknown_clickid' };
     if (input.scopeCampaignId !== null && str(lead.campaign_id) !== input.scopeCampaignId) {
       return { status: 'unmatched', reason: 'campaign_mismatch' };
@@ -1051,25 +1085,27 @@ export class PostgresStore implements Store {
         [leadId, key, input.fields[key], input.at],
       );
     }
-    const insert = (event: string, onceKey: string | null, tidKey: string | null) =>
-      this.one(
-        c,
-        `INSERT INTO conversions (workspace_id, lead_id, campaign_id, postback_id, event, amount_micros, currency, tid, once_key, tid_key, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING id`,
-        [
-          id(input.workspaceId),
-          leadId,
-          lead.campaign_id,
-          id(input.postbackId),
-          event,
-          input.micros === null ? null : input.micros.toString(),
-          input.currency,
-          input.tid,
-          onceKey,
-          tidKey,
-          input.at,
-        ],
-      );
+    const insert = (i: number, event: string, onceKey: string | null, tidKey: string | null) =>
+      i === 0 && folded
+        ? Promise.resolve(lead.inserted === null ? undefined : { id: lead.inserted })
+        : this.one(
+            c,
+            `INSERT INTO conversions (workspace_id, lead_id, campaign_id, postback_id, event, amount_micros, currency, tid, once_key, tid_key, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING id`,
+            [
+              id(input.workspaceId),
+              leadId,
+              lead.campaign_id,
+              id(input.postbackId),
+              event,
+              input.micros === null ? null : input.micros.toString(),
+              input.currency,
+              input.tid,
+              onceKey,
+              tidKey,
+              input.at,
+            ],
+          );
 
     for (let i = 0; i < input.plan.length; i++) {
       const attempt = input.plan[i];
@@ -1099,7 +1135,7 @@ export class PostgresStore implements Store {
             leadId,
           };
         }
-        const row = (await insert(attempt.event, null, null)) as Row;
+        const row = (await insert(i, attempt.event, null, null)) as Row;
         await this.run(
           c,
           'UPDATE fingerprints SET conversion_id = $1 WHERE lead_id = $2 AND fingerprint = $3',
@@ -1118,7 +1154,7 @@ export class PostgresStore implements Store {
         return { status: 'recorded', event: attempt.event, conversionId: String(row.id), leadId };
       }
 
-      const row = await insert(attempt.event, attempt.onceKey, attempt.tidKey);
+      const row = await insert(i, attempt.event, attempt.onceKey, attempt.tidKey);
       if (row) {
         await this.enqueue(
           c,
