@@ -736,11 +736,18 @@ export class PostgresStore implements Store {
     const pending = this.pendingClicks;
     this.pendingClicks = [];
     for (let i = 0; i < pending.length; i += MAX_CLICK_BATCH) {
-      void this.insertClicks(pending.slice(i, i + MAX_CLICK_BATCH));
+      this.writeClicks(pending.slice(i, i + MAX_CLICK_BATCH));
     }
   };
 
-  private async insertClicks(batch: PendingClick[], attempt = 1): Promise<void> {
+  /** Runs insertClicks; whatever it throws answers every click of the batch not answered yet. */
+  private writeClicks(batch: PendingClick[], attempt = 1): void {
+    this.insertClicks(batch, attempt).catch((error: unknown) => {
+      for (const p of batch) p.reject(error);
+    });
+  }
+
+  private async insertClicks(batch: PendingClick[], attempt: number): Promise<void> {
     const clickids = batch.map((p) => {
       p.draws++;
       return p.click.newClickid();
@@ -758,18 +765,22 @@ export class PostgresStore implements Store {
         batch.map((p) => JSON.stringify(p.click.params).replaceAll('\\u0000', '\\ufffd')),
         clickids,
       ]);
-      if (rows.length !== batch.length) throw new Error('the click statement lost rows');
     } catch (error) {
+      // Only an error PostgreSQL answered means the statement did not commit.
+      // Anything else (a connection lost mid-statement) may follow a commit:
+      // writing the clicks again could count them twice, so they fail.
+      if (!(error instanceof pg.DatabaseError)) throw error;
       for (const p of batch) p.draws--;
       if (batch.length > 1) {
-        for (const p of batch) void this.insertClicks([p]);
+        for (const p of batch) this.writeClicks([p]);
       } else if (isRetryable(error) && attempt < MAX_TX_RETRIES) {
-        void this.insertClicks(batch, attempt + 1);
+        this.writeClicks(batch, attempt + 1);
       } else {
-        batch[0]?.reject(error);
+        throw error;
       }
       return;
     }
+    if (rows.length !== batch.length) throw new Error('the click statement lost rows');
     const clashed: PendingClick[] = [];
     rows.forEach((r, i) => {
       const p = batch[i] as PendingClick;
@@ -777,8 +788,8 @@ export class PostgresStore implements Store {
       else if (p.draws > MAX_UNIQUE_RETRIES) p.reject(new Error('could not draw a free clickid'));
       else clashed.push(p);
     });
+    if (clashed.length > 0) this.writeClicks(clashed);
     if (num(rows[0]?.queued) > 0) this.outboxListener?.();
-    if (clashed.length > 0) void this.insertClicks(clashed);
   }
 
   async createLead(workspaceId: string, lead: NewLead): Promise<Lead> {
