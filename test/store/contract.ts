@@ -281,6 +281,48 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       );
     });
 
+    test('clicks of one batch that draw the same clickid, or a taken one, draw again; one that never finds a free clickid fails alone', async () => {
+      const ws = await workspace();
+      const c = await campaign(ws);
+      const taken = (await adClick(c, { params: { n: 'first' } })).clickid;
+      const shared = 'Zz0000000002';
+      const drawsOf = (first: string) => {
+        let n = 0;
+        return () => (n++ === 0 ? first : newClickid());
+      };
+      // Three clicks of one batch draw the same clickid first, one draws a
+      // clickid committed already.
+      const leads = await Promise.all([
+        adClick(c, { params: { n: '0' }, newClickid: drawsOf(shared) }),
+        adClick(c, { params: { n: '1' }, newClickid: drawsOf(shared) }),
+        adClick(c, { params: { n: '2' }, newClickid: drawsOf(shared) }),
+        adClick(c, { params: { n: '3' }, newClickid: drawsOf(taken) }),
+        adClick(c, { params: { n: '4' } }),
+      ]);
+      const clickids = new Set([taken]);
+      for (const [i, lead] of leads.entries()) {
+        assert.equal(lead.params.n, String(i));
+        assert.equal((await s.getLead(ws, lead.clickid))?.params.n, String(i));
+        clickids.add(lead.clickid);
+      }
+      assert.equal(leads.filter((l) => l.clickid === shared).length, 1);
+      assert.equal(clickids.size, 6);
+      assert.equal((await s.getLead(ws, taken))?.params.n, 'first');
+      // A click that can only draw a taken clickid fails; the one beside it does not.
+      const [never, beside] = await Promise.allSettled([
+        adClick(c, { params: { n: 'never' }, newClickid: () => taken }),
+        adClick(c, { params: { n: 'beside' } }),
+      ]);
+      assert.equal(never?.status, 'rejected');
+      assert.equal(beside?.status === 'fulfilled' && beside.value.params.n, 'beside');
+      // No click row is left behind by a draw that clashed, nor by the click that failed.
+      const byCampaign = await statsByCampaign(ws);
+      assert.deepEqual(
+        byCampaign.rows.map((r) => [r.key, r.clicks, r.leads]),
+        [[c.id, 7, 7]],
+      );
+    });
+
     test('binding a chat to a clickid is idempotent and refuses another chat', async () => {
       const ws = await workspace();
       const l = await lead(ws);
