@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
 import pg from 'pg';
+import { newClickid } from '../../src/domain/random-id.js';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { freshSchema, openTestPostgres, postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
 import { storeContract } from './contract.js';
@@ -63,5 +65,127 @@ test('postgres: statistics rollups are backfilled by migration 5 and follow dele
   } finally {
     await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await client.end();
+  }
+});
+
+/**
+ * A TCP proxy in front of PostgreSQL that, once a client sends `marker`, holds
+ * the server's answer back until it is complete (ReadyForQuery: committed) and
+ * then cuts the connection: the statement committed, the client never hears so.
+ * It cuts once; later connections pass through.
+ */
+async function cuttingProxy(marker: string) {
+  const target = new URL(TEST_DATABASE_URL);
+  const readyForQuery = Buffer.from([0x5a, 0, 0, 0, 5]);
+  const sockets = new Set<net.Socket>();
+  let cuts = 0;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    sockets.add(client).add(upstream);
+    let armed = false;
+    let held: Buffer[] = [];
+    client.on('data', (chunk) => {
+      if (cuts === 0 && chunk.includes(marker)) armed = true;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (!armed) return void client.write(chunk);
+      held.push(chunk);
+      if (!Buffer.concat(held).includes(readyForQuery)) return;
+      cuts++;
+      armed = false;
+      held = [];
+      client.destroy();
+      upstream.destroy();
+    });
+    for (const s of [client, upstream]) {
+      s.on('error', () => {});
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const url = new URL(TEST_DATABASE_URL);
+  url.host = `127.0.0.1:${port}`;
+  return {
+    url: url.toString(),
+    cuts: () => cuts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+test('postgres: clicks whose statement committed but whose answer was lost fail, and are written once', {
+  skip: !available,
+}, async () => {
+  // The text of the clicks statement, sent when a connection prepares it.
+  const proxy = await cuttingProxy('WITH input AS MATERIALIZED');
+  const schema = freshSchema();
+  const store = await openPostgresStore({ url: proxy.url, poolSize: 1, schema });
+  const client = new pg.Client({
+    connectionString: TEST_DATABASE_URL,
+    options: `-c search_path=${schema}`,
+  });
+  await client.connect();
+  try {
+    const acc = await store.createAccount({
+      email: 'lost@example.com',
+      passwordHash: 'x',
+      workspaceName: 'W',
+      at: 0,
+    });
+    const ws = acc === 'email_taken' ? assert.fail() : acc.workspace.id;
+    const campaign = await store.createCampaign(
+      ws,
+      { name: 'C', description: '', buyer: '', destinationUrl: '' },
+      () => 'lostconn',
+      0,
+    );
+    const click = (n: string) =>
+      store.recordClick({
+        campaign,
+        params: { n },
+        ip: null,
+        userAgent: null,
+        referrer: null,
+        at: 0,
+        newClickid,
+      });
+    const lost = await Promise.allSettled([click('a'), click('b'), click('c')]);
+    assert.equal(proxy.cuts(), 1);
+    assert.deepEqual(
+      lost.map((o) => o.status),
+      ['rejected', 'rejected', 'rejected'],
+    );
+    // The store goes on, on a new connection.
+    assert.equal((await click('d')).params.n, 'd');
+    // What committed is there once: no click was written again after the cut.
+    const rows = await client.query(
+      `SELECT l.params->>'n' AS n, count(*)::int AS clicks
+       FROM leads l JOIN clicks c ON c.id = l.click_id GROUP BY 1 ORDER BY 1`,
+    );
+    assert.deepEqual(
+      rows.rows.map((r) => [r.n, r.clicks]),
+      [
+        ['a', 1],
+        ['b', 1],
+        ['c', 1],
+        ['d', 1],
+      ],
+    );
+    const total = await client.query('SELECT count(*)::int AS n FROM clicks');
+    assert.equal(total.rows[0].n, 4);
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+    await store.close();
+    await proxy.close();
   }
 });
