@@ -1234,6 +1234,40 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal(direct[0]?.click, null);
       });
 
+      test('clicks written together each queue one delivery of their own, a redrawn clickid included', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        await s.createDestination(ws, c.id, destination('pixel', pixel({ click: 'Lead' })), T0);
+        const taken = (await click(c, { n: 'first' })).clickid;
+        assert.equal((await take(ws)).length, 1);
+        let draws = 0;
+        const leads = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            s.recordClick({
+              campaign: c,
+              params: { n: String(i) },
+              ip: null,
+              userAgent: null,
+              referrer: null,
+              at: T0 + i,
+              // The fourth click first draws a clickid that is taken.
+              newClickid: () => (i === 3 && draws++ === 0 ? taken : newClickid()),
+            }),
+          ),
+        );
+        const jobs = await take(ws);
+        assert.deepEqual(labels(jobs), Array(6).fill('pixel click click#1'));
+        const byLead = new Map(jobs.map((j) => [j.subjectId, j]));
+        for (const [i, l] of leads.entries()) {
+          const job = byLead.get(l.id);
+          assert.equal(job?.lead.clickid, l.clickid);
+          assert.equal(job?.lead.params.n, String(i));
+          assert.equal(job?.click?.params.n, String(i));
+          assert.equal(job?.eventAt, T0 + i);
+        }
+      });
+
       test('disabling a destination removes its routes; enabling, remapping and deleting apply to the next event', async () => {
         await take();
         const ws = await workspace();
