@@ -1353,6 +1353,88 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         ]);
       });
 
+      test('postbacks counted at once: every outcome as if one by one, in the order they came', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        const other = await campaign(ws, 'Other');
+        await s.createDestination(ws, c.id, destination('hook', hook(['deposit', 'custom'])), T0);
+        const [a, b, d, e] = [await click(c), await click(c), await click(c), await click(other)];
+        if (!a || !b || !d || !e) return assert.fail();
+        // d has its first deposit already.
+        await s.recordEvent(
+          event(ws, d.clickid, { event: 'first_deposit', micros: 1n, tid: 'd0' }),
+        );
+        const money = (clickid: string, name: string, tid: string | null, micros = 1n) =>
+          event(ws, clickid, { event: name, micros, tid });
+        const outcomes = await Promise.all(
+          [
+            money(a.clickid, 'first_deposit', 'a1'),
+            money(a.clickid, 'first_deposit', 'a2'),
+            money(a.clickid, 'deposit', 'a1'),
+            money(b.clickid, 'deposit', 'b1'),
+            money(b.clickid, 'deposit', 'b1', 2n),
+            money('NoSuchClickid', 'deposit', 'x1'),
+            { ...money(e.clickid, 'deposit', 'e1'), scopeCampaignId: c.id },
+            money(b.clickid, 'registration', null),
+            event(ws, b.clickid, { event: 'custom' }),
+            money(d.clickid, 'first_deposit', 'd1'),
+            money(d.clickid, 'deposit', 'd2'),
+            money(d.clickid, 'first_deposit', 'd0'),
+            money(b.clickid, 'custom', 'c1'),
+          ].map((input) => s.recordEvent(input)),
+        );
+        const summary = outcomes.map((o) =>
+          o.status === 'unmatched' ? `unmatched ${o.reason}` : `${o.status} ${o.event}`,
+        );
+        assert.deepEqual(summary, [
+          'recorded first_deposit',
+          'recorded deposit',
+          'duplicate first_deposit',
+          'recorded deposit',
+          'duplicate deposit',
+          'unmatched unknown_clickid',
+          'unmatched campaign_mismatch',
+          'recorded registration',
+          'recorded custom',
+          'recorded deposit',
+          'recorded deposit',
+          'duplicate first_deposit',
+          'recorded custom',
+        ]);
+        const id = (i: number) => {
+          const o = outcomes[i];
+          return o && o.status !== 'unmatched' ? o.conversionId : assert.fail();
+        };
+        assert.equal(id(2), id(0));
+        assert.equal(id(4), id(3));
+        // Deliveries: one per recorded deposit and custom event; d's two
+        // deposits and b's two custom events are the lead's first and second,
+        // in the order the postbacks came.
+        const jobs = await take(ws);
+        const occurrence = (i: number) => jobs.find((j) => j.subjectId === id(i))?.occurrence;
+        assert.equal(jobs.length, 6);
+        assert.equal(occurrence(1), 1);
+        assert.equal(occurrence(3), 1);
+        assert.equal(occurrence(9), 1);
+        assert.equal(occurrence(10), 2);
+        assert.equal(occurrence(8), 1);
+        assert.equal(occurrence(12), 2);
+        // Each lead holds exactly what was recorded against it.
+        const events = async (clickid: string) =>
+          (await s.getLead(ws, clickid))?.events.map((v) => `${v.event} ${v.tid ?? ''}`).sort();
+        assert.deepEqual(await events(a.clickid), ['deposit a2', 'first_deposit a1']);
+        assert.deepEqual(await events(b.clickid), [
+          'custom ',
+          'custom c1',
+          'deposit b1',
+          'registration ',
+        ]);
+        assert.deepEqual(await events(d.clickid), ['deposit d1', 'deposit d2', 'first_deposit d0']);
+        assert.deepEqual(await events(e.clickid), []);
+        assert.equal((await s.getLead(ws, b.clickid))?.totals[0]?.depositMicros, 1n);
+      });
+
       test('claims honour next_at, busy, perDestination and limit, oldest first', async () => {
         await take();
         const ws = await workspace();
