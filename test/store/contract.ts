@@ -1361,10 +1361,13 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         await s.createDestination(ws, c.id, destination('hook', hook(['deposit', 'custom'])), T0);
         const [a, b, d, e] = [await click(c), await click(c), await click(c), await click(other)];
         if (!a || !b || !d || !e) return assert.fail();
-        // d has its first deposit already.
+        // d has its first deposit already, a its registration and a custom event.
         await s.recordEvent(
           event(ws, d.clickid, { event: 'first_deposit', micros: 1n, tid: 'd0' }),
         );
+        await s.recordEvent(event(ws, a.clickid, { event: 'custom', tid: 'k0' }));
+        const registered = await s.recordEvent(event(ws, a.clickid, { event: 'registration' }));
+        await take(ws);
         const money = (clickid: string, name: string, tid: string | null, micros = 1n) =>
           event(ws, clickid, { event: name, micros, tid });
         const outcomes = await Promise.all(
@@ -1382,6 +1385,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
             money(d.clickid, 'deposit', 'd2'),
             money(d.clickid, 'first_deposit', 'd0'),
             money(b.clickid, 'custom', 'c1'),
+            event(ws, a.clickid, { event: 'registration' }),
           ].map((input) => s.recordEvent(input)),
         );
         const summary = outcomes.map((o) =>
@@ -1401,6 +1405,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
           'recorded deposit',
           'duplicate first_deposit',
           'recorded custom',
+          'duplicate registration',
         ]);
         const id = (i: number) => {
           const o = outcomes[i];
@@ -1408,6 +1413,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         };
         assert.equal(id(2), id(0));
         assert.equal(id(4), id(3));
+        assert.equal(id(13), registered.status === 'recorded' ? registered.conversionId : null);
         // Deliveries: one per recorded deposit and custom event; d's two
         // deposits and b's two custom events are the lead's first and second,
         // in the order the postbacks came.
@@ -1423,7 +1429,12 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         // Each lead holds exactly what was recorded against it.
         const events = async (clickid: string) =>
           (await s.getLead(ws, clickid))?.events.map((v) => `${v.event} ${v.tid ?? ''}`).sort();
-        assert.deepEqual(await events(a.clickid), ['deposit a2', 'first_deposit a1']);
+        assert.deepEqual(await events(a.clickid), [
+          'custom k0',
+          'deposit a2',
+          'first_deposit a1',
+          'registration ',
+        ]);
         assert.deepEqual(await events(b.clickid), [
           'custom ',
           'custom c1',
