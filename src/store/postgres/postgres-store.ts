@@ -260,6 +260,9 @@ function firstAttemptValues(input: RecordEvent): unknown[] | undefined {
  * countEvent): each postback's lead, whether its campaign forwards, and its
  * conversion inserted if the lead is in scope and no key says duplicate. Rows
  * come back in the input's order, `inserted` null where nothing was inserted.
+ * For those, the conversions holding the attempt's tid and once keys, as far
+ * as the statement sees (not the rows it inserts itself): a duplicate of a
+ * conversion committed before needs no further round trip.
  * Conversions go in by clickid, so groups on several connections take their
  * keys in one order. Ids are drawn up front to tell which input an inserted
  * row belongs to; a row not inserted leaves a gap in the sequence.
@@ -280,8 +283,13 @@ const FIRST_ATTEMPTS_SQL = `WITH input AS MATERIALIZED (
   ORDER BY i.clickid, i.n
   ON CONFLICT DO NOTHING RETURNING id
 )
-SELECT lead.id, lead.campaign_id, lead.routed, ins.id AS inserted
+SELECT lead.id, lead.campaign_id, lead.routed, ins.id AS inserted,
+  tid.id AS tid_id, tid.event AS tid_event, once.id AS once_id, once.event AS once_event
 FROM input LEFT JOIN lead ON lead.n = input.n LEFT JOIN ins ON ins.id = input.conversion_id
+LEFT JOIN conversions tid
+  ON ins.id IS NULL AND tid.lead_id = lead.id AND tid.tid_key = input.tid_key
+LEFT JOIN conversions once
+  ON ins.id IS NULL AND once.lead_id = lead.id AND once.once_key = input.once_key
 ORDER BY input.n`;
 
 /** Deadlock or serialization failure: the whole transaction may simply run again. */
@@ -1226,6 +1234,12 @@ export class PostgresStore implements Store {
             ],
           );
 
+    /** The conversion holding the first attempt's tid or once key, as the group's statement saw it. */
+    const seen = (i: number, key: 'tid' | 'once'): Row | undefined =>
+      i === 0 && firstRow?.[`${key}_id`] !== null && firstRow?.[`${key}_id`] !== undefined
+        ? { id: firstRow[`${key}_id`], event: firstRow[`${key}_event`] }
+        : undefined;
+
     for (let i = 0; i < input.plan.length; i++) {
       const attempt = input.plan[i];
       if (!attempt) break;
@@ -1289,11 +1303,13 @@ export class PostgresStore implements Store {
         return { status: 'recorded', event: attempt.event, conversionId: String(row.id), leadId };
       }
       if (attempt.tidKey !== null) {
-        const same = await this.one(
-          c,
-          'SELECT id, event FROM conversions WHERE lead_id = $1 AND tid_key = $2',
-          [leadId, attempt.tidKey],
-        );
+        const same =
+          seen(i, 'tid') ??
+          (await this.one(
+            c,
+            'SELECT id, event FROM conversions WHERE lead_id = $1 AND tid_key = $2',
+            [leadId, attempt.tidKey],
+          ));
         if (same)
           return {
             status: 'duplicate',
@@ -1303,11 +1319,12 @@ export class PostgresStore implements Store {
           };
       }
       if (attempt.onceKey !== null && last) {
-        const once = (await this.one(
-          c,
-          'SELECT id, event FROM conversions WHERE lead_id = $1 AND once_key = $2',
-          [leadId, attempt.onceKey],
-        )) as Row;
+        const once = (seen(i, 'once') ??
+          (await this.one(
+            c,
+            'SELECT id, event FROM conversions WHERE lead_id = $1 AND once_key = $2',
+            [leadId, attempt.onceKey],
+          ))) as Row;
         return {
           status: 'duplicate',
           event: once.event as string,
