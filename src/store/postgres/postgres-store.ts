@@ -150,11 +150,19 @@ const isUniqueViolation = (error: unknown) => code(error) === '23505';
  */
 const MAX_BATCH = 16;
 
+interface FirstAttempt {
+  /** $1-$11 of the folded statement in countEvent. */
+  values: unknown[];
+  clickid: string;
+  /** The plan has further attempts, run after the first one if it counts nothing. */
+  more: boolean;
+}
+
 interface PendingWrite<T> {
   /** `first`: this write's row of FIRST_ATTEMPTS_SQL, when its group ran it. */
   fn: (client: pg.PoolClient, first?: Row) => Promise<T>;
-  /** A postback's first counting attempt ($1-$11 of the folded statement), for FIRST_ATTEMPTS_SQL. */
-  firstAttempt?: unknown[];
+  /** A postback's first counting attempt, for FIRST_ATTEMPTS_SQL. */
+  firstAttempt?: FirstAttempt;
   resolve: (value: T) => void;
   reject: (error: unknown) => void;
 }
@@ -263,9 +271,15 @@ function firstAttemptValues(input: RecordEvent): unknown[] | undefined {
  * For those, the conversions holding the attempt's tid and once keys, as far
  * as the statement sees (not the rows it inserts itself): a duplicate of a
  * conversion committed before needs no further round trip.
- * Conversions go in by clickid, so groups on several connections take their
- * keys in one order. Ids are drawn up front to tell which input an inserted
- * row belongs to; a row not inserted leaves a gap in the sequence.
+ * Conversions go in by clickid, so the first attempts of groups on several
+ * connections take their keys in one order; what runs after the statement (a
+ * further attempt, fields, a delivery's lock on its lead) goes in the order
+ * the writes came, so two groups can still deadlock: PostgreSQL then aborts
+ * one, and its writes run again one by one. Ids are drawn up front to tell which input an inserted
+ * row belongs to; a row not inserted leaves a gap in the sequence. Lookups are
+ * LATERAL ... LIMIT 1, so they stay index lookups per row even in a plan made
+ * while the tables were empty (a join there became a hash join over a
+ * sequential scan of every conversion once the table had grown).
  */
 const FIRST_ATTEMPTS_SQL = `WITH input AS MATERIALIZED (
   SELECT nextval(pg_get_serial_sequence('conversions', 'id')) AS conversion_id, t.*
@@ -274,7 +288,9 @@ const FIRST_ATTEMPTS_SQL = `WITH input AS MATERIALIZED (
 ), lead AS (
   SELECT i.n, l.id, l.campaign_id,
     EXISTS (SELECT 1 FROM forward_routes r WHERE r.campaign_id = l.campaign_id) AS routed
-  FROM input i JOIN leads l ON l.clickid = i.clickid AND l.workspace_id = i.workspace_id
+  FROM input i CROSS JOIN LATERAL (
+    SELECT id, campaign_id FROM leads WHERE clickid = i.clickid AND workspace_id = i.workspace_id LIMIT 1
+  ) l
 ), ins AS (
   INSERT INTO conversions (id, workspace_id, lead_id, campaign_id, postback_id, event, amount_micros, currency, tid, once_key, tid_key, at)
   SELECT i.conversion_id, i.workspace_id, lead.id, lead.campaign_id, i.postback_id, i.event, i.micros, i.currency, i.tid, i.once_key, i.tid_key, i.at
@@ -286,11 +302,37 @@ const FIRST_ATTEMPTS_SQL = `WITH input AS MATERIALIZED (
 SELECT lead.id, lead.campaign_id, lead.routed, ins.id AS inserted,
   tid.id AS tid_id, tid.event AS tid_event, once.id AS once_id, once.event AS once_event
 FROM input LEFT JOIN lead ON lead.n = input.n LEFT JOIN ins ON ins.id = input.conversion_id
-LEFT JOIN conversions tid
-  ON ins.id IS NULL AND tid.lead_id = lead.id AND tid.tid_key = input.tid_key
-LEFT JOIN conversions once
-  ON ins.id IS NULL AND once.lead_id = lead.id AND once.once_key = input.once_key
+LEFT JOIN LATERAL (
+  SELECT id, event FROM conversions
+  WHERE ins.id IS NULL AND lead_id = lead.id AND tid_key = input.tid_key LIMIT 1
+) tid ON true
+LEFT JOIN LATERAL (
+  SELECT id, event FROM conversions
+  WHERE ins.id IS NULL AND lead_id = lead.id AND once_key = input.once_key LIMIT 1
+) once ON true
 ORDER BY input.n`;
+
+/**
+ * The writes of a group whose first attempts share one statement, in order;
+ * none if fewer than two would. A postback whose plan has further attempts
+ * (a first deposit with a tid) shares only when no other postback of the
+ * group names its clickid: those attempts run after the statement, so another
+ * postback of the lead that came later could get ahead of it, and the lead's
+ * fields and the order of its conversion ids would then disagree with the
+ * order the outcomes say they ran in.
+ */
+function sharingFirstAttempts(writes: Array<PendingWrite<unknown>>): Array<PendingWrite<unknown>> {
+  const perClickid = new Map<string, number>();
+  for (const w of writes) {
+    if (w.firstAttempt) {
+      perClickid.set(w.firstAttempt.clickid, (perClickid.get(w.firstAttempt.clickid) ?? 0) + 1);
+    }
+  }
+  const sharing = writes.filter(
+    (w) => w.firstAttempt && (!w.firstAttempt.more || perClickid.get(w.firstAttempt.clickid) === 1),
+  );
+  return sharing.length >= 2 ? sharing : [];
+}
 
 /** Deadlock or serialization failure: the whole transaction may simply run again. */
 const isRetryable = (error: unknown) => code(error) === '40P01' || code(error) === '40001';
@@ -473,7 +515,7 @@ export class PostgresStore implements Store {
    */
   private batched<T>(
     fn: (client: pg.PoolClient, first?: Row) => Promise<T>,
-    firstAttempt?: unknown[],
+    firstAttempt?: FirstAttempt,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, firstAttempt, resolve, reject } as PendingWrite<unknown>);
@@ -507,15 +549,16 @@ export class PostgresStore implements Store {
     try {
       await client.query('BEGIN');
       // The writes are concurrent requests: any order is one they could have
-      // come in. Those without a first attempt to share run first; then the
-      // postbacks' first attempts all at once, then the rest of each in turn.
+      // come in. Those that share no first attempt run first; then the
+      // others' first attempts all at once, then the rest of each in turn.
+      const sharing = sharingFirstAttempts(writes);
       const done: unknown[] = [];
       for (const [i, w] of writes.entries()) {
-        if (w.firstAttempt === undefined) done[i] = await w.fn(client);
+        if (!sharing.includes(w)) done[i] = await w.fn(client);
       }
-      const firsts = await this.firstAttempts(client, writes);
+      const firsts = await this.firstAttempts(client, sharing);
       for (const [i, w] of writes.entries()) {
-        if (w.firstAttempt !== undefined) done[i] = await w.fn(client, firsts.get(w));
+        if (sharing.includes(w)) done[i] = await w.fn(client, firsts.get(w));
       }
       results = done;
       await this.writeLogs(client);
@@ -538,17 +581,17 @@ export class PostgresStore implements Store {
     for (const w of writes) this.tx(w.fn).then(w.resolve, w.reject);
   }
 
-  /** Runs the group's postbacks' first attempts as one statement (FIRST_ATTEMPTS_SQL). */
+  /** Runs the first attempts of `sharing` (see sharingFirstAttempts) as one statement (FIRST_ATTEMPTS_SQL). */
   private async firstAttempts(
     c: pg.PoolClient,
-    writes: Array<PendingWrite<unknown>>,
+    sharing: Array<PendingWrite<unknown>>,
   ): Promise<Map<PendingWrite<unknown>, Row>> {
     const firsts = new Map<PendingWrite<unknown>, Row>();
-    const postbacks: Array<{ write: PendingWrite<unknown>; values: unknown[] }> = [];
-    for (const write of writes) {
-      if (write.firstAttempt) postbacks.push({ write, values: write.firstAttempt });
-    }
-    if (postbacks.length < 2) return firsts;
+    const postbacks = sharing.map((write) => ({
+      write,
+      values: (write.firstAttempt as FirstAttempt).values,
+    }));
+    if (postbacks.length === 0) return firsts;
     const columns = Array.from({ length: 11 }, (_, k) => postbacks.map((p) => p.values[k]));
     const rows = await this.all(c, FIRST_ATTEMPTS_SQL, columns);
     if (rows.length !== postbacks.length) throw new Error('the first-attempts statement lost rows');
@@ -1144,6 +1187,7 @@ export class PostgresStore implements Store {
 
   async recordEvent(input: RecordEvent): Promise<RecordOutcome> {
     const first = firstAttemptValues(input);
+    const shared = first && { values: first, clickid: input.clickid, more: input.plan.length > 1 };
     return this.batched(async (c, firstRow) => {
       const outcome = await this.countEvent(c, input, first, firstRow);
       if (input.log) {
@@ -1158,7 +1202,7 @@ export class PostgresStore implements Store {
         });
       }
       return outcome;
-    }, first);
+    }, shared);
   }
 
   /**
