@@ -562,6 +562,39 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       assert.deepEqual((await s.getLead(ws, l.clickid))?.fields, { geo: 'RU', user_id: '2' });
     });
 
+    test('postbacks of one lead counted at once: outcomes, fields and conversion order agree on one order', async () => {
+      const ws = await workspace();
+      const l = await lead(ws);
+      const other = await lead(ws);
+      await s.recordEvent(event(ws, l.clickid, { event: 'first_deposit', micros: 1n, tid: 'f' }));
+      // A first deposit that becomes a deposit, and a deposit of the same money.
+      const [first, second, third] = await Promise.all([
+        s.recordEvent(
+          event(ws, l.clickid, {
+            event: 'first_deposit',
+            micros: 1n,
+            tid: 'x',
+            fields: { k: 'A' },
+          }),
+        ),
+        s.recordEvent(
+          event(ws, l.clickid, { event: 'deposit', micros: 2n, tid: 'x', fields: { k: 'B' } }),
+        ),
+        s.recordEvent(event(ws, other.clickid, { event: 'deposit', micros: 1n, tid: 'y' })),
+      ]);
+      assert.deepEqual(
+        [first, second, third].map((o) => o?.status),
+        ['recorded', 'duplicate', 'recorded'],
+      );
+      assert.equal(first?.status === 'recorded' && first.event, 'deposit');
+      // Run one by one in that order, the deposit's field is written last.
+      assert.deepEqual((await s.getLead(ws, l.clickid))?.fields, { k: 'B' });
+      assert.deepEqual(
+        (await s.getLead(ws, l.clickid))?.events.map((e) => `${e.event} ${e.micros}`),
+        ['first_deposit 1', 'deposit 1'],
+      );
+    });
+
     test('the postback log: written with the outcome, filtered, searched, paginated', async () => {
       const ws = await workspace();
       const p = await postback(ws);
