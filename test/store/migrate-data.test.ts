@@ -587,13 +587,13 @@ test('migrate-data: a failed copy or check commits nothing', { skip }, async () 
 
       // Statistics come from rollups the target's triggers build during the
       // copy; without them the check sees every bucket missing.
-      await client.query('ALTER TABLE conversions DISABLE TRIGGER conversions_rollup');
+      await client.query('ALTER TABLE conversions DISABLE TRIGGER conversions_rollup_insert');
       await assert.rejects(
         migrateData({ fromPath: dbPath, toUrl: TEST_DATABASE_URL, toSchema: target }),
         /verification failed, nothing was committed: conversion_rollups disagrees with its rows in [1-9]\d* buckets$/,
       );
       await empty();
-      await client.query('ALTER TABLE conversions ENABLE TRIGGER conversions_rollup');
+      await client.query('ALTER TABLE conversions ENABLE TRIGGER conversions_rollup_insert');
     } finally {
       await client.end();
     }

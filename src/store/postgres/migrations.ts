@@ -113,6 +113,51 @@ INSERT INTO ${rollup} (${columns})
 `;
 }
 
+// --- v7: inserted rows rolled up once per statement --------------------------
+
+/**
+ * The insert half of v5's row trigger, once per statement: the statement's
+ * new rows are summed by rollup key and each key is upserted once, in key
+ * order (two connections of the same shard then lock shared keys in the same
+ * order). Deletes and key updates keep v5's row trigger, which now watches
+ * only them. The rollup keys and sums are v5's: the two must count alike.
+ */
+function statementRollupSql({ source, rollup, keys, sums }: Rollup): string {
+  const conflict = [...Object.keys(keys), 'shard'].join(', ');
+  const columns = [...Object.keys(keys), 'shard', ...Object.keys(sums)].join(', ');
+  const byKey = Object.keys(keys)
+    .map((_, i) => i + 1)
+    .join(', ');
+  const watched = [
+    ...new Set(
+      [...Object.values(keys), ...Object.values(sums)].flatMap((f) =>
+        [...f('x').matchAll(/x\.(\w+)/g)].map((m) => m[1]),
+      ),
+    ),
+  ].join(', ');
+  return `
+CREATE FUNCTION ${rollup}_add() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  INSERT INTO ${rollup} AS t (${columns})
+    SELECT ${Object.values(keys)
+      .map((k) => k('x'))
+      .join(', ')}, pg_backend_pid() % 16, ${Object.values(sums)
+      .map((v) => `sum(${v('x')})`)
+      .join(', ')}
+    FROM new_rows x GROUP BY ${byKey} ORDER BY ${byKey}
+    ON CONFLICT (${conflict}) DO UPDATE SET ${Object.keys(sums)
+      .map((c) => `${c} = t.${c} + excluded.${c}`)
+      .join(', ')};
+  RETURN NULL;
+END $$;
+DROP TRIGGER ${source}_rollup ON ${source};
+CREATE TRIGGER ${source}_rollup AFTER DELETE OR UPDATE OF ${watched} ON ${source}
+  FOR EACH ROW EXECUTE FUNCTION ${rollup}_apply();
+CREATE TRIGGER ${source}_rollup_insert AFTER INSERT ON ${source}
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${rollup}_add();
+`;
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -403,5 +448,16 @@ CREATE UNIQUE INDEX conversions_once ON conversions(lead_id, once_key) WHERE onc
 DROP INDEX leads_workspace_external;
 CREATE INDEX leads_workspace_external ON leads(workspace_id, external_id) WHERE external_id IS NOT NULL;
 `,
+  },
+  {
+    version: 7,
+    name: 'rollups of inserted rows written once per statement',
+    // A row trigger ran a function and an upsert for every inserted click,
+    // lead and conversion: about a fifth of PostgreSQL's CPU under postback
+    // load. A batch statement's rows now add to each bucket once. The row
+    // trigger stays for deletes and key updates, which are rare.
+    sql: `
+LOCK TABLE clicks, leads, conversions IN SHARE ROW EXCLUSIVE MODE;
+${ROLLUPS_V5.map(statementRollupSql).join('')}`,
   },
 ];
