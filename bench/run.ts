@@ -3,7 +3,7 @@
 // seeded database, start-up time. Prints one table and writes bench/results.json.
 // After each load scenario the database is checked against the answers.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,8 @@ interface LoadResult {
   /** Server CPU time (all its threads) per request, and its main thread's share of the wall clock. */
   cpuUsPerRequest: number | null;
   mainThreadBusy: number | null;
+  /** PostgreSQL's CPU time per request, when its server runs on this machine. */
+  databaseCpuUsPerRequest: number | null;
   ratio: number | null;
   check: string;
 }
@@ -146,13 +148,45 @@ function cpuTicks(pid: number | undefined): { all: number; main: number } | null
   }
 }
 
-/** Runs a measured load and reads the server's CPU time around it (Linux clock ticks of 10 ms). */
+/**
+ * CPU time so far of every PostgreSQL process on this machine, in clock ticks,
+ * when DATABASE_URL names this machine; null otherwise. In PostgreSQL mode
+ * half of a request's cost is there, out of the server's own figure. A
+ * backend that exits during the load takes its time with it, so the figure
+ * is a floor; the server's pool keeps its connections for the whole load.
+ */
+function databaseTicks(): number | null {
+  if (
+    !POSTGRES ||
+    !/^postgres(ql)?:\/\/([^@/]*@)?(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(POSTGRES)
+  ) {
+    return null;
+  }
+  let total = 0;
+  let found = false;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      total += Number(fields[11]) + Number(fields[12]);
+      found = true;
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return found ? total : null;
+}
+
+/** Runs a measured load and reads the server's (and a local database's) CPU time around it (Linux clock ticks of 10 ms). */
 async function measured(pid: number | undefined, load: () => Promise<WrkOutput>) {
   const before = cpuTicks(pid);
+  const databaseBefore = databaseTicks();
   const started = performance.now();
   const r = await load();
   const seconds = (performance.now() - started) / 1000;
   const after = cpuTicks(pid);
+  const databaseAfter = databaseTicks();
   const cpu =
     before && after && r.requests > 0
       ? {
@@ -160,7 +194,11 @@ async function measured(pid: number | undefined, load: () => Promise<WrkOutput>)
           mainThreadBusy: (after.main - before.main) / 100 / seconds,
         }
       : { cpuUsPerRequest: null, mainThreadBusy: null };
-  return { ...r, ...cpu };
+  const databaseCpuUsPerRequest =
+    databaseBefore !== null && databaseAfter !== null && r.requests > 0
+      ? ((databaseAfter - databaseBefore) * 10_000) / r.requests
+      : null;
+  return { ...r, ...cpu, databaseCpuUsPerRequest };
 }
 
 interface WrkOutput {
@@ -562,6 +600,7 @@ async function main() {
     peakRssMb: peakRss(baseline.child.pid),
     cpuUsPerRequest: base.cpuUsPerRequest,
     mainThreadBusy: base.mainThreadBusy,
+    databaseCpuUsPerRequest: null,
     ratio: 1,
     check: '-',
   });
@@ -590,6 +629,7 @@ async function main() {
       peakRssMb: peakRss(server.child.pid),
       cpuUsPerRequest: r.cpuUsPerRequest,
       mainThreadBusy: r.mainThreadBusy,
+      databaseCpuUsPerRequest: r.databaseCpuUsPerRequest,
       ratio: r.rps / base.rps,
       check: `${ok} redirects, ${rows} clicks written${rows >= ok && rows - ok <= CONNECTIONS ? ' ✓' : ' ✗'}`,
     });
@@ -636,6 +676,7 @@ async function main() {
       peakRssMb: peakRss(server.child.pid),
       cpuUsPerRequest: r.cpuUsPerRequest,
       mainThreadBusy: r.mainThreadBusy,
+      databaseCpuUsPerRequest: r.databaseCpuUsPerRequest,
       ratio: r.rps / base.rps,
       check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${exact ? ' ✓' : ' ✗'}`,
     });
@@ -646,14 +687,17 @@ async function main() {
   const statsSummary = only('stats') ? await statsScenario() : null;
 
   console.log(
-    '| scenario | requests/s | p50 ms | p99 ms | errors | server peak RSS MB | server CPU µs/request | main thread busy | × baseline | database check |',
+    `| scenario | requests/s | p50 ms | p99 ms | errors | server peak RSS MB | server CPU µs/request | main thread busy${POSTGRES ? ' | PostgreSQL CPU µs/request' : ''} | × baseline | database check |`,
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  console.log(`|---|---:|---:|---:|---:|---:|---:|---:|${POSTGRES ? '---:|' : ''}---:|---|`);
   for (const r of results) {
     const cpu = r.cpuUsPerRequest === null ? '-' : round1(r.cpuUsPerRequest);
     const busy = r.mainThreadBusy === null ? '-' : `${Math.round(r.mainThreadBusy * 100)}%`;
+    const database = POSTGRES
+      ? ` ${r.databaseCpuUsPerRequest === null ? '-' : round1(r.databaseCpuUsPerRequest)} |`
+      : '';
     console.log(
-      `| ${r.scenario} | ${Math.round(r.rps)} | ${round1(r.p50Ms)} | ${round1(r.p99Ms)} | ${r.errors} | ${r.peakRssMb ?? '-'} | ${cpu} | ${busy} | ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.check} |`,
+      `| ${r.scenario} | ${Math.round(r.rps)} | ${round1(r.p50Ms)} | ${round1(r.p99Ms)} | ${r.errors} | ${r.peakRssMb ?? '-'} | ${cpu} | ${busy} |${database} ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.check} |`,
     );
   }
   if (statsSummary) {
