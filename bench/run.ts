@@ -133,14 +133,16 @@ function peakRss(pid: number | undefined): number | null {
   }
 }
 
+/** User and system CPU time in a /proc stat file, in clock ticks. */
+function ticks(file: string): number {
+  // Fields after the command name: utime and stime are the 12th and 13th.
+  const fields = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 /** CPU time so far of a process (all threads) and of its main thread, in clock ticks. */
 function cpuTicks(pid: number | undefined): { all: number; main: number } | null {
   if (!pid) return null;
-  const ticks = (file: string) => {
-    // Fields after the command name: utime and stime are the 12th and 13th.
-    const fields = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return Number(fields[11]) + Number(fields[12]);
-  };
   try {
     return { all: ticks(`/proc/${pid}/stat`), main: ticks(`/proc/${pid}/task/${pid}/stat`) };
   } catch {
@@ -168,8 +170,7 @@ function databaseTicks(): number | null {
     if (!/^\d+$/.test(pid)) continue;
     try {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      total += Number(fields[11]) + Number(fields[12]);
+      total += ticks(`/proc/${pid}/stat`);
       found = true;
     } catch {
       // The process ended between the listing and the read.
