@@ -1,20 +1,11 @@
 // Versioned schema migrations for PostgreSQL, applied at start under an
 // advisory lock so that nodes starting together never migrate twice.
-import type { Migration } from '../sqlite/migrations.js';
+import { type Migration, type Rollup, watchedColumns } from '../sqlite/migrations.js';
 
 // --- v5: statistics rollups ------------------------------------------------
 // Generated once, here, so the three tables' triggers and backfills cannot
 // drift apart. This is history: a later change to the rollups is a new
 // migration, never an edit of these.
-
-interface Rollup {
-  source: string;
-  rollup: string;
-  /** Rollup key column → its value from a source row `r`. */
-  keys: Record<string, (r: string) => string>;
-  /** Rollup counter column → what one source row `r` adds to it. */
-  sums: Record<string, (r: string) => string>;
-}
 
 /** The start of the 15-minute bucket of `at`, in ms, floored before 1970 too. */
 const bucket = (at: string) => `${at} - ((${at} % 900000) + 900000) % 900000`;
@@ -82,13 +73,7 @@ function rollupSql({ source, rollup, keys, sums }: Rollup): string {
       ON CONFLICT (${conflict}) DO UPDATE SET ${Object.keys(sums)
         .map((c) => `${c} = t.${c} + excluded.${c}`)
         .join(', ')};`;
-  const watched = [
-    ...new Set(
-      [...Object.values(keys), ...Object.values(sums)].flatMap((f) =>
-        [...f('x').matchAll(/x\.(\w+)/g)].map((m) => m[1]),
-      ),
-    ),
-  ].join(', ');
+  const watched = watchedColumns({ keys, sums });
   const total = (v: (r: string) => string) => `coalesce(sum(${v('x')}), 0)`;
   return `
 CREATE FUNCTION ${rollup}_apply() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
@@ -128,13 +113,7 @@ function statementRollupSql({ source, rollup, keys, sums }: Rollup): string {
   const byKey = Object.keys(keys)
     .map((_, i) => i + 1)
     .join(', ');
-  const watched = [
-    ...new Set(
-      [...Object.values(keys), ...Object.values(sums)].flatMap((f) =>
-        [...f('x').matchAll(/x\.(\w+)/g)].map((m) => m[1]),
-      ),
-    ),
-  ].join(', ');
+  const watched = watchedColumns({ keys, sums });
   return `
 CREATE FUNCTION ${rollup}_add() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN

@@ -12,13 +12,24 @@ export interface Migration {
 // drift apart. This is history: a later change to the rollups is a new
 // migration, never an edit of these.
 
-interface Rollup {
+export interface Rollup {
   source: string;
   rollup: string;
   /** Rollup key column → its value from a source row `r`. */
   keys: Record<string, (r: string) => string>;
   /** Rollup counter column → what one source row `r` adds to it. */
   sums: Record<string, (r: string) => string>;
+}
+
+/** The source columns a rollup's keys and sums read: an update of any other changes no rollup. */
+export function watchedColumns({ keys, sums }: Pick<Rollup, 'keys' | 'sums'>): string {
+  return [
+    ...new Set(
+      [...Object.values(keys), ...Object.values(sums)].flatMap((f) =>
+        [...f('x').matchAll(/x\.(\w+)/g)].map((m) => m[1]),
+      ),
+    ),
+  ].join(', ');
 }
 
 /** The start of the 15-minute bucket of `at`, in ms, floored before 1970 too. */
@@ -87,13 +98,7 @@ function rollupSql(r: Rollup): string {
   const upsert = (r: string, sign: string) =>
     `INSERT INTO ${rollup} (${columns}) VALUES (${values(r, sign)})
     ON CONFLICT (${keyColumns}) DO UPDATE SET ${add};`;
-  const watched = [
-    ...new Set(
-      [...Object.values(keys), ...Object.values(sums)].flatMap((f) =>
-        [...f('x').matchAll(/x\.(\w+)/g)].map((m) => m[1]),
-      ),
-    ),
-  ].join(', ');
+  const watched = watchedColumns(r);
   return `
 CREATE TRIGGER ${source}_rollup_insert AFTER INSERT ON ${source} BEGIN
   ${upsert('NEW', '')}
