@@ -588,10 +588,24 @@ async function main() {
   );
   const results: LoadResult[] = [];
 
-  // Baseline.
+  // Baseline. The host's speed drifts over minutes, so the bare server stays
+  // up and is measured again after every scenario: each ratio is taken
+  // against the mean of the baselines just before and after it.
   const baseline = await startBaseline();
-  await wrk(`${baseline.url}/`, WARMUP, null);
-  const base = await measured(baseline.child.pid, () => wrk(`${baseline.url}/`, DURATION, null));
+  const baselineRps: number[] = [];
+  const measureBaseline = async () => {
+    await wrk(`${baseline.url}/`, WARMUP, null);
+    const b = await measured(baseline.child.pid, () => wrk(`${baseline.url}/`, DURATION, null));
+    baselineRps.push(b.rps);
+    return b;
+  };
+  /** The ratio of a scenario just measured, after measuring the baseline again. */
+  const ratioAround = async (rps: number) => {
+    const before = baselineRps[baselineRps.length - 1] as number;
+    const after = (await measureBaseline()).rps;
+    return rps / ((before + after) / 2);
+  };
+  const base = await measureBaseline();
   results.push({
     scenario: 'baseline: bare node:http 200',
     rps: base.rps,
@@ -605,7 +619,6 @@ async function main() {
     ratio: 1,
     check: '-',
   });
-  await stop(baseline.child);
 
   // (a) Clicks.
   if (only('clicks')) {
@@ -621,20 +634,22 @@ async function main() {
     await settle();
     const rows = (await db.count('clicks')) - before;
     const ok = r.result.ok ?? 0;
+    const peakRssMb = peakRss(server.child.pid);
+    await stop(server.child);
+    const ratio = await ratioAround(r.rps);
     results.push({
       scenario: 'clicks: GET /c/:campaign → 302',
       rps: r.rps,
       p50Ms: r.p50Ms,
       p99Ms: r.p99Ms,
       errors: r.errors,
-      peakRssMb: peakRss(server.child.pid),
+      peakRssMb,
       cpuUsPerRequest: r.cpuUsPerRequest,
       mainThreadBusy: r.mainThreadBusy,
       databaseCpuUsPerRequest: r.databaseCpuUsPerRequest,
-      ratio: r.rps / base.rps,
+      ratio,
       check: `${ok} redirects, ${rows} clicks written${rows >= ok && rows - ok <= CONNECTIONS ? ' ✓' : ' ✗'}`,
     });
-    await stop(server.child);
     await db.dispose();
   }
 
@@ -668,23 +683,26 @@ async function main() {
     const answered = ok + (r.result.duplicate ?? 0) + (r.result.other ?? 0);
     const exact =
       rows >= ok && rows - ok <= CONNECTIONS && logs >= answered && logs - answered <= CONNECTIONS;
+    const peakRssMb = peakRss(server.child.pid);
+    await stop(server.child);
+    const ratio = await ratioAround(r.rps);
     results.push({
       scenario: `postbacks: deposits${dupShare ? ', 20% duplicates' : ''}`,
       rps: r.rps,
       p50Ms: r.p50Ms,
       p99Ms: r.p99Ms,
       errors: r.errors,
-      peakRssMb: peakRss(server.child.pid),
+      peakRssMb,
       cpuUsPerRequest: r.cpuUsPerRequest,
       mainThreadBusy: r.mainThreadBusy,
       databaseCpuUsPerRequest: r.databaseCpuUsPerRequest,
-      ratio: r.rps / base.rps,
+      ratio,
       check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${exact ? ' ✓' : ' ✗'}`,
     });
-    await stop(server.child);
     await db.dispose();
   }
 
+  await stop(baseline.child);
   const statsSummary = only('stats') ? await statsScenario() : null;
 
   console.log(
@@ -701,6 +719,11 @@ async function main() {
       `| ${r.scenario} | ${Math.round(r.rps)} | ${round1(r.p50Ms)} | ${round1(r.p99Ms)} | ${r.errors} | ${r.peakRssMb ?? '-'} | ${cpu} | ${busy} |${database} ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.check} |`,
     );
   }
+  if (baselineRps.length > 1) {
+    console.log(
+      `\nbaseline requests/s, measured before the first scenario and after each: ${baselineRps.map((r) => Math.round(r).toLocaleString('en')).join(' → ')}; each ratio is against the mean of the two around it`,
+    );
+  }
   if (statsSummary) {
     console.log(
       `\nstatistics over ${STATS_CONVERSIONS.toLocaleString('en')} conversions / ${STATS_LEADS.toLocaleString('en')} leads (30 days, ${STATS_TZ}): by day ${statsSummary.dayMedianMs} ms, by campaign ${statsSummary.campaignMedianMs} ms (medians of 7; ${statsSummary.counted.toLocaleString('en')} conversions counted${statsSummary.counted === STATS_CONVERSIONS ? ' ✓' : ' ✗'})`,
@@ -711,7 +734,7 @@ async function main() {
   }
   writeFileSync(
     join(ROOT, POSTGRES ? 'bench/results-postgres.json' : 'bench/results.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), engine: POSTGRES ? 'postgres' : 'sqlite', machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, connections: CONNECTIONS, durationSeconds: DURATION, load: results, stats: statsSummary }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), engine: POSTGRES ? 'postgres' : 'sqlite', machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, connections: CONNECTIONS, durationSeconds: DURATION, baselineRps: baselineRps.map(Math.round), load: results, stats: statsSummary }, null, 2)}\n`,
   );
   console.log(`\nwritten: bench/${POSTGRES ? 'results-postgres' : 'results'}.json`);
 }
