@@ -214,6 +214,13 @@ export class SqliteStore implements Store {
 
   /** Set when a write queued deliveries; the listener hears of it after the commit. */
   private outboxWritten = false;
+  /**
+   * Whether a campaign has forward routes, remembered while one batch runs.
+   * Routes change only in their own transactions (tx), never while a batch
+   * runs, so one lookup per campaign per batch is enough.
+   */
+  private readonly routedInBatch = new Map<unknown, boolean>();
+  private batchRunning = false;
   private outboxListener: (() => void) | null = null;
 
   constructor(
@@ -310,6 +317,7 @@ export class SqliteStore implements Store {
     }
     this.pending = [];
     let results: BatchResult[];
+    this.batchRunning = true;
     try {
       results = this.runTogether.immediate(ops);
     } catch {
@@ -325,6 +333,9 @@ export class SqliteStore implements Store {
         for (const op of ops) op.reject(error);
         return;
       }
+    } finally {
+      this.batchRunning = false;
+      this.routedInBatch.clear();
     }
     this.leads.commit();
     ops.forEach((op, i) => {
@@ -1100,6 +1111,16 @@ export class SqliteStore implements Store {
    * Queues what just happened for every destination routed to it, inside the
    * caller's transaction: the event and its deliveries commit together.
    */
+  private hasRoutes(campaignId: unknown): boolean {
+    const known = this.batchRunning ? this.routedInBatch.get(campaignId) : undefined;
+    if (known !== undefined) return known;
+    const routed =
+      this.sql('SELECT 1 FROM forward_routes WHERE campaign_id = ? LIMIT 1').get(campaignId) !==
+      undefined;
+    if (this.batchRunning) this.routedInBatch.set(campaignId, routed);
+    return routed;
+  }
+
   private enqueue(
     subject: Subject,
     subjectId: number,
@@ -1109,10 +1130,7 @@ export class SqliteStore implements Store {
     at: number,
   ): void {
     if (campaignId === null || campaignId === undefined) return;
-    const routed = this.sql('SELECT 1 FROM forward_routes WHERE campaign_id = ? LIMIT 1').get(
-      campaignId,
-    );
-    if (!routed) return;
+    if (!this.hasRoutes(campaignId)) return;
     const occurrence =
       subject === 'conversion'
         ? Number(
