@@ -18,6 +18,47 @@ interface Count {
   n: number;
 }
 
+/**
+ * The sums of a batch by key. Most rows of a batch share a key (the same
+ * bucket, workspace and campaign), so the last key's entry is checked before
+ * a key string is built and looked up.
+ */
+class Sums<T extends { keys: unknown[] }> {
+  readonly byKey = new Map<string, T>();
+  private last: T | null = null;
+
+  entry(keys: unknown[], create: () => T): T {
+    const last = this.last;
+    if (last !== null && sameKeys(last.keys, keys)) return last;
+    const key = keys.join('\u0000');
+    let entry = this.byKey.get(key);
+    if (!entry) {
+      entry = create();
+      this.byKey.set(key, entry);
+    }
+    this.last = entry;
+    return entry;
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  values(): IterableIterator<T> {
+    return this.byKey.values();
+  }
+
+  clear(): void {
+    this.byKey.clear();
+    this.last = null;
+  }
+}
+
+function sameKeys(a: unknown[], b: unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return a.length === b.length;
+}
+
 interface Money {
   keys: unknown[];
   n: number;
@@ -27,9 +68,9 @@ interface Money {
 }
 
 export class RollupBatch {
-  private readonly clicks = new Map<string, Count>();
-  private readonly leads = new Map<string, Count>();
-  private readonly conversions = new Map<string, Money>();
+  private readonly clicks = new Sums<Count>();
+  private readonly leads = new Sums<Count>();
+  private readonly conversions = new Sums<Money>();
 
   constructor(private readonly db: Database.Database) {}
 
@@ -58,12 +99,13 @@ export class RollupBatch {
       row.event,
       row.currency,
     ];
-    const key = keys.join('\u0000');
-    let sum = this.conversions.get(key);
-    if (!sum) {
-      sum = { keys, n: 0, priced: 0, micros: 0n, negativeMicros: 0n };
-      this.conversions.set(key, sum);
-    }
+    const sum = this.conversions.entry(keys, () => ({
+      keys,
+      n: 0,
+      priced: 0,
+      micros: 0n,
+      negativeMicros: 0n,
+    }));
     sum.n++;
     if (row.micros !== null) {
       sum.priced++;
@@ -122,9 +164,7 @@ export class RollupBatch {
   }
 }
 
-function count(map: Map<string, Count>, workspaceId: number, bucket: number, campaignId: number) {
-  const key = `${workspaceId} ${bucket} ${campaignId}`;
-  const c = map.get(key);
-  if (c) c.n++;
-  else map.set(key, { keys: [workspaceId, bucket, campaignId], n: 1 });
+function count(sums: Sums<Count>, workspaceId: number, bucket: number, campaignId: number) {
+  const keys = [workspaceId, bucket, campaignId];
+  sums.entry(keys, () => ({ keys, n: 0 })).n++;
 }
