@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countingPlan, signedAmount } from '../src/domain/events.js';
+import { type DestinationSettings, routeEvents } from '../src/domain/forwarding.js';
 import { newClickid } from '../src/domain/random-id.js';
 import type { Campaign, PostbackConfig, Store } from '../src/store/store.js';
 import { databaseTicks, POSTGRES, seedBasics, seedLeads, type Target, target } from './support.js';
@@ -24,6 +25,8 @@ const CALLERS = Number(args.get('callers') ?? 32);
 const LEADS = Number(args.get('leads') ?? 100_000);
 const ROUNDS = Number(args.get('rounds') ?? 3);
 const ONLY = args.get('only')?.split(',') ?? null;
+/** The campaign forwards clicks and deposits to a Facebook pixel: each write also queues a delivery. */
+const FORWARD = args.has('forward');
 const only = (scenario: string) => ONLY === null || ONLY.includes(scenario);
 
 const work = mkdtempSync(join(tmpdir(), 'clickback-bench-store-'));
@@ -128,6 +131,28 @@ function clickWriter(store: Store, campaign: Campaign): (n: number) => Promise<s
   };
 }
 
+/** With --forward: a Facebook pixel on the campaign for clicks and deposits. */
+async function forward(t: Target, workspaceId: string, campaignId: string): Promise<void> {
+  if (!FORWARD) return;
+  const store = await t.open();
+  const settings: DestinationSettings = {
+    kind: 'facebook',
+    facebook: {
+      pixelId: '1234567890',
+      testEventCode: null,
+      mapping: { click: 'Lead', first_deposit: 'Purchase', deposit: 'Purchase' },
+      actionSource: 'website',
+    },
+  };
+  await store.createDestination(
+    workspaceId,
+    campaignId,
+    { name: 'Pixel', enabled: true, settings, secret: null, routes: routeEvents(settings) },
+    Date.now(),
+  );
+  await store.close();
+}
+
 interface Row extends Measured {
   scenario: string;
   check: string;
@@ -145,14 +170,18 @@ async function scenario(
     const store = await t.open();
     await drive(WARMUP, writer(store, 'warm'));
     const before = await t.count(table);
+    const queuedBefore = FORWARD ? await t.count('outbox') : 0;
     const m = await drive(SECONDS, writer(store, `run${round}`));
     await store.close();
     const written = (await t.count(table)) - before;
     const recorded = m.outcomes.get('recorded') ?? 0;
+    // With --forward, every write queues exactly one delivery for the pixel.
+    const queued = FORWARD ? (await t.count('outbox')) - queuedBefore : recorded;
+    const ok = written === recorded && recorded === m.writes && queued === recorded;
     rows.push({
-      scenario: `${name}, round ${round}`,
+      scenario: `${name}${FORWARD ? ', forwarded' : ''}, round ${round}`,
       ...m,
-      check: `${recorded} recorded, ${written} ${table} written${written === recorded && recorded === m.writes ? ' ✓' : ' ✗'}`,
+      check: `${recorded} recorded, ${written} ${table} written${FORWARD ? `, ${queued} deliveries queued` : ''}${ok ? ' ✓' : ' ✗'}`,
     });
     await t.dispose();
   }
@@ -171,6 +200,7 @@ async function main() {
     rows.push(
       ...(await scenario(`postbacks: deposits over ${LEADS} leads`, 'conversions', async (t) => {
         const seed = await seedBasics(t);
+        await forward(t, seed.workspaceId, seed.campaign.id);
         const since = Date.now() - 86_400_000;
         const clickids = await seedLeads(
           t,
@@ -188,6 +218,7 @@ async function main() {
     rows.push(
       ...(await scenario('clicks', 'clicks', async (t) => {
         const seed = await seedBasics(t);
+        await forward(t, seed.workspaceId, seed.campaign.id);
         return (store) => clickWriter(store, seed.campaign);
       })),
     );
