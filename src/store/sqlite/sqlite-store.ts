@@ -202,6 +202,9 @@ interface PendingOp {
   reject: (error: unknown) => void;
 }
 
+/** A campaign's forward routes: our event (`deposit`, `deposit#2`, `*`) → where it goes. */
+type CampaignRoutes = Map<string, Array<{ workspaceId: number; destinationId: number }>>;
+
 type BatchResult = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export class SqliteStore implements Store {
@@ -214,12 +217,8 @@ export class SqliteStore implements Store {
 
   /** Set when a write queued deliveries; the listener hears of it after the commit. */
   private outboxWritten = false;
-  /**
-   * Whether a campaign has forward routes, remembered while one batch runs.
-   * Routes change only in their own transactions (tx), never while a batch
-   * runs, so one lookup per campaign per batch is enough.
-   */
-  private readonly routedInBatch = new Map<unknown, boolean>();
+  /** Campaigns' forward routes, read once per batch (see routesOf). */
+  private readonly routesInBatch = new Map<number, CampaignRoutes>();
   private batchRunning = false;
   private outboxListener: (() => void) | null = null;
 
@@ -335,7 +334,7 @@ export class SqliteStore implements Store {
       }
     } finally {
       this.batchRunning = false;
-      this.routedInBatch.clear();
+      this.routesInBatch.clear();
     }
     this.leads.commit();
     ops.forEach((op, i) => {
@@ -1108,19 +1107,36 @@ export class SqliteStore implements Store {
   // --- forwarding ---------------------------------------------------------
 
   /**
+   * A campaign's routes: event → the destinations it reaches. Remembered
+   * while one batch runs; routes change only in their own transactions (tx),
+   * never while a batch runs.
+   */
+  private routesOf(campaignId: number): CampaignRoutes {
+    const known = this.batchRunning ? this.routesInBatch.get(campaignId) : undefined;
+    if (known !== undefined) return known;
+    const routes: CampaignRoutes = new Map();
+    const rows = this.sql(
+      `SELECT r.event, d.workspace_id, d.id FROM forward_routes r
+       JOIN destinations d ON d.id = r.destination_id WHERE r.campaign_id = ?`,
+    ).raw(true);
+    for (const [event, workspaceId, destinationId] of rows.all(campaignId) as Array<
+      [string, number, number]
+    >) {
+      let to = routes.get(event);
+      if (!to) {
+        to = [];
+        routes.set(event, to);
+      }
+      to.push({ workspaceId, destinationId });
+    }
+    if (this.batchRunning) this.routesInBatch.set(campaignId, routes);
+    return routes;
+  }
+
+  /**
    * Queues what just happened for every destination routed to it, inside the
    * caller's transaction: the event and its deliveries commit together.
    */
-  private hasRoutes(campaignId: unknown): boolean {
-    const known = this.batchRunning ? this.routedInBatch.get(campaignId) : undefined;
-    if (known !== undefined) return known;
-    const routed =
-      this.sql('SELECT 1 FROM forward_routes WHERE campaign_id = ? LIMIT 1').get(campaignId) !==
-      undefined;
-    if (this.batchRunning) this.routedInBatch.set(campaignId, routed);
-    return routed;
-  }
-
   private enqueue(
     subject: Subject,
     subjectId: number,
@@ -1130,40 +1146,57 @@ export class SqliteStore implements Store {
     at: number,
   ): void {
     if (campaignId === null || campaignId === undefined) return;
-    if (!this.hasRoutes(campaignId)) return;
-    const occurrence =
-      subject === 'conversion'
-        ? Number(
-            (
-              this.sql('SELECT count(*) AS n FROM conversions WHERE lead_id = ? AND event = ?').get(
-                leadId,
-                event,
-              ) as Row
-            ).n,
-          )
-        : 1;
-    const changes = this.sql(
+    const campaign = Number(campaignId);
+    const routes = this.routesOf(campaign);
+    if (routes.size === 0) return;
+    const conversion = subject === 'conversion';
+    // The Nth deposit may have routes of its own (`deposit#2`); counting the
+    // lead's conversions is skipped when nothing can match.
+    if (!routes.has(event) && !(conversion && routes.has(ALL_CONVERSIONS))) {
+      let numbered = false;
+      for (const routed of routes.keys()) {
+        if (routed.startsWith(`${event}#`)) {
+          numbered = true;
+          break;
+        }
+      }
+      if (!numbered) return;
+    }
+    const occurrence = conversion
+      ? Number(
+          (
+            this.sql('SELECT count(*) AS n FROM conversions WHERE lead_id = ? AND event = ?').get(
+              leadId,
+              event,
+            ) as Row
+          ).n,
+        )
+      : 1;
+    const insert = this.sql(
       `INSERT INTO outbox (workspace_id, campaign_id, destination_id, subject, subject_id, lead_id, event, occurrence, event_at, status, next_at, created_at, queued_at)
-       SELECT d.workspace_id, d.campaign_id, d.id, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?
-       FROM forward_routes r JOIN destinations d ON d.id = r.destination_id
-       WHERE r.campaign_id = ? AND r.event IN (?, ?, ?)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
        ON CONFLICT DO NOTHING`,
-    ).run(
-      subject,
-      subjectId,
-      leadId,
-      event,
-      occurrence,
-      at,
-      at,
-      at,
-      at,
-      campaignId,
-      event,
-      `${event}#${occurrence}`,
-      subject === 'conversion' ? ALL_CONVERSIONS : null,
-    ).changes;
-    if (changes > 0) this.outboxWritten = true;
+    );
+    for (const routed of [event, `${event}#${occurrence}`, conversion ? ALL_CONVERSIONS : null]) {
+      if (routed === null) continue;
+      for (const to of routes.get(routed) ?? []) {
+        const changes = insert.run(
+          to.workspaceId,
+          campaign,
+          to.destinationId,
+          subject,
+          subjectId,
+          leadId,
+          event,
+          occurrence,
+          at,
+          at,
+          at,
+          at,
+        ).changes;
+        if (changes > 0) this.outboxWritten = true;
+      }
+    }
   }
 
   private writeRoutes(destinationId: number, campaignId: number, input: DestinationInput): void {
