@@ -1386,6 +1386,36 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         ]);
       });
 
+      test('deposits of one lead counted at once in several transactions and nodes get distinct occurrences', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        await s.createDestination(ws, c.id, destination('hook', hook(['deposit'])), T0);
+        const l = await click(c);
+        const peer = await openPeer();
+        try {
+          const stores = peer ? [s, peer] : [s];
+          // More than one group commit's worth per store: the counts run in
+          // concurrent transactions, which only the lead's lock orders.
+          const n = 48;
+          const outcomes = await Promise.all(
+            Array.from({ length: n }, (_, i) =>
+              (stores[i % stores.length] as Store).recordEvent(
+                event(ws, l.clickid, { event: 'deposit', micros: 1n, tid: `t${i}` }),
+              ),
+            ),
+          );
+          assert.ok(outcomes.every((o) => o.status === 'recorded'));
+          const occurrences = (await take(ws)).map((j) => j.occurrence).sort((a, b) => a - b);
+          assert.deepEqual(
+            occurrences,
+            Array.from({ length: n }, (_, i) => i + 1),
+          );
+        } finally {
+          await peer?.close();
+        }
+      });
+
       test('postbacks counted at once: every outcome as if one by one, in the order they came', async () => {
         await take();
         const ws = await workspace();
