@@ -167,6 +167,16 @@ interface PendingWrite<T> {
   reject: (error: unknown) => void;
 }
 
+/** Something that happened, to be queued for the destinations routed to it (see enqueue). */
+interface PendingDelivery {
+  subject: Subject;
+  subjectId: string;
+  leadId: string;
+  campaignId: string;
+  event: string;
+  at: number;
+}
+
 interface PendingClick {
   click: NewClick;
   /** Clickids drawn for it so far (one more after each clash). */
@@ -432,6 +442,8 @@ export class PostgresStore implements Store {
   private readonly queued = new WeakSet<pg.PoolClient>();
   /** Postback-log rows of a connection's open transaction, written together before its COMMIT. */
   private readonly logRows = new WeakMap<pg.PoolClient, unknown[][]>();
+  /** Deliveries a connection's open transaction queues, written together before its COMMIT. */
+  private readonly deliveries = new WeakMap<pg.PoolClient, PendingDelivery[]>();
   private outboxListener: (() => void) | null = null;
   /** Hot writes waiting for the next group commit. */
   private pending: Array<PendingWrite<unknown>> = [];
@@ -487,6 +499,7 @@ export class PostgresStore implements Store {
       try {
         await client.query('BEGIN');
         result = await fn(client);
+        await this.writeDeliveries(client);
         await this.writeLogs(client);
         await client.query('COMMIT');
       } catch (error) {
@@ -496,6 +509,7 @@ export class PostgresStore implements Store {
       } finally {
         queued = this.queued.delete(client);
         this.logRows.delete(client);
+        this.deliveries.delete(client);
         client.release();
       }
       if (queued) this.outboxListener?.();
@@ -561,6 +575,7 @@ export class PostgresStore implements Store {
         if (sharing.includes(w)) done[i] = await w.fn(client, firsts.get(w));
       }
       results = done;
+      await this.writeDeliveries(client);
       await this.writeLogs(client);
       await client.query('COMMIT');
     } catch {
@@ -569,6 +584,7 @@ export class PostgresStore implements Store {
     } finally {
       queued = this.queued.delete(client);
       this.logRows.delete(client);
+      this.deliveries.delete(client);
       client.release();
     }
     if (results) {
@@ -596,17 +612,6 @@ export class PostgresStore implements Store {
     const rows = await this.all(c, FIRST_ATTEMPTS_SQL, columns);
     if (rows.length !== postbacks.length) throw new Error('the first-attempts statement lost rows');
     rows.forEach((r, i) => {
-      // Conversions of the same lead inserted here for postbacks after this
-      // one: they would not exist yet had the postbacks run one by one, so
-      // this one's occurrence count leaves them out (see enqueue).
-      const later = new Map<string, number>();
-      for (let j = i + 1; j < rows.length; j++) {
-        const event = postbacks[j]?.values[4] as string;
-        if (rows[j]?.inserted !== null && rows[j]?.id === r.id) {
-          later.set(event, (later.get(event) ?? 0) + 1);
-        }
-      }
-      r.laterInserted = later;
       firsts.set((postbacks[i] as { write: PendingWrite<unknown> }).write, r);
     });
     return firsts;
@@ -1342,7 +1347,6 @@ export class PostgresStore implements Store {
           attempt.event,
           input.at,
           lead.routed === true,
-          (firstRow?.laterInserted as Map<string, number> | undefined)?.get(attempt.event),
         );
         return { status: 'recorded', event: attempt.event, conversionId: String(row.id), leadId };
       }
@@ -1477,7 +1481,10 @@ export class PostgresStore implements Store {
 
   /**
    * Queues what just happened for every destination routed to it, inside the
-   * caller's transaction: the event and its deliveries commit together.
+   * caller's transaction: the event and its deliveries commit together. The
+   * transaction's deliveries are written just before its COMMIT, all at once
+   * (writeDeliveries): two round trips per transaction instead of three per
+   * conversion.
    */
   private async enqueue(
     c: pg.PoolClient,
@@ -1487,55 +1494,76 @@ export class PostgresStore implements Store {
     campaignId: unknown,
     event: string,
     at: number,
-    /** Known already (read with the lead), or null to look it up. */
+    /** Known already (read with the lead), or null when the write below will tell. */
     routed: boolean | null = null,
-    /** Conversions of this lead and event in the count that come after this one (FIRST_ATTEMPTS_SQL). */
-    uncounted = 0,
   ): Promise<void> {
     if (campaignId === null || campaignId === undefined || routed === false) return;
-    if (routed === null) {
-      const route = await this.one(
-        c,
-        'SELECT 1 FROM forward_routes WHERE campaign_id = $1 LIMIT 1',
-        [campaignId],
-      );
-      if (!route) return;
+    let pending = this.deliveries.get(c);
+    if (!pending) {
+      pending = [];
+      this.deliveries.set(c, pending);
     }
-    let occurrence = 1;
-    if (subject === 'conversion') {
-      // Two nodes counting events of one lead at once would both see only their
-      // own new row; the lead's lock orders them, and the second one's count
-      // (a fresh snapshot under READ COMMITTED) sees the first. NO KEY UPDATE
-      // does not wait for the key-share locks the conversion inserts hold.
-      await this.run(c, 'SELECT 1 FROM leads WHERE id = $1 FOR NO KEY UPDATE', [leadId]);
-      occurrence =
-        num(
-          (
-            await this.one(
-              c,
-              'SELECT count(*) AS n FROM conversions WHERE lead_id = $1 AND event = $2',
-              [leadId, event],
-            )
-          )?.n,
-        ) - uncounted;
+    pending.push({ subject, subjectId, leadId, campaignId: String(campaignId), event, at });
+  }
+
+  /**
+   * Writes the deliveries c's transaction queued (enqueue), in the order they
+   * happened. A conversion's occurrence (the Nth deposit of its lead) is the
+   * lead's count of that event less the ones this transaction counted after
+   * it. Two nodes counting events of one lead at once would each see only
+   * their own new rows, so the leads are locked first, in id order, and the
+   * count runs in the next statement: under READ COMMITTED it takes a fresh
+   * snapshot, which sees what the other node committed before releasing the
+   * lock. NO KEY UPDATE does not wait for the key-share locks the conversion
+   * inserts hold.
+   */
+  private async writeDeliveries(c: pg.PoolClient): Promise<void> {
+    const pending = this.deliveries.get(c);
+    if (!pending) return;
+    this.deliveries.delete(c);
+    const conversions = pending.filter((d) => d.subject === 'conversion');
+    if (conversions.length > 0) {
+      const leads = [...new Set(conversions.map((d) => d.leadId))];
+      await this.run(
+        c,
+        'SELECT 1 FROM leads WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE',
+        [leads],
+      );
+    }
+    // Conversions of the same lead and event that this transaction counted later.
+    const later = new Array<number>(pending.length).fill(0);
+    const seen = new Map<string, number>();
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const d = pending[i] as PendingDelivery;
+      if (d.subject !== 'conversion') continue;
+      const key = `${d.leadId} ${d.event}`;
+      later[i] = seen.get(key) ?? 0;
+      seen.set(key, (later[i] as number) + 1);
     }
     const result = await this.run(
       c,
       `${OUTBOX_INSERT}
-       SELECT d.workspace_id, d.campaign_id, d.id, $1::text, $2::bigint, $3::bigint, $4::text, $5::integer, $6::bigint, 'pending', $6::bigint, $6::bigint, $6::bigint
-       FROM forward_routes r JOIN destinations d ON d.id = r.destination_id
-       WHERE r.campaign_id = $7::bigint AND r.event IN ($4::text, $8::text, $9::text)
+       SELECT d.workspace_id, d.campaign_id, d.id, p.subject, p.subject_id, p.lead_id, p.event, o.n, p.at, 'pending', p.at, p.at, p.at
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::integer[])
+         WITH ORDINALITY AS p(subject, subject_id, lead_id, campaign_id, event, at, later, ord)
+       CROSS JOIN LATERAL (
+         SELECT CASE WHEN p.subject = 'conversion'
+           THEN (SELECT count(*) FROM conversions v WHERE v.lead_id = p.lead_id AND v.event = p.event)::integer - p.later
+           ELSE 1 END AS n
+       ) o
+       JOIN forward_routes r ON r.campaign_id = p.campaign_id
+         AND r.event IN (p.event, p.event || '#' || o.n, CASE WHEN p.subject = 'conversion' THEN '${ALL_CONVERSIONS}' END)
+       JOIN destinations d ON d.id = r.destination_id
+       ORDER BY p.ord, d.id
        ON CONFLICT DO NOTHING`,
       [
-        subject,
-        subjectId,
-        leadId,
-        event,
-        occurrence,
-        at,
-        campaignId,
-        `${event}#${occurrence}`,
-        subject === 'conversion' ? ALL_CONVERSIONS : null,
+        pending.map((d) => d.subject),
+        pending.map((d) => d.subjectId),
+        pending.map((d) => d.leadId),
+        pending.map((d) => d.campaignId),
+        pending.map((d) => d.event),
+        pending.map((d) => d.at),
+        later,
       ],
     );
     if ((result.rowCount ?? 0) > 0) this.queued.add(c);
