@@ -143,8 +143,8 @@ const isUniqueViolation = (error: unknown) => code(error) === '23505';
  * have their own one-statement batches); more in one turn are split across
  * connections. A group's postbacks share one statement for their first
  * attempts (FIRST_ATTEMPTS_SQL), but anything after it (a duplicate's lookup,
- * a delivery, fields) runs one after another, so a small group keeps latency
- * down. In 10 s runs of npm run bench on two cores: 8 gave 8,160-8,530
+ * fields) runs one after another, so a small group keeps latency down; its
+ * deliveries and log rows are written together just before COMMIT. In 10 s runs of npm run bench on two cores: 8 gave 8,160-8,530
  * postbacks/s, 16 gave 9,280-9,550 and 32 gave 8,590-9,020, all at p99 under
  * 13 ms. (Before the shared statement, 8 was best: 128 lost about 10%.)
  */
@@ -283,9 +283,9 @@ function firstAttemptValues(input: RecordEvent): unknown[] | undefined {
  * conversion committed before needs no further round trip.
  * Conversions go in by clickid, so the first attempts of groups on several
  * connections take their keys in one order; what runs after the statement (a
- * further attempt, fields, a delivery's lock on its lead) goes in the order
- * the writes came, so two groups can still deadlock: PostgreSQL then aborts
- * one, and its writes run again one by one. Ids are drawn up front to tell which input an inserted
+ * further attempt, fields) goes in the order the writes came, so two groups
+ * can still deadlock: PostgreSQL then aborts one, and its writes run again
+ * one by one. (The leads that deliveries lock are locked last, in id order.) Ids are drawn up front to tell which input an inserted
  * row belongs to; a row not inserted leaves a gap in the sequence. Lookups are
  * LATERAL ... LIMIT 1, so they stay index lookups per row even in a plan made
  * while the tables were empty (a join there became a hash join over a
