@@ -1,9 +1,11 @@
 // npm run bench — Clickback against a bare node:http server in the same run:
-// clicks, postbacks (with and without 20% duplicates), statistics over a large
+// clicks, postbacks (with and without 20% duplicates, and forwarded to a
+// Facebook pixel served locally), statistics over a large
 // seeded database, start-up time. Prints one table and writes bench/results.json.
 // After each load scenario the database is checked against the answers.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +28,7 @@ const POSTBACK_LEADS = Number(args.get('leads') ?? 100_000);
 const STATS_LEADS = Number(args.get('stats-leads') ?? 200_000);
 const STATS_CONVERSIONS = Number(args.get('stats-conversions') ?? 1_000_000);
 const STATS_TZ = 'Europe/Moscow';
-/** `--only=clicks,postbacks,stats`: run some scenarios (the baseline always runs). */
+/** `--only=clicks,postbacks,forwarded,stats`: run some scenarios (the baseline always runs). */
 const ONLY = args.get('only')?.split(',') ?? null;
 const only = (scenario: string) => ONLY === null || ONLY.includes(scenario);
 
@@ -85,6 +87,7 @@ async function startBaseline(): Promise<{ url: string; child: ChildProcess }> {
 
 async function startClickback(
   databaseUrl: string,
+  env: Record<string, string> = {},
 ): Promise<{ url: string; child: ChildProcess; readyMs: number }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -101,6 +104,7 @@ async function startClickback(
       PUBLIC_URL: url,
       LOG_LEVEL: 'warn',
       MAX_IN_FLIGHT: '4096',
+      ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -114,6 +118,46 @@ async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
+}
+
+/**
+ * The Conversions API, played locally: takes every batch of events for a
+ * pixel, remembers each event_id and counts any that arrive twice.
+ */
+async function startFakeGraph() {
+  const received = new Set<string>();
+  let twice = 0;
+  let requests = 0;
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests++;
+      let data: Array<{ event_id?: string }> = [];
+      try {
+        data = (JSON.parse(Buffer.concat(chunks).toString()) as { data: typeof data }).data;
+      } catch {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end('{"error":{"message":"bad JSON","code":100}}');
+        return;
+      }
+      for (const e of data) {
+        if (received.has(String(e.event_id))) twice++;
+        else received.add(String(e.event_id));
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"events_received":${data.length},"messages":[],"fbtrace_id":"bench"}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    twice: () => twice,
+    requests: () => requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** Peak resident memory of a process so far (VmHWM), in MB. */
@@ -355,9 +399,21 @@ async function main() {
     await db.dispose();
   }
 
-  // (b) Postbacks over existing leads, without and with 20% duplicates.
-  for (const dupShare of only('postbacks') ? [0, 0.2] : []) {
-    const db = await target(`postbacks_${dupShare * 100}`, work);
+  // (b) Postbacks over existing leads, without and with 20% duplicates, and
+  // forwarded: every deposit also goes to a Facebook pixel (the Conversions
+  // API played by a local server), while the load runs.
+  const postbackRuns = [
+    ...(only('postbacks')
+      ? [
+          { dupShare: 0, forward: false },
+          { dupShare: 0.2, forward: false },
+        ]
+      : []),
+    ...(only('forwarded') ? [{ dupShare: 0, forward: true }] : []),
+  ];
+  for (const { dupShare, forward } of postbackRuns) {
+    const name = `postbacks_${dupShare * 100}${forward ? '_forwarded' : ''}`;
+    const db = await target(name, work);
     const seed = await seedBasics(db);
     const clickids = await seedLeads(
       db,
@@ -367,9 +423,24 @@ async function main() {
       Date.now() - 86_400_000,
       86_400_000,
     );
-    const file = join(work, `clickids-${dupShare}.txt`);
+    const file = join(work, `clickids-${name}.txt`);
     writeFileSync(file, `${clickids.join('\n')}\n`);
-    const server = await startClickback(db.url);
+    const graph = forward ? await startFakeGraph() : null;
+    const server = await startClickback(db.url, graph ? { FACEBOOK_GRAPH_URL: graph.url } : {});
+    if (graph) {
+      const res = await fetch(`${server.url}/api/v1/campaigns/${seed.campaign.id}/sources`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${seed.session}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          type: 'facebook',
+          name: 'Pixel',
+          pixelId: '1234567890',
+          accessToken: 'bench-token',
+          mapping: { first_deposit: 'Purchase', deposit: 'Purchase' },
+        }),
+      });
+      if (!res.ok) throw new Error(`creating the pixel failed: ${res.status} ${await res.text()}`);
+    }
     const scriptArgs = (run: string) => [seed.postback.token, String(dupShare), file, run];
     await wrk(server.url, WARMUP, 'postbacks.lua', scriptArgs('warm'));
     await settle(); // the warm-up's last requests commit before we count
@@ -378,18 +449,32 @@ async function main() {
     const r = await measured(server.child.pid, () =>
       wrk(server.url, DURATION, 'postbacks.lua', scriptArgs('run')),
     );
+    const loadEnded = performance.now();
     await settle();
     const rows = (await db.count('conversions')) - before;
     const logs = (await db.count('postback_logs')) - logsBefore;
     const ok = r.result.ok ?? 0;
     const answered = ok + (r.result.duplicate ?? 0) + (r.result.other ?? 0);
-    const exact =
+    let exact =
       rows >= ok && rows - ok <= CONNECTIONS && logs >= answered && logs - answered <= CONNECTIONS;
+    let forwarded = '';
+    if (graph) {
+      // Every conversion (warm-up included) reaches the pixel exactly once.
+      const conversions = await db.count('conversions');
+      const deadline = performance.now() + 120_000;
+      while (graph.received.size < conversions && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const drainedS = (performance.now() - loadEnded) / 1000;
+      exact &&= graph.received.size === conversions && graph.twice() === 0;
+      forwarded = `; ${graph.received.size} of ${conversions} sent to the pixel in ${graph.requests()} requests, ${graph.twice()} twice, all within ${drainedS.toFixed(1)} s of the load's end`;
+      await graph.close();
+    }
     const peakRssMb = peakRss(server.child.pid);
     await stop(server.child);
     const ratio = await ratioAround(r.rps);
     results.push({
-      scenario: `postbacks: deposits${dupShare ? ', 20% duplicates' : ''}`,
+      scenario: `postbacks: deposits${dupShare ? ', 20% duplicates' : ''}${forward ? ', each forwarded to a Facebook pixel' : ''}`,
       rps: r.rps,
       p50Ms: r.p50Ms,
       p99Ms: r.p99Ms,
@@ -399,7 +484,7 @@ async function main() {
       mainThreadBusy: r.mainThreadBusy,
       databaseCpuUsPerRequest: r.databaseCpuUsPerRequest,
       ratio,
-      check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${exact ? ' ✓' : ' ✗'}`,
+      check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${forwarded}${exact ? ' ✓' : ' ✗'}`,
     });
     await db.dispose();
   }
