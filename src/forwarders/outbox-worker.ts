@@ -37,6 +37,14 @@ const MAX_ROWS_IN_FLIGHT = 1_000;
 /** A leased row is left alone by other workers for this long. */
 const LEASE_MS = 120_000;
 const MAX_DELAY_MS = 3_600_000;
+/**
+ * Claims start at most this often. Under load every group commit wakes the
+ * worker; a claim per commit sent Facebook about 20 events a request and cost
+ * the server more than the sending. Waiting a little makes each claim, and
+ * each request, carry more (up to FACEBOOK_BATCH); when idle, a new event is
+ * claimed at once.
+ */
+const MIN_CLAIM_INTERVAL_MS = 25;
 /** Bytes of a response kept in the source logs. */
 const ERROR_TEXT_LIMIT = 500;
 
@@ -50,6 +58,8 @@ export class OutboxWorker {
   private ticking = false;
   private again = false;
   private poll: NodeJS.Timeout | null = null;
+  /** When the last claim started (performance.now()). */
+  private lastClaim = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: WorkerDeps) {
     const f = deps.config.forward;
@@ -78,7 +88,9 @@ export class OutboxWorker {
       return;
     }
     this.ticking = true;
-    setImmediate(() => {
+    const wait = this.lastClaim + MIN_CLAIM_INTERVAL_MS - performance.now();
+    const claim = () => {
+      this.lastClaim = performance.now();
       this.claimAndDispatch()
         .catch((error: unknown) => this.deps.log.error({ err: error }, 'outbox: claim failed'))
         .finally(() => {
@@ -88,7 +100,9 @@ export class OutboxWorker {
             this.wake();
           }
         });
-    });
+    };
+    if (wait > 0) setTimeout(claim, wait);
+    else setImmediate(claim);
   }
 
   /** Stops claiming; waits (up to `graceMs`) for attempts in flight to be logged. */
