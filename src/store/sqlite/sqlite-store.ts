@@ -193,7 +193,7 @@ function toDestination(r: Row): Destination {
 }
 
 function micros(value: unknown): bigint | null {
-  return value === null || value === undefined ? null : BigInt(value as bigint | number);
+  return value === null || value === undefined ? null : BigInt(value as bigint | number | string);
 }
 
 interface PendingOp {
@@ -1326,13 +1326,10 @@ export class SqliteStore implements Store {
     const rows = this.sql(
       `SELECT o.id, o.workspace_id, o.campaign_id, o.subject, o.subject_id, o.lead_id, o.event,
          o.occurrence, o.event_at, o.attempts, o.budget_from, o.queued_at,
-         g.slug,
-         d.id AS d_id, d.workspace_id AS d_workspace_id, d.campaign_id AS d_campaign_id, d.name AS d_name,
-         d.enabled AS d_enabled, d.settings AS d_settings, d.secret AS d_secret,
-         d.created_at AS d_created_at, d.updated_at AS d_updated_at, d.deleted_at AS d_deleted_at,
+         o.destination_id, g.slug,
          l.clickid, l.external_id, l.username, l.params AS lead_params, l.created_at AS lead_created_at,
          k.id AS click_row, k.at AS click_at, k.ip, k.user_agent, k.referrer, k.params AS click_params,
-         v.amount_micros, v.currency, v.tid
+         CAST(v.amount_micros AS TEXT) AS amount_micros, v.currency, v.tid
        FROM outbox o
        JOIN destinations d ON d.id = o.destination_id
        JOIN campaigns g ON g.id = o.campaign_id
@@ -1341,7 +1338,6 @@ export class SqliteStore implements Store {
        LEFT JOIN conversions v ON o.subject = 'conversion' AND v.id = o.subject_id
        WHERE o.id IN (SELECT value FROM json_each(?))
        ORDER BY o.next_at, o.id`,
-      true,
     ).all(ids) as Row[];
     const fields = new Map<number, Record<string, string>>();
     for (const f of this.sql(
@@ -1353,23 +1349,25 @@ export class SqliteStore implements Store {
       map[f.key as string] = f.value as string;
       fields.set(leadId, map);
     }
+    // A claim's rows go to a few destinations: each is read once.
+    const destinations = new Map<number, Destination>();
+    const destinationOf = (r: Row): Destination => {
+      const destinationId = Number(r.destination_id);
+      let d = destinations.get(destinationId);
+      if (!d) {
+        d = toDestination(
+          this.sql('SELECT * FROM destinations WHERE id = ?').get(destinationId) as Row,
+        );
+        destinations.set(destinationId, d);
+      }
+      return d;
+    };
     return rows.map((r) => ({
       outboxId: String(r.id),
       workspaceId: String(r.workspace_id),
       campaignId: String(r.campaign_id),
       campaignSlug: r.slug as string,
-      destination: toDestination({
-        id: r.d_id,
-        workspace_id: r.d_workspace_id,
-        campaign_id: r.d_campaign_id,
-        name: r.d_name,
-        enabled: r.d_enabled,
-        settings: r.d_settings,
-        secret: r.d_secret,
-        created_at: r.d_created_at,
-        updated_at: r.d_updated_at,
-        deleted_at: r.d_deleted_at,
-      }),
+      destination: destinationOf(r),
       subject: r.subject as Subject,
       subjectId: String(r.subject_id),
       event: r.event as string,
