@@ -4,7 +4,7 @@
 // is only closed after its attempt is logged.
 import type { Config } from '../config.js';
 import { eventId, isRetryableStatus, type RetryPolicy, retryDelay } from '../domain/forwarding.js';
-import type { DeliveryAttempt, DeliveryJob, Store } from '../store/store.js';
+import type { DeliveryAttempt, DeliveryJob, FinishedDelivery, Store } from '../store/store.js';
 import {
   FACEBOOK_BATCH,
   type FacebookContext,
@@ -361,8 +361,9 @@ export class OutboxWorker {
         (isFacebook && isTransientFacebookError(response.body)));
     const random = this.deps.random ?? Math.random;
 
-    await Promise.all(
-      sendable.map(({ job, destinationEvent }, i) => {
+    // The request's events are logged and moved on in one transaction.
+    await store.finishDeliveries(
+      sendable.map(({ job, destinationEvent }, i): FinishedDelivery => {
         const fields = {
           destinationEvent,
           request: logText(i),
@@ -370,7 +371,12 @@ export class OutboxWorker {
           response: response.body,
           durationMs: response.durationMs,
         };
-        if (ok) return close(job, 'delivered', fields);
+        const done = (status: 'delivered' | 'failed', extra: Partial<DeliveryAttempt> = {}) => ({
+          outboxId: job.outboxId,
+          attempt: attemptOf(job, status, { ...fields, ...extra }),
+          outcome: { state: 'done' as const, status },
+        });
+        if (ok) return done('delivered');
         const attemptsUsed = job.budgetAttempts + 1;
         if (!retryable || attemptsUsed >= this.policy.maxAttempts) {
           const why = retryable
@@ -380,14 +386,14 @@ export class OutboxWorker {
             { outboxId: job.outboxId, destination: destination.id, error: why },
             'outbox: delivery failed for good',
           );
-          return close(job, 'failed', { ...fields, error: why });
+          return done('failed', { error: why });
         }
         const nextAt = at + retryDelay(this.policy, attemptsUsed, random());
-        return store.finishDelivery(
-          job.outboxId,
-          attemptOf(job, 'retrying', { ...fields, error }),
-          { state: 'retry', nextAt },
-        );
+        return {
+          outboxId: job.outboxId,
+          attempt: attemptOf(job, 'retrying', { ...fields, error }),
+          outcome: { state: 'retry', nextAt },
+        };
       }),
     );
   }

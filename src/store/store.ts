@@ -270,6 +270,12 @@ export interface DestinationInput {
   routes: string[];
 }
 
+export interface FinishedDelivery {
+  outboxId: string;
+  attempt: DeliveryAttempt | null;
+  outcome: DeliveryOutcome;
+}
+
 export type DeliveryStatus = 'delivered' | 'retrying' | 'failed' | 'expired' | 'skipped';
 
 /** One claimed outbox row with everything a forwarder needs to send it. */
@@ -469,6 +475,11 @@ export interface Store {
     attempt: DeliveryAttempt | null,
     outcome: DeliveryOutcome,
   ): Promise<void>;
+  /**
+   * finishDelivery for several rows (a request that carried them all), in one
+   * transaction: a Facebook request of 100 events is one commit, not 100.
+   */
+  finishDeliveries(finished: FinishedDelivery[]): Promise<void>;
   /** Frees leases held by a process that is gone (the embedded engine has one process). */
   releaseDeliveryLeases(): Promise<void>;
   listDeliveries(workspaceId: string, filter: DeliveryFilter): Promise<Page<DeliveryEntry>>;

@@ -1617,6 +1617,77 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal(log.items[0]?.at, T0 + 6001);
       });
 
+      test('finishDeliveries: the rows of one request logged and moved on together, each by its own outcome', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        const d = await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        const l = await click(c);
+        for (const tid of ['a', 'b', 'c', 'd']) {
+          await s.recordEvent(event(ws, l.clickid, { event: 'custom', tid, at: T0 }));
+        }
+        const jobs = await claim(T0 + 1);
+        assert.equal(jobs.length, 4);
+        const [a, b, e, f] = jobs as [DeliveryJob, DeliveryJob, DeliveryJob, DeliveryJob];
+        // b was tried once before.
+        await s.finishDelivery(b.outboxId, attempt('retrying', T0 + 2), {
+          state: 'retry',
+          nextAt: T0 + 3,
+        });
+        assert.deepEqual(
+          (await claim(T0 + 3)).map((j) => j.outboxId),
+          [b.outboxId],
+        );
+
+        await s.finishDeliveries([
+          {
+            outboxId: a.outboxId,
+            attempt: attempt('delivered', T0 + 10),
+            outcome: { state: 'done', status: 'delivered' },
+          },
+          {
+            outboxId: b.outboxId,
+            attempt: attempt('retrying', T0 + 10),
+            outcome: { state: 'retry', nextAt: T0 + 5000 },
+          },
+          {
+            outboxId: e.outboxId,
+            attempt: attempt('failed', T0 + 10),
+            outcome: { state: 'done', status: 'failed' },
+          },
+          // Released without an attempt (a shutdown): no log row, no attempt counted.
+          { outboxId: f.outboxId, attempt: null, outcome: { state: 'retry', nextAt: T0 + 20 } },
+          // A row that does not exist is ignored.
+          {
+            outboxId: '999999999',
+            attempt: attempt('delivered', T0 + 10),
+            outcome: { state: 'done', status: 'delivered' },
+          },
+        ]);
+        assert.deepEqual(await s.outboxCounts(ws), { delivered: 1, failed: 1, pending: 2 });
+        const log = await s.listDeliveries(ws, { limit: 10 });
+        assert.deepEqual(
+          log.items
+            .map((x) => [x.outboxId, x.attempt, x.status, x.sourceId])
+            .sort(
+              (x, y) => String(x[0]).localeCompare(String(y[0])) || Number(x[1]) - Number(y[1]),
+            ),
+          [
+            [a.outboxId, 1, 'delivered', d.id],
+            [b.outboxId, 1, 'retrying', d.id],
+            [b.outboxId, 2, 'retrying', d.id],
+            [e.outboxId, 1, 'failed', d.id],
+          ].sort((x, y) => String(x[0]).localeCompare(String(y[0])) || Number(x[1]) - Number(y[1])),
+        );
+        const [released] = await claim(T0 + 20);
+        assert.equal(released?.outboxId, f.outboxId);
+        assert.equal(released?.attempts, 0);
+        const [retried] = await claim(T0 + 5000);
+        assert.equal(retried?.outboxId, b.outboxId);
+        assert.equal(retried?.attempts, 2);
+        await s.finishDeliveries([]);
+      });
+
       test('concurrent claims never hand out one row twice', async () => {
         await take();
         const ws = await workspace();

@@ -24,6 +24,7 @@ import type {
   DeliveryOutcome,
   Destination,
   DestinationInput,
+  FinishedDelivery,
   Lead,
   LeadDetail,
   LeadSummary,
@@ -1845,6 +1846,76 @@ export class PostgresStore implements Store {
           attempt ? 1 : 0,
           attempt?.error ?? null,
           o.id,
+        ],
+      );
+    });
+  }
+
+  async finishDeliveries(finished: FinishedDelivery[]): Promise<void> {
+    if (finished.length === 0) return;
+    const ids = finished.map((f) => id(f.outboxId) as string);
+    if (new Set(ids).size !== ids.length) {
+      // The same row twice: its attempts are numbered one after the other.
+      for (const f of finished) await this.finishDelivery(f.outboxId, f.attempt, f.outcome);
+      return;
+    }
+    await this.tx(async (c) => {
+      // Locked in id order, so the attempt numbers and the counters move on
+      // together and two workers' batches cannot deadlock.
+      const rows = await this.all(
+        c,
+        `SELECT id, workspace_id, destination_id, campaign_id, event, attempts FROM outbox
+         WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+        [ids],
+      );
+      const byId = new Map(rows.map((o) => [String(o.id), o]));
+      const found = finished.flatMap((f) => {
+        const o = byId.get(id(f.outboxId) as string);
+        return o ? [{ ...f, o }] : [];
+      });
+      const attempted = found.filter((f) => f.attempt !== null);
+      if (attempted.length > 0) {
+        const column = (pick: (f: (typeof attempted)[number], a: DeliveryAttempt) => unknown) =>
+          attempted.map((f) => pick(f, f.attempt as DeliveryAttempt));
+        await this.run(
+          c,
+          `INSERT INTO deliveries (workspace_id, outbox_id, destination_id, campaign_id, event, destination_event, event_id, attempt, at, duration_ms, http_status, status, error, request, response)
+           SELECT workspace_id, outbox_id, destination_id, campaign_id, event, destination_event, event_id, attempt, at, duration_ms, http_status, status, error, request, response
+           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::integer[], $9::bigint[], $10::integer[], $11::integer[], $12::text[], $13::text[], $14::text[], $15::text[])
+             WITH ORDINALITY AS t(workspace_id, outbox_id, destination_id, campaign_id, event, destination_event, event_id, attempt, at, duration_ms, http_status, status, error, request, response, n)
+           ORDER BY n`,
+          [
+            column((f) => f.o.workspace_id),
+            column((f) => f.o.id),
+            column((f) => f.o.destination_id),
+            column((f) => f.o.campaign_id),
+            column((f) => f.o.event),
+            column((_, a) => a.destinationEvent),
+            column((_, a) => a.eventId),
+            column((f) => num(f.o.attempts) + 1),
+            column((_, a) => a.at),
+            column((_, a) => a.durationMs),
+            column((_, a) => a.httpStatus),
+            column((_, a) => a.status),
+            column((_, a) => a.error),
+            column((_, a) => a.request),
+            column((_, a) => a.response),
+          ],
+        );
+      }
+      await this.run(
+        c,
+        `UPDATE outbox o SET status = u.status, next_at = u.next_at, attempts = o.attempts + u.added,
+           lease_until = NULL, last_error = u.last_error
+         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::integer[], $5::text[])
+           AS u(id, status, next_at, added, last_error)
+         WHERE o.id = u.id`,
+        [
+          found.map((f) => f.o.id),
+          found.map((f) => (f.outcome.state === 'done' ? f.outcome.status : 'pending')),
+          found.map((f) => (f.outcome.state === 'retry' ? f.outcome.nextAt : (f.attempt?.at ?? 0))),
+          found.map((f) => (f.attempt ? 1 : 0)),
+          found.map((f) => f.attempt?.error ?? null),
         ],
       );
     });

@@ -25,6 +25,7 @@ import type {
   DeliveryOutcome,
   Destination,
   DestinationInput,
+  FinishedDelivery,
   Lead,
   LeadDetail,
   LeadSummary,
@@ -1406,44 +1407,53 @@ export class SqliteStore implements Store {
     attempt: DeliveryAttempt | null,
     outcome: DeliveryOutcome,
   ): Promise<void> {
+    return this.batch(() => this.finishOne({ outboxId, attempt, outcome }));
+  }
+
+  async finishDeliveries(finished: FinishedDelivery[]): Promise<void> {
+    if (finished.length === 0) return;
     return this.batch(() => {
-      const o = this.sql(
-        'SELECT id, workspace_id, destination_id, campaign_id, event, attempts FROM outbox WHERE id = ?',
-      ).get(id(outboxId)) as Row | undefined;
-      if (!o) return;
-      if (attempt) {
-        this.sql(
-          `INSERT INTO deliveries (workspace_id, outbox_id, destination_id, campaign_id, event, destination_event, event_id, attempt, at, duration_ms, http_status, status, error, request, response)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          o.workspace_id,
-          o.id,
-          o.destination_id,
-          o.campaign_id,
-          o.event,
-          attempt.destinationEvent,
-          attempt.eventId,
-          Number(o.attempts) + 1,
-          attempt.at,
-          attempt.durationMs,
-          attempt.httpStatus,
-          attempt.status,
-          attempt.error,
-          attempt.request,
-          attempt.response,
-        );
-      }
-      this.sql(
-        `UPDATE outbox SET status = ?, next_at = ?, attempts = attempts + ?, lease_until = NULL, last_error = ?
-         WHERE id = ?`,
-      ).run(
-        outcome.state === 'done' ? outcome.status : 'pending',
-        outcome.state === 'retry' ? outcome.nextAt : (attempt?.at ?? 0),
-        attempt ? 1 : 0,
-        attempt?.error ?? null,
-        o.id,
-      );
+      for (const f of finished) this.finishOne(f);
     });
+  }
+
+  private finishOne({ outboxId, attempt, outcome }: FinishedDelivery): void {
+    const o = this.sql(
+      'SELECT id, workspace_id, destination_id, campaign_id, event, attempts FROM outbox WHERE id = ?',
+    ).get(id(outboxId)) as Row | undefined;
+    if (!o) return;
+    if (attempt) {
+      this.sql(
+        `INSERT INTO deliveries (workspace_id, outbox_id, destination_id, campaign_id, event, destination_event, event_id, attempt, at, duration_ms, http_status, status, error, request, response)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        o.workspace_id,
+        o.id,
+        o.destination_id,
+        o.campaign_id,
+        o.event,
+        attempt.destinationEvent,
+        attempt.eventId,
+        Number(o.attempts) + 1,
+        attempt.at,
+        attempt.durationMs,
+        attempt.httpStatus,
+        attempt.status,
+        attempt.error,
+        attempt.request,
+        attempt.response,
+      );
+    }
+    this.sql(
+      `UPDATE outbox SET status = ?, next_at = ?, attempts = attempts + ?, lease_until = NULL, last_error = ?
+       WHERE id = ?`,
+    ).run(
+      outcome.state === 'done' ? outcome.status : 'pending',
+      outcome.state === 'retry' ? outcome.nextAt : (attempt?.at ?? 0),
+      attempt ? 1 : 0,
+      attempt?.error ?? null,
+      o.id,
+    );
   }
 
   async releaseDeliveryLeases(): Promise<void> {
