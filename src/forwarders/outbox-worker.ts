@@ -60,6 +60,9 @@ export class OutboxWorker {
   private poll: NodeJS.Timeout | null = null;
   /** When the last claim started (performance.now()). */
   private lastClaim = Number.NEGATIVE_INFINITY;
+  /** The claim waiting for its turn (see MIN_CLAIM_INTERVAL_MS), and the one running. */
+  private claimTimer: NodeJS.Timeout | null = null;
+  private claiming: Promise<unknown> | null = null;
 
   constructor(private readonly deps: WorkerDeps) {
     const f = deps.config.forward;
@@ -88,12 +91,17 @@ export class OutboxWorker {
       return;
     }
     this.ticking = true;
-    const wait = this.lastClaim + MIN_CLAIM_INTERVAL_MS - performance.now();
     const claim = () => {
+      this.claimTimer = null;
+      if (this.stopped) {
+        this.ticking = false;
+        return;
+      }
       this.lastClaim = performance.now();
-      this.claimAndDispatch()
+      this.claiming = this.claimAndDispatch()
         .catch((error: unknown) => this.deps.log.error({ err: error }, 'outbox: claim failed'))
         .finally(() => {
+          this.claiming = null;
           this.ticking = false;
           if (this.again) {
             this.again = false;
@@ -101,8 +109,8 @@ export class OutboxWorker {
           }
         });
     };
-    if (wait > 0) setTimeout(claim, wait);
-    else setImmediate(claim);
+    const wait = this.lastClaim + MIN_CLAIM_INTERVAL_MS - performance.now();
+    this.claimTimer = setTimeout(claim, Math.max(0, wait));
   }
 
   /** Stops claiming; waits (up to `graceMs`) for attempts in flight to be logged. */
@@ -110,6 +118,14 @@ export class OutboxWorker {
     this.stopped = true;
     if (this.poll) clearInterval(this.poll);
     this.poll = null;
+    if (this.claimTimer) {
+      clearTimeout(this.claimTimer);
+      this.claimTimer = null;
+      this.ticking = false;
+      this.again = false;
+    }
+    // A claim under way finishes first: the deliveries it starts are waited for too.
+    if (this.claiming) await this.claiming;
     if (this.running.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
