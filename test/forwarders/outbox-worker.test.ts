@@ -76,8 +76,8 @@ test('a started worker sends a new event on its own; one stopped claims nothing 
   for (let i = 0; i < 200 && bot.received.length === 0; i++) await sleep(10);
   assert.equal(bot.received.length, 1, 'sent without a poll or a drain');
 
-  // Claims are spaced out, so the wake-up of this event waits for its turn;
-  // stop() comes first and the event stays queued, not leased, for the next start.
+  // A wake-up starts its claim on a timer; stop() comes first, and the event
+  // stays queued, not leased, for the next start.
   await click();
   await worker.stop();
   await sleep(100);
