@@ -451,4 +451,16 @@ DROP TRIGGER IF EXISTS clicks_rollup_insert;
 DROP TRIGGER IF EXISTS leads_rollup_insert;
 `,
   },
+  {
+    version: 8,
+    name: 'due deliveries found per destination',
+    // A claim took every due row, sorted them per destination and kept the
+    // first few of each: with 200,000 rows waiting (a destination down for a
+    // while) that was 130 ms on the thread that answers clicks, per claim.
+    // Indexed by destination, a claim reads only the rows it takes.
+    sql: `
+CREATE INDEX outbox_pending ON outbox(destination_id, next_at, id) WHERE status = 'pending';
+DROP INDEX outbox_due;
+`,
+  },
 ];

@@ -1299,29 +1299,43 @@ export class SqliteStore implements Store {
   }
 
   async claimDeliveries(input: ClaimInput): Promise<DeliveryJob[]> {
-    const claimed = this.tx(
-      () =>
+    // Reads only what it takes, however many rows wait: the destinations with
+    // pending rows (one index step each), then each one's oldest due rows.
+    const claimed = this.tx(() => {
+      const busy = new Set(input.busy.map(Number));
+      const destinations = this.sql(
+        `WITH RECURSIVE pending(id) AS (
+           SELECT min(destination_id) FROM outbox WHERE status = 'pending'
+           UNION ALL
+           SELECT (SELECT min(destination_id) FROM outbox
+                   WHERE status = 'pending' AND destination_id > pending.id)
+           FROM pending WHERE pending.id IS NOT NULL
+         )
+         SELECT d.id, d.kind FROM pending JOIN destinations d ON d.id = pending.id`,
+      ).all() as Row[];
+      const due = this.sql(
+        `SELECT id, next_at FROM outbox
+         WHERE destination_id = ? AND status = 'pending' AND next_at <= ?
+           AND (lease_until IS NULL OR lease_until <= ?)
+         ORDER BY next_at, id LIMIT ?`,
+      );
+      const candidates: Array<{ id: number; nextAt: number }> = [];
+      for (const d of destinations) {
+        if (busy.has(Number(d.id))) continue;
+        const per = d.kind === 'facebook' ? input.perBatchedDestination : input.perDestination;
+        for (const r of due.all(d.id, input.now, input.now, per) as Row[]) {
+          candidates.push({ id: Number(r.id), nextAt: Number(r.next_at) });
+        }
+      }
+      candidates.sort((a, b) => a.nextAt - b.nextAt || a.id - b.id);
+      const taken = candidates.slice(0, input.limit).map((c) => c.id);
+      if (taken.length > 0) {
         this.sql(
-          `UPDATE outbox SET lease_until = ? WHERE id IN (
-             SELECT id FROM (
-               SELECT o.id, o.next_at, d.kind,
-                 row_number() OVER (PARTITION BY o.destination_id ORDER BY o.next_at, o.id) AS rn
-               FROM outbox o JOIN destinations d ON d.id = o.destination_id
-               WHERE o.status = 'pending' AND next_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-                 AND destination_id NOT IN (SELECT value FROM json_each(?))
-             ) WHERE rn <= CASE WHEN kind = 'facebook' THEN ? ELSE ? END
-             ORDER BY next_at, id LIMIT ?
-           ) RETURNING id`,
-        ).all(
-          input.leaseUntil,
-          input.now,
-          input.now,
-          JSON.stringify(input.busy.map(Number)),
-          input.perBatchedDestination,
-          input.perDestination,
-          input.limit,
-        ) as Row[],
-    );
+          'UPDATE outbox SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))',
+        ).run(input.leaseUntil, JSON.stringify(taken));
+      }
+      return taken.map((id) => ({ id }));
+    });
     if (claimed.length === 0) return [];
     const ids = JSON.stringify(claimed.map((r) => Number(r.id)));
     const rows = this.sql(
@@ -1458,7 +1472,10 @@ export class SqliteStore implements Store {
 
   async releaseDeliveryLeases(): Promise<void> {
     this.tx(() =>
-      this.sql('UPDATE outbox SET lease_until = NULL WHERE lease_until IS NOT NULL').run(),
+      // Only pending rows hold leases (closing a row clears its lease).
+      this.sql(
+        "UPDATE outbox SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL",
+      ).run(),
     );
   }
 
