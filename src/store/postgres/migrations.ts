@@ -439,4 +439,16 @@ CREATE INDEX leads_workspace_external ON leads(workspace_id, external_id) WHERE 
 LOCK TABLE clicks, leads, conversions IN SHARE ROW EXCLUSIVE MODE;
 ${ROLLUPS_V5.map(statementRollupSql).join('')}`,
   },
+  {
+    version: 8,
+    name: 'due deliveries found per destination',
+    // A claim took every due row, numbered them per destination and kept the
+    // first few of each: its cost grew with every row waiting (a destination
+    // down for a while). Indexed by destination, a claim reads only the rows
+    // it takes.
+    sql: `
+CREATE INDEX outbox_pending ON outbox(destination_id, next_at, id) WHERE status = 'pending';
+DROP INDEX outbox_due;
+`,
+  },
 ];

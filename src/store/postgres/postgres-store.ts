@@ -1694,15 +1694,28 @@ export class PostgresStore implements Store {
     // so no row is claimed twice.
     const claimed = await this.all(
       this.pool,
+      // The destinations with pending rows are walked one index step each,
+      // then each one's oldest due rows read: a claim reads only what it
+      // takes, however many rows wait (migration 8).
       `UPDATE outbox SET lease_until = $1 WHERE id IN (
-         SELECT id FROM (
-           SELECT o.id, o.next_at, d.kind,
-             row_number() OVER (PARTITION BY o.destination_id ORDER BY o.next_at, o.id) AS rn
-           FROM outbox o JOIN destinations d ON d.id = o.destination_id
-           WHERE o.status = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
-             AND destination_id <> ALL($3::bigint[])
-         ) due WHERE rn <= CASE WHEN kind = 'facebook' THEN $6::bigint ELSE $4::bigint END
-         ORDER BY next_at, id LIMIT $5
+         WITH RECURSIVE pending(id) AS (
+           SELECT min(destination_id) FROM outbox WHERE status = 'pending'
+           UNION ALL
+           SELECT (SELECT min(o.destination_id) FROM outbox o
+                   WHERE o.status = 'pending' AND o.destination_id > pending.id)
+           FROM pending WHERE pending.id IS NOT NULL
+         )
+         SELECT due.id FROM pending
+         JOIN destinations d ON d.id = pending.id
+         CROSS JOIN LATERAL (
+           SELECT o.id, o.next_at FROM outbox o
+           WHERE o.destination_id = d.id AND o.status = 'pending' AND o.next_at <= $2
+             AND (o.lease_until IS NULL OR o.lease_until <= $2)
+           ORDER BY o.next_at, o.id
+           LIMIT CASE WHEN d.kind = 'facebook' THEN $6::bigint ELSE $4::bigint END
+         ) due
+         WHERE d.id <> ALL($3::bigint[])
+         ORDER BY due.next_at, due.id LIMIT $5
        ) AND status = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
        RETURNING id`,
       [
