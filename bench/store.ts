@@ -10,14 +10,17 @@ import { countingPlan, signedAmount } from '../src/domain/events.js';
 import { type DestinationSettings, routeEvents } from '../src/domain/forwarding.js';
 import { newClickid } from '../src/domain/random-id.js';
 import type { Campaign, PostbackConfig, Store } from '../src/store/store.js';
-import { databaseTicks, POSTGRES, seedBasics, seedLeads, type Target, target } from './support.js';
+import {
+  benchArgs,
+  databaseTicks,
+  POSTGRES,
+  seedBasics,
+  seedLeads,
+  type Target,
+  target,
+} from './support.js';
 
-const args = new Map(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, '').split('=');
-    return [k, v ?? 'true'] as [string, string];
-  }),
-);
+const args = benchArgs();
 const SECONDS = Number(args.get('duration') ?? 10);
 const WARMUP = Number(args.get('warmup') ?? 2);
 /** Concurrent callers, as the HTTP bench's connections. */

@@ -15,6 +15,16 @@ import type { Store } from '../src/store/store.js';
  * Where a scenario's data lives: a fresh SQLite file, or (DATABASE_URL=postgres://...)
  * a fresh schema on that server. The server under test gets `url`.
  */
+/** `--name=value` options (`--name` alone is "true"). */
+export function benchArgs(argv = process.argv.slice(2)): Map<string, string> {
+  return new Map(
+    argv.map((a) => {
+      const [k, v] = a.replace(/^--/, '').split('=');
+      return [k, v ?? 'true'] as [string, string];
+    }),
+  );
+}
+
 export interface Target {
   url: string;
   open(): Promise<Store>;
