@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import { OutboxWorker } from './forwarders/outbox-worker.js';
 import { loadSecretBox, type SecretBox } from './forwarders/secret-box.js';
 import { AppError, errorBody } from './http/errors.js';
+import { LazyValidators, lazySerializers } from './http/lazy-compilers.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
 import { shedLoad } from './http/load-shedding.js';
 import { LookupCache } from './http/lookup-cache.js';
@@ -42,6 +43,8 @@ declare module 'fastify' {
     campaigns: LookupCache<Campaign>;
     /** Delivers the outbox; main.ts starts it, tests drive it. */
     forwarder: OutboxWorker;
+    /** Request schemas, compiled on first use or by compileRest once listening. */
+    validators: LazyValidators;
   }
 }
 
@@ -50,7 +53,11 @@ export const BODY_LIMIT = 64 * 1024;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
+  const validators = new LazyValidators();
   const app = Fastify({
+    schemaController: {
+      compilersFactory: { buildValidator: validators.factory, buildSerializer: lazySerializers },
+    },
     frameworkErrors: (error, request, reply) => {
       answerFrameworkError(deps.store, now, error, request, reply).catch((failure: unknown) => {
         request.log.error({ err: failure }, 'could not answer a refused request');
@@ -71,8 +78,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (logger, bindings, options) =>
       new LazyChildLogger(logger, bindings, options),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.decorate('validators', validators);
 
   const secrets = deps.secrets ?? loadSecretBox(deps.config);
   app.decorate('deps', { config: deps.config, store: deps.store, now, secrets });

@@ -19,6 +19,14 @@ async function main(): Promise<void> {
   const store = await openStore(config);
   const app = await buildApp({ config, store, logger: { level: config.logLevel } });
   await app.listen({ port: config.port, host: config.host });
+  // Request schemas not needed yet compile a second later, in the background:
+  // the first requests after a restart (networks retrying) come first.
+  const compileLater = setTimeout(() => {
+    app.validators.compileRest().catch((error: unknown) => {
+      app.log.error({ err: error }, 'a request schema does not compile');
+    });
+  }, 1000);
+  compileLater.unref();
   // Attempts cut off by a previous stop are picked up again (same event ids).
   await store.releaseDeliveryLeases();
   app.forwarder.start();
