@@ -1,7 +1,7 @@
 // buildApp(deps) → a Fastify instance without listen(): main.ts listens, tests inject.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import { OutboxWorker } from './forwarders/outbox-worker.js';
 import { loadSecretBox, type SecretBox } from './forwarders/secret-box.js';
 import { AppError, errorBody } from './http/errors.js';
+import type { SchemaTypeProvider } from './http/json-schema.js';
 import { LazyValidators, lazySerializers } from './http/lazy-compilers.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
 import { shedLoad } from './http/load-shedding.js';
@@ -78,7 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (logger, bindings, options) =>
       new LazyChildLogger(logger, bindings, options),
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  }).withTypeProvider<SchemaTypeProvider>();
   app.decorate('validators', validators);
 
   const secrets = deps.secrets ?? loadSecretBox(deps.config);

@@ -2,10 +2,10 @@
 // redirect to the campaign's destination with macros rendered. The redirect is
 // sent only after the click and lead are committed.
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import { renderTemplate } from '../../domain/macros.js';
 import { newClickid } from '../../domain/random-id.js';
 import { errorBody } from '../../http/errors.js';
+import { Type } from '../../http/json-schema.js';
 
 const MAX_PARAMS = 50;
 const MAX_KEY = 64;

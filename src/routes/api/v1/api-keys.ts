@@ -1,9 +1,9 @@
 // /api/v1/api-keys — long-lived keys for bots and scripts (Authorization: Bearer cbk_...).
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import { hashToken, newToken } from '../../../domain/passwords.js';
 import { account } from '../../../http/auth.js';
 import { notFound } from '../../../http/errors.js';
+import { Type } from '../../../http/json-schema.js';
 import type { ApiKey } from '../../../store/store.js';
 import { IdParams, Name } from './schemas.js';
 

@@ -1,6 +1,5 @@
 // POST /api/v1/auth/signup|login|logout, GET /api/v1/me — accounts and sessions.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { Type } from 'typebox';
 import {
   DUMMY_HASH,
   hashPassword,
@@ -11,6 +10,7 @@ import {
 } from '../../../domain/passwords.js';
 import { account, bearerToken, SESSION_COOKIE, setSessionCookie } from '../../../http/auth.js';
 import { AppError } from '../../../http/errors.js';
+import { Type } from '../../../http/json-schema.js';
 import type { Account } from '../../../store/store.js';
 
 const Email = Type.String({ minLength: 3, maxLength: 254 });

@@ -2,7 +2,6 @@
 // campaign (registration, first_deposit, deposit, deposit#N, a custom one),
 // POST it to the bot's URL so its funnel moves the lead on.
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import {
   type DestinationSettings,
   FORWARD_EVENT_PATTERN,
@@ -10,6 +9,7 @@ import {
 } from '../../../domain/forwarding.js';
 import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
+import { Type } from '../../../http/json-schema.js';
 import { presentAutoAction } from './present.js';
 import { HttpUrl } from './schemas.js';
 import { checkDestinationUrl } from './sources.js';

@@ -1,9 +1,9 @@
 // /api/v1/campaigns — campaign CRUD; each campaign's clickUrl is where ads point.
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import { randomAlphanumeric } from '../../../domain/random-id.js';
 import { account } from '../../../http/auth.js';
 import { notFound } from '../../../http/errors.js';
+import { Type } from '../../../http/json-schema.js';
 import type { CampaignInput } from '../../../store/store.js';
 import { presentCampaign } from './present.js';
 import { IdParams, Name } from './schemas.js';

@@ -1,9 +1,9 @@
 // /api/v1/deliveries — the source logs: every outbound attempt to a Facebook
 // pixel, a webhook or an auto action, and a manual retry of any of them.
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import { account } from '../../../http/auth.js';
 import { notFound } from '../../../http/errors.js';
+import { Type } from '../../../http/json-schema.js';
 import type { DeliveryFilter } from '../../../store/store.js';
 import { presentDelivery } from './present.js';
 import { Cursor, IdParams, Limit } from './schemas.js';

@@ -1,7 +1,6 @@
 // /api/v1/leads and /api/v1/links/render — leads (clients) with their clickids,
 // manual events counted by the same rules as postbacks, and macro rendering.
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import {
   countingPlan,
   isMoneyEvent,
@@ -13,6 +12,7 @@ import { parseAmount, parseCurrency } from '../../../domain/money.js';
 import { newClickid } from '../../../domain/random-id.js';
 import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
+import { Type } from '../../../http/json-schema.js';
 import { presentLead, presentLeadSummary } from './present.js';
 import { Amount, ClickidParams, Currency, Cursor, Limit } from './schemas.js';
 

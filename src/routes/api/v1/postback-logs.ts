@@ -1,7 +1,7 @@
 // GET /api/v1/postback-logs — every inbound request to the workspace's tokens, newest first.
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import { account } from '../../../http/auth.js';
+import { Type } from '../../../http/json-schema.js';
 import { presentLog } from './present.js';
 import { Cursor, Limit } from './schemas.js';
 

@@ -1,13 +1,13 @@
 // /api/v1/postbacks — postback configurations with network presets, their
 // ready-to-paste links, and the registration-link builder.
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import { isCurrency } from '../../../domain/money.js';
 import { NETWORKS, type Network, type NetworkMacros, PRESETS } from '../../../domain/presets.js';
 import { randomAlphanumeric } from '../../../domain/random-id.js';
 import { buildRegistrationLink } from '../../../domain/registration-link.js';
 import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
+import { Type } from '../../../http/json-schema.js';
 import type { PostbackInput } from '../../../store/store.js';
 import { presentPostback } from './present.js';
 import { HttpUrl, IdParams, Name } from './schemas.js';

@@ -1,5 +1,5 @@
 // Shared request schemas: every string bounded.
-import { Type } from 'typebox';
+import { Type } from '../../../http/json-schema.js';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 32 }) });
 export const ClickidParams = Type.Object({ clickid: Type.String({ minLength: 1, maxLength: 64 }) });

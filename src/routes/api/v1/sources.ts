@@ -1,7 +1,6 @@
 // /api/v1/campaigns/:id/sources — where a campaign's events are forwarded:
 // Facebook pixels (Conversions API) and webhooks (S2S postbacks, any endpoint).
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import {
   ACTION_SOURCES,
   type ActionSource,
@@ -14,6 +13,7 @@ import {
 import { checkPublicUrl } from '../../../forwarders/outbound-http.js';
 import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
+import { Type } from '../../../http/json-schema.js';
 import type { Destination } from '../../../store/store.js';
 import { presentSource } from './present.js';
 import { Name } from './schemas.js';

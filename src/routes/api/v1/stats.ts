@@ -1,7 +1,6 @@
 // GET /api/v1/stats — clicks, leads and conversions by day (in the caller's
 // time zone), campaign, postback, network, buyer or a click parameter.
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import { formatMicros, parseCurrency } from '../../../domain/money.js';
 import {
   addDays,
@@ -12,6 +11,7 @@ import {
 } from '../../../domain/time-range.js';
 import { account } from '../../../http/auth.js';
 import { AppError } from '../../../http/errors.js';
+import { Type } from '../../../http/json-schema.js';
 import { emptyStatsRow, type StatsGroup, type StatsRow } from '../../../store/store.js';
 
 const DATE = '^\\d{4}-\\d{2}-\\d{2}$';
