@@ -209,3 +209,93 @@ test("sqlite: a batch's rollup buckets are the ones migration 5's SQL computes, 
   }
   db.close();
 });
+
+test('sqlite: a long read (a log search that matches nothing) runs off the thread that writes', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/reader.db`;
+  const store = openSqliteStore({ path });
+  try {
+    const account = await store.createAccount({
+      email: 'reader@example.com',
+      passwordHash: 'x',
+      workspaceName: 'W',
+      at: 0,
+    });
+    assert.notEqual(account, 'email_taken');
+    const { workspace } = account as Exclude<typeof account, 'email_taken'>;
+    const postback = await store.createPostback(
+      workspace.id,
+      {
+        name: 'net',
+        network: 'custom',
+        campaignId: null,
+        clickidParam: 'clickid',
+        currency: 'USD',
+        macros: {},
+        enabled: true,
+      },
+      'readerToken123',
+      0,
+    );
+    // Enough rows that scanning them all takes a while.
+    const db = new Database(path);
+    const insert = db.prepare(
+      `INSERT INTO postback_logs (workspace_id, postback_id, at, method, url, http_status, status, clickid)
+       VALUES (?, ?, ?, 'GET', ?, 200, 'recorded', ?)`,
+    );
+    db.transaction(() => {
+      for (let i = 0; i < 300_000; i++) {
+        insert.run(
+          workspace.id,
+          postback.id,
+          i,
+          `/api/postbacks/readerToken123?clickid=c${i}`,
+          `c${i}`,
+        );
+      }
+    })();
+    db.close();
+
+    const done: string[] = [];
+    const search = store
+      .listPostbackLogs(workspace.id, { q: 'matches-nothing', limit: 50 })
+      .then((page) => {
+        done.push('search');
+        return page;
+      });
+    const write = store
+      .appendPostbackLog(
+        {
+          postbackId: postback.id,
+          workspaceId: workspace.id,
+          at: 1,
+          method: 'GET',
+          url: '/api/postbacks/readerToken123?clickid=new',
+          ip: null,
+          userAgent: null,
+          body: null,
+        },
+        {
+          httpStatus: 200,
+          status: 'unmatched',
+          error: null,
+          event: null,
+          clickid: 'new',
+          conversionId: null,
+        },
+      )
+      .then(() => done.push('write'));
+    const [page] = await Promise.all([search, write]);
+    assert.equal(page.items.length, 0);
+    assert.deepEqual(done, ['write', 'search'], 'the write committed while the search ran');
+    // What the store acknowledged, the reader sees.
+    const after = await store.listPostbackLogs(workspace.id, { q: 'new', limit: 5 });
+    assert.deepEqual(
+      after.items.map((e) => e.clickid),
+      ['new'],
+    );
+  } finally {
+    await store.close();
+    dir.remove();
+  }
+});

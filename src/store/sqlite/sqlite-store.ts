@@ -47,6 +47,7 @@ import type {
 import { emptyStatsRow } from '../store.js';
 import { CHECKPOINT_DEFAULTS, Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import { MIGRATIONS } from './migrations.js';
+import { Reader, type ReadQuery } from './reader.js';
 import { RollupBatch } from './rollups.js';
 
 type Row = Record<string, unknown>;
@@ -70,14 +71,14 @@ export function openSqliteStore(options: SqliteOptions): SqliteStore {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
-  if (options.path === ':memory:') return new SqliteStore(db, null);
+  if (options.path === ':memory:') return new SqliteStore(db, null, null);
   // Checkpoints run in a worker thread, not inside a commit on this one.
   db.pragma('wal_autocheckpoint = 0');
   const checkpoint = options.checkpoint ?? CHECKPOINT_DEFAULTS;
   // When the log starts over, a file grown past this is cut back to it.
   const pageSize = Number(db.pragma('page_size', { simple: true }));
   db.pragma(`journal_size_limit = ${checkpoint.restartFrames * pageSize}`);
-  return new SqliteStore(db, new Checkpointer(options.path, checkpoint));
+  return new SqliteStore(db, new Checkpointer(options.path, checkpoint), new Reader(options.path));
 }
 
 function migrate(db: Database.Database): void {
@@ -226,6 +227,8 @@ export class SqliteStore implements Store {
   constructor(
     private readonly db: Database.Database,
     private readonly checkpointer: Checkpointer | null,
+    /** Long reads, off this thread; null (an in-memory database): they run here. */
+    private readonly reader: Reader | null,
   ) {
     this.rollups = new RollupBatch(db);
     this.runTogether = db.transaction((ops: PendingOp[]) => {
@@ -275,6 +278,20 @@ export class SqliteStore implements Store {
       this.statements.set(key, stmt);
     }
     return stmt;
+  }
+
+  /**
+   * Queries whose cost grows with the data, on the reader's thread; all of one
+   * call read the same snapshot.
+   */
+  private async read(queries: ReadQuery[]): Promise<Row[][]> {
+    if (this.reader) return this.reader.read(queries);
+    return queries.map((q) => {
+      const statement = this.sql(q.sql, q.safeIntegers === true);
+      return (
+        Array.isArray(q.params) ? statement.all(...q.params) : statement.all(q.params)
+      ) as Row[];
+    });
   }
 
   /**
@@ -359,6 +376,7 @@ export class SqliteStore implements Store {
     const stopping = this.checkpointer?.stop();
     if (this.pending.length > 0) this.flush();
     await stopping;
+    await this.reader?.close();
     if (this.db.open) {
       this.db.pragma('optimize');
       this.db.close();
@@ -763,16 +781,19 @@ export class SqliteStore implements Store {
       where.push("(l.clickid = ? OR l.external_id = ? OR l.username LIKE ? ESCAPE '\\')");
       args.push(filter.q, filter.q, `%${filter.q.replace(/[\\%_]/g, '\\$&')}%`);
     }
-    const rows = this.sql(
-      `SELECT l.*,
+    const [rows = []] = await this.read([
+      {
+        sql: `SELECT l.*,
          EXISTS (SELECT 1 FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'registration') AS registered,
          (SELECT amount_micros FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'first_deposit') AS ftd_micros,
          (SELECT currency FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'first_deposit') AS ftd_currency,
          (SELECT count(*) FROM conversions c WHERE c.lead_id = l.id AND c.event IN ('first_deposit', 'deposit')) AS deposit_count,
          (SELECT max(at) FROM conversions c WHERE c.lead_id = l.id) AS last_event_at
        FROM leads l WHERE ${where.join(' AND ')} ORDER BY l.id DESC LIMIT ?`,
-      true,
-    ).all(...args, filter.limit + 1) as Row[];
+        params: [...args, filter.limit + 1],
+        safeIntegers: true,
+      },
+    ]);
     const more = rows.length > filter.limit;
     const items = rows.slice(0, filter.limit).map(
       (r): LeadSummary => ({
@@ -1079,9 +1100,12 @@ export class SqliteStore implements Store {
       const like = `%${filter.q.replace(/[\\%_]/g, '\\$&')}%`;
       args.push(filter.q, like, like);
     }
-    const rows = this.sql(
-      `SELECT * FROM postback_logs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
-    ).all(...args, filter.limit + 1) as Row[];
+    const [rows = []] = await this.read([
+      {
+        sql: `SELECT * FROM postback_logs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+        params: [...args, filter.limit + 1],
+      },
+    ]);
     const more = rows.length > filter.limit;
     const items = rows.slice(0, filter.limit).map(
       (r): LogEntry => ({
@@ -1503,13 +1527,14 @@ export class SqliteStore implements Store {
       where.push('x.id < ?');
       args.push(cursor);
     }
-    const rows = this.db
-      .prepare(
-        `SELECT x.*, d.name AS source_name, d.kind AS source_type FROM deliveries x
+    const [rows = []] = await this.read([
+      {
+        sql: `SELECT x.*, d.name AS source_name, d.kind AS source_type FROM deliveries x
          JOIN destinations d ON d.id = x.destination_id
          WHERE ${where.join(' AND ')} ORDER BY x.id DESC LIMIT ?`,
-      )
-      .all(...args, filter.limit + 1) as Row[];
+        params: [...args, filter.limit + 1],
+      },
+    ]);
     const more = rows.length > filter.limit;
     const items = rows.slice(0, filter.limit).map(
       (r): DeliveryEntry => ({
@@ -1581,12 +1606,15 @@ export class SqliteStore implements Store {
     const campaign = query.campaignId === undefined ? null : (id(query.campaignId) ?? -1);
     const plan = planStats(query);
     const priced = new Map<string, number>();
-    for (const { source, fromMs, toMs } of plan.currency) {
-      const args = { ws, campaign, from: fromMs, to: toMs };
-      for (const r of this.sql(CURRENCY_SQL[source]).all(args) as Row[]) {
-        const c = r.currency as string;
-        priced.set(c, (priced.get(c) ?? 0) + Number(r.n));
-      }
+    const currencyReads = await this.read(
+      plan.currency.map(({ source, fromMs, toMs }) => ({
+        sql: CURRENCY_SQL[source],
+        params: { ws, campaign, from: fromMs, to: toMs },
+      })),
+    );
+    for (const r of currencyReads.flat()) {
+      const c = r.currency as string;
+      priced.set(c, (priced.get(c) ?? 0) + Number(r.n));
     }
     const currencies = [...priced]
       .sort(([a, m], [b, n]) => n - m || (a < b ? -1 : a > b ? 1 : 0))
@@ -1607,6 +1635,10 @@ export class SqliteStore implements Store {
     const path = query.groupBy.startsWith('param.')
       ? `$."${query.groupBy.slice('param.'.length).replace(/"/g, '')}"`
       : null;
+    // Every read of the plan, on one snapshot; then each result row is added
+    // to its group.
+    const queries: ReadQuery[] = [];
+    const apply: Array<(rows: Row[]) => void> = [];
     for (const read of plan.reads) {
       const sql = statsSql(query.groupBy, read);
       const args = {
@@ -1630,28 +1662,45 @@ export class SqliteStore implements Store {
         return day === null ? null : row(day, day);
       };
       if (sql.clicks) {
-        for (const r of this.sql(sql.clicks).all(pick(sql.clicks, args)) as Row[]) {
-          const t = target(r);
-          if (t) t.clicks += Number(r.n);
-        }
+        queries.push({ sql: sql.clicks, params: pick(sql.clicks, args) });
+        apply.push((result) => {
+          for (const r of result) {
+            const t = target(r);
+            if (t) t.clicks += Number(r.n);
+          }
+        });
       }
       if (sql.leads) {
-        for (const r of this.sql(sql.leads).all(pick(sql.leads, args)) as Row[]) {
+        queries.push({ sql: sql.leads, params: pick(sql.leads, args) });
+        apply.push((result) => {
+          for (const r of result) {
+            const t = target(r);
+            if (t) t.leads += Number(r.n);
+          }
+        });
+      }
+      queries.push({
+        sql: sql.conversions,
+        params: pick(sql.conversions, args),
+        safeIntegers: true,
+      });
+      apply.push((result) => {
+        for (const r of result) {
           const t = target(r);
-          if (t) t.leads += Number(r.n);
+          if (!t) continue;
+          t.registrations += Number(r.registrations);
+          t.firstDeposits += Number(r.first_deposits);
+          t.firstDepositMicros += exactSum(r.ftd_micros);
+          t.deposits += Number(r.deposits);
+          t.depositMicros += exactSum(r.dep_micros);
+          t.withdrawalMicros += exactSum(r.wd_micros);
         }
-      }
-      for (const r of this.sql(sql.conversions, true).all(pick(sql.conversions, args)) as Row[]) {
-        const t = target(r);
-        if (!t) continue;
-        t.registrations += Number(r.registrations);
-        t.firstDeposits += Number(r.first_deposits);
-        t.firstDepositMicros += exactSum(r.ftd_micros);
-        t.deposits += Number(r.deposits);
-        t.depositMicros += exactSum(r.dep_micros);
-        t.withdrawalMicros += exactSum(r.wd_micros);
-      }
+      });
     }
+    const results = await this.read(queries);
+    results.forEach((result, i) => {
+      apply[i]?.(result);
+    });
     return { rows: [...rows.values()], currency, currencies };
   }
 }
