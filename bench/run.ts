@@ -327,6 +327,36 @@ async function statsScenario() {
   return summary;
 }
 
+/** Searches the postback log for what nothing matches, one search after another, until stopped. */
+function searchLog(url: string, session: string) {
+  const times: number[] = [];
+  let failed = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      const res = await fetch(`${url}/api/v1/postback-logs?q=matches-nothing&limit=50`, {
+        headers: { authorization: `Bearer ${session}` },
+      });
+      const body = (await res.json()) as { items?: unknown[] };
+      if (!res.ok || body.items?.length !== 0) failed++;
+      times.push(performance.now() - started);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return {
+        done: times.length,
+        failed,
+        medianMs: round1(median(times)),
+        maxMs: round1(Math.max(...times)),
+      };
+    },
+  };
+}
+
 async function main() {
   console.log(
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`,
@@ -401,20 +431,23 @@ async function main() {
     await db.dispose();
   }
 
-  // (b) Postbacks over existing leads, without and with 20% duplicates, and
+  // (b) Postbacks over existing leads, without and with 20% duplicates;
   // forwarded: every deposit also goes to a Facebook pixel (the Conversions
-  // API played by a local server), while the load runs.
+  // API played by a local server), while the load runs; searched: someone
+  // searches the postback log all along (a search that matches nothing reads
+  // every row, and the log grows by the load's own rows).
   const postbackRuns = [
     ...(only('postbacks')
       ? [
-          { dupShare: 0, forward: false },
-          { dupShare: 0.2, forward: false },
+          { dupShare: 0, forward: false, search: false },
+          { dupShare: 0.2, forward: false, search: false },
         ]
       : []),
-    ...(only('forwarded') ? [{ dupShare: 0, forward: true }] : []),
+    ...(only('forwarded') ? [{ dupShare: 0, forward: true, search: false }] : []),
+    ...(only('searched') ? [{ dupShare: 0, forward: false, search: true }] : []),
   ];
-  for (const { dupShare, forward } of postbackRuns) {
-    const name = `postbacks_${dupShare * 100}${forward ? '_forwarded' : ''}`;
+  for (const { dupShare, forward, search } of postbackRuns) {
+    const name = `postbacks_${dupShare * 100}${forward ? '_forwarded' : ''}${search ? '_searched' : ''}`;
     const db = await target(name, work);
     const seed = await seedBasics(db);
     const clickids = await seedLeads(
@@ -448,10 +481,12 @@ async function main() {
     await settle(); // the warm-up's last requests commit before we count
     const before = await db.count('conversions');
     const logsBefore = await db.count('postback_logs');
+    const searching = search ? searchLog(server.url, seed.session) : null;
     const r = await measured(server.child.pid, () =>
       wrk(server.url, DURATION, 'postbacks.lua', scriptArgs('run')),
     );
     const loadEnded = performance.now();
+    const searched = searching ? await searching.stop() : null;
     await settle();
     const rows = (await db.count('conversions')) - before;
     const logs = (await db.count('postback_logs')) - logsBefore;
@@ -472,11 +507,15 @@ async function main() {
       forwarded = `; ${graph.events()} of ${conversions} sent to the pixel in ${graph.requests()} requests, ${graph.twice()} twice, all within ${drainedS.toFixed(1)} s of the load's end`;
       await graph.close();
     }
+    if (searched) {
+      exact &&= searched.failed === 0;
+      forwarded += `; ${searched.done} log searches meanwhile (median ${searched.medianMs} ms, longest ${searched.maxMs} ms), ${searched.failed} failed`;
+    }
     const peakRssMb = peakRss(server.child.pid);
     await stop(server.child);
     const ratio = await ratioAround(r.rps);
     results.push({
-      scenario: `postbacks: deposits${dupShare ? ', 20% duplicates' : ''}${forward ? ', each forwarded to a Facebook pixel' : ''}`,
+      scenario: `postbacks: deposits${dupShare ? ', 20% duplicates' : ''}${forward ? ', each forwarded to a Facebook pixel' : ''}${search ? ', while the log is searched' : ''}`,
       rps: r.rps,
       p50Ms: r.p50Ms,
       p99Ms: r.p99Ms,
