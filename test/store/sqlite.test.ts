@@ -295,6 +295,8 @@ test('sqlite: a long read (a log search that matches nothing) runs off the threa
       ['new'],
     );
   } finally {
+    // Closing again (a second signal during shutdown) finishes too.
+    await Promise.all([store.close(), store.close()]);
     await store.close();
     dir.remove();
   }

@@ -67,6 +67,7 @@ export class Reader {
   private nextId = 1;
   private readonly waiting = new Map<number, Waiting>();
   private closed = false;
+  private closing: Promise<void> | null = null;
 
   constructor(private readonly path: string) {}
 
@@ -82,7 +83,13 @@ export class Reader {
     });
   }
 
-  async close(): Promise<void> {
+  /** Finishes the reads already asked for, then stops; once, however often it is called. */
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
     this.closed = true;
     const worker = this.worker;
     if (!worker) return;
