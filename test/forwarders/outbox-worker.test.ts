@@ -76,9 +76,13 @@ test('a started worker sends a new event on its own; one stopped claims nothing 
   for (let i = 0; i < 200 && bot.received.length === 0; i++) await sleep(10);
   assert.equal(bot.received.length, 1, 'sent without a poll or a drain');
 
-  // A wake-up starts its claim on a timer; stop() comes first, and the event
-  // stays queued, not leased, for the next start.
+  // A wake-up starts its claim on a timer; stop() in the same turn comes
+  // first, and the event stays queued, not leased, for the next start. (The
+  // event is queued while stopped: a click's own wake-up could claim it before
+  // the click's promise comes back.)
+  await worker.stop();
   await click();
+  worker.start();
   await worker.stop();
   await sleep(100);
   assert.equal(bot.received.length, 1);
