@@ -3,10 +3,36 @@ import { statSync } from 'node:fs';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { bucketOf } from '../../src/store/sqlite/rollups.js';
-import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { tempDir } from '../helpers.js';
 import { storeContract } from './contract.js';
 import { rollupLifecycle } from './stats-model.js';
+
+/** A workspace with one custom postback configuration, for tests that write log rows. */
+async function workspaceWithPostback(store: SqliteStore, name: string) {
+  const account = await store.createAccount({
+    email: `${name}@example.com`,
+    passwordHash: 'x',
+    workspaceName: name,
+    at: 0,
+  });
+  if (account === 'email_taken') throw new Error(`${name}: email taken`);
+  const postback = await store.createPostback(
+    account.workspace.id,
+    {
+      name,
+      network: 'custom',
+      campaignId: null,
+      clickidParam: 'clickid',
+      currency: 'USD',
+      macros: {},
+      enabled: true,
+    },
+    `${name}token0000000000`,
+    0,
+  );
+  return { workspaceId: account.workspace.id, postback };
+}
 
 storeContract('sqlite', async () => {
   const dir = tempDir();
@@ -117,28 +143,7 @@ test('sqlite: under writes that never pause, the WAL starts over instead of grow
     checkpoint: { intervalMs: 10, restartFrames, readyFrames: 64 },
   });
   try {
-    const account = await store.createAccount({
-      email: 'wal@example.com',
-      passwordHash: 'x',
-      workspaceName: 'WAL',
-      at: 1,
-    });
-    assert.notEqual(account, 'email_taken');
-    if (account === 'email_taken') return;
-    const postback = await store.createPostback(
-      account.workspace.id,
-      {
-        name: 'n',
-        network: 'custom',
-        campaignId: null,
-        clickidParam: 'clickid',
-        currency: 'USD',
-        macros: {},
-        enabled: true,
-      },
-      'waltoken0000000000000000',
-      1,
-    );
+    const { workspaceId, postback } = await workspaceWithPostback(store, 'wal');
     const pageSize = 4096;
     let written = 0;
     let largest = 0;
@@ -149,7 +154,7 @@ test('sqlite: under writes that never pause, the WAL starts over instead of grow
         store.appendPostbackLog(
           {
             postbackId: postback.id,
-            workspaceId: account.workspace.id,
+            workspaceId,
             at: round,
             method: 'POST',
             url: `/api/postbacks/${postback.token}?n=${round}-${i}`,
@@ -215,28 +220,7 @@ test('sqlite: a long read (a log search that matches nothing) runs off the threa
   const path = `${dir.path}/reader.db`;
   const store = openSqliteStore({ path });
   try {
-    const account = await store.createAccount({
-      email: 'reader@example.com',
-      passwordHash: 'x',
-      workspaceName: 'W',
-      at: 0,
-    });
-    assert.notEqual(account, 'email_taken');
-    const { workspace } = account as Exclude<typeof account, 'email_taken'>;
-    const postback = await store.createPostback(
-      workspace.id,
-      {
-        name: 'net',
-        network: 'custom',
-        campaignId: null,
-        clickidParam: 'clickid',
-        currency: 'USD',
-        macros: {},
-        enabled: true,
-      },
-      'readerToken123',
-      0,
-    );
+    const { workspaceId, postback } = await workspaceWithPostback(store, 'reader');
     // Enough rows that scanning them all takes a while.
     const db = new Database(path);
     const insert = db.prepare(
@@ -246,10 +230,10 @@ test('sqlite: a long read (a log search that matches nothing) runs off the threa
     db.transaction(() => {
       for (let i = 0; i < 300_000; i++) {
         insert.run(
-          workspace.id,
+          workspaceId,
           postback.id,
           i,
-          `/api/postbacks/readerToken123?clickid=c${i}`,
+          `/api/postbacks/${postback.token}?clickid=c${i}`,
           `c${i}`,
         );
       }
@@ -258,7 +242,7 @@ test('sqlite: a long read (a log search that matches nothing) runs off the threa
 
     const done: string[] = [];
     const search = store
-      .listPostbackLogs(workspace.id, { q: 'matches-nothing', limit: 50 })
+      .listPostbackLogs(workspaceId, { q: 'matches-nothing', limit: 50 })
       .then((page) => {
         done.push('search');
         return page;
@@ -267,10 +251,10 @@ test('sqlite: a long read (a log search that matches nothing) runs off the threa
       .appendPostbackLog(
         {
           postbackId: postback.id,
-          workspaceId: workspace.id,
+          workspaceId: workspaceId,
           at: 1,
           method: 'GET',
-          url: '/api/postbacks/readerToken123?clickid=new',
+          url: `/api/postbacks/${postback.token}?clickid=new`,
           ip: null,
           userAgent: null,
           body: null,
@@ -289,7 +273,7 @@ test('sqlite: a long read (a log search that matches nothing) runs off the threa
     assert.equal(page.items.length, 0);
     assert.deepEqual(done, ['write', 'search'], 'the write committed while the search ran');
     // What the store acknowledged, the reader sees.
-    const after = await store.listPostbackLogs(workspace.id, { q: 'new', limit: 5 });
+    const after = await store.listPostbackLogs(workspaceId, { q: 'new', limit: 5 });
     assert.deepEqual(
       after.items.map((e) => e.clickid),
       ['new'],
