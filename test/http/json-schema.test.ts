@@ -53,8 +53,8 @@ test("a record's keys follow the key schema's pattern", () => {
   assert.deepEqual(Mapping.patternProperties, { '^[a-z]+$': { type: 'integer' } });
 });
 
-// Checked by the type checker (npm run lint, in CI): a wrong Static makes an
-// @ts-expect-error below unused, or a valid value below an error.
+// Checked by the type checker (npm run lint, in CI): with a wrong Static, one
+// of the expected errors below is missing or a valid value is refused.
 test('Static gives the type of what a schema accepts', () => {
   const value: Static<typeof Body> = { name: 'x', kind: 'a', params: { k: 'v' } };
   const full: Static<typeof Body> = { name: 'x', kind: 'b', note: null, tags: ['t'] };
