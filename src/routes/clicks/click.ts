@@ -1,11 +1,10 @@
 // GET /c/:campaign — an ad click: record it, give the visitor a fresh clickid,
 // redirect to the campaign's destination with macros rendered. The redirect is
 // sent only after the click and lead are committed.
-import type { FastifyInstance } from 'fastify';
 import { renderTemplate } from '../../domain/macros.js';
 import { newClickid } from '../../domain/random-id.js';
 import { errorBody } from '../../http/errors.js';
-import { Type } from '../../http/json-schema.js';
+import { type App, Type } from '../../http/json-schema.js';
 
 const MAX_PARAMS = 50;
 const MAX_KEY = 64;
@@ -24,7 +23,7 @@ export function clickParams(query: unknown): Record<string, string> {
   return params;
 }
 
-export async function clickRoutes(app: FastifyInstance): Promise<void> {
+export async function clickRoutes(app: App): Promise<void> {
   const { store, now } = app.deps;
   const campaigns = app.campaigns;
   app.get(
@@ -37,7 +36,7 @@ export async function clickRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const { campaign: slug } = request.params as { campaign: string };
+      const { campaign: slug } = request.params;
       const found = campaigns.find(slug);
       const campaign = found instanceof Promise ? await found : found;
       if (!campaign) return reply.status(404).send(errorBody('not_found', 'no such campaign'));

@@ -1,11 +1,12 @@
 // GET|POST /api/postbacks/:token/:event, /api/postbacks/:token/tracker-postback and
 // /api/postbacks/:token — networks' server-to-server calls. Every call to a known
 // token leaves a row in the postback log, whatever we answer.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { toErrorAnswer } from '../../app.js';
 import { countingPlan, signedAmount } from '../../domain/events.js';
 import { parseInboundPostback } from '../../domain/inbound-postback.js';
 import { errorBody } from '../../http/errors.js';
+import type { App } from '../../http/json-schema.js';
 import { LogThrottle } from '../../http/log-throttle.js';
 import type { LogOutcome, LogRequest, PostbackConfig, Store } from '../../store/store.js';
 
@@ -41,7 +42,7 @@ interface Params {
   event?: string;
 }
 
-export async function inboundRoutes(app: FastifyInstance): Promise<void> {
+export async function inboundRoutes(app: App): Promise<void> {
   const { store, config, now } = app.deps;
   const unknownTokens = new LogThrottle();
 

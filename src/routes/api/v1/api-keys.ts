@@ -1,9 +1,8 @@
 // /api/v1/api-keys — long-lived keys for bots and scripts (Authorization: Bearer cbk_...).
-import type { FastifyInstance } from 'fastify';
 import { hashToken, newToken } from '../../../domain/passwords.js';
 import { account } from '../../../http/auth.js';
 import { notFound } from '../../../http/errors.js';
-import { Type } from '../../../http/json-schema.js';
+import { type App, Type } from '../../../http/json-schema.js';
 import type { ApiKey } from '../../../store/store.js';
 import { IdParams, Name } from './schemas.js';
 
@@ -17,7 +16,7 @@ const present = (k: ApiKey) => ({
   lastUsedAt: k.lastUsedAt === null ? null : new Date(k.lastUsedAt).toISOString(),
 });
 
-export async function apiKeyRoutes(app: FastifyInstance): Promise<void> {
+export async function apiKeyRoutes(app: App): Promise<void> {
   const { store, now } = app.deps;
 
   app.post(
@@ -35,7 +34,7 @@ export async function apiKeyRoutes(app: FastifyInstance): Promise<void> {
       const created = await store.createApiKey({
         workspaceId: acc.workspace.id,
         userId: acc.user.id,
-        name: (request.body as { name: string }).name.trim(),
+        name: request.body.name.trim(),
         keyHash: hashToken(key),
         prefix: key.slice(0, 10),
         at: now(),
@@ -58,9 +57,7 @@ export async function apiKeyRoutes(app: FastifyInstance): Promise<void> {
     { schema: { tags: ['accounts'], summary: 'Revoke an API key', params: IdParams } },
     async (request, reply) => {
       const acc = account(request);
-      if (
-        !(await store.revokeApiKey(acc.workspace.id, (request.params as { id: string }).id, now()))
-      ) {
+      if (!(await store.revokeApiKey(acc.workspace.id, request.params.id, now()))) {
         throw notFound('API key');
       }
       return reply.status(204).send();

@@ -1,5 +1,5 @@
 // POST /api/v1/auth/signup|login|logout, GET /api/v1/me — accounts and sessions.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import {
   DUMMY_HASH,
   hashPassword,
@@ -10,14 +10,14 @@ import {
 } from '../../../domain/passwords.js';
 import { account, bearerToken, SESSION_COOKIE, setSessionCookie } from '../../../http/auth.js';
 import { AppError } from '../../../http/errors.js';
-import { Type } from '../../../http/json-schema.js';
+import { type App, Type } from '../../../http/json-schema.js';
 import type { Account } from '../../../store/store.js';
 
 const Email = Type.String({ minLength: 3, maxLength: 254 });
 const Password = Type.String({ maxLength: 256 });
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-export async function authRoutes(app: FastifyInstance): Promise<void> {
+export async function authRoutes(app: App): Promise<void> {
   const { store, config, now } = app.deps;
   const ttlSeconds = config.sessionDays * 86_400;
   const secureCookie = config.publicUrl.startsWith('https://');
@@ -53,7 +53,7 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       if (!config.allowSignup)
         throw new AppError(403, 'signup_closed', 'sign-up is closed on this installation');
-      const body = request.body as { email: string; password: string; workspaceName?: string };
+      const body = request.body;
       const email = body.email.trim().toLowerCase();
       if (!EMAIL.test(email))
         throw new AppError(400, 'invalid_email', 'that is not an email address');
@@ -82,7 +82,7 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const body = request.body as { email: string; password: string };
+      const body = request.body;
       const found = await store.findLogin(body.email.trim().toLowerCase());
       const ok = await verifyPassword(body.password, found?.passwordHash ?? DUMMY_HASH);
       if (!found || !ok) throw new AppError(401, 'invalid_credentials', 'wrong email or password');

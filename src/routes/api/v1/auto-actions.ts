@@ -1,7 +1,6 @@
 // /api/v1/campaigns/:id/auto-actions — when an event happens to a lead of the
 // campaign (registration, first_deposit, deposit, deposit#N, a custom one),
 // POST it to the bot's URL so its funnel moves the lead on.
-import type { FastifyInstance } from 'fastify';
 import {
   type DestinationSettings,
   FORWARD_EVENT_PATTERN,
@@ -9,7 +8,7 @@ import {
 } from '../../../domain/forwarding.js';
 import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
-import { Type } from '../../../http/json-schema.js';
+import { type App, Type } from '../../../http/json-schema.js';
 import { presentAutoAction } from './present.js';
 import { HttpUrl } from './schemas.js';
 import { checkDestinationUrl } from './sources.js';
@@ -35,14 +34,7 @@ const Fields = {
   enabled: Type.Boolean(),
 };
 
-interface Body {
-  event?: string;
-  url?: string;
-  payload?: Record<string, unknown>;
-  enabled?: boolean;
-}
-
-export async function autoActionRoutes(app: FastifyInstance): Promise<void> {
+export async function autoActionRoutes(app: App): Promise<void> {
   const { store, config, now } = app.deps;
 
   async function actionOf(workspaceId: string, campaignId: string, actionId: string) {
@@ -83,8 +75,8 @@ export async function autoActionRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const ws = account(request).workspace.id;
-      const { id } = request.params as { id: string };
-      const body = request.body as Required<Pick<Body, 'event' | 'url'>> & Body;
+      const { id } = request.params;
+      const body = request.body;
       if (!(await store.getCampaign(ws, id))) throw notFound('campaign');
       checkPayload(body.payload);
       const url = body.url.trim();
@@ -120,7 +112,7 @@ export async function autoActionRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const ws = account(request).workspace.id;
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       if (!(await store.getCampaign(ws, id))) throw notFound('campaign');
       const all = await store.listDestinations(ws, id);
       return { items: all.filter((d) => d.settings.kind === 'auto_action').map(presentAutoAction) };
@@ -147,8 +139,8 @@ export async function autoActionRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const ws = account(request).workspace.id;
-      const { id, actionId } = request.params as { id: string; actionId: string };
-      const body = request.body as Body;
+      const { id, actionId } = request.params;
+      const body = request.body;
       const { destination, action } = await actionOf(ws, id, actionId);
       checkPayload(body.payload);
       const url = body.url?.trim() ?? action.url;
@@ -180,7 +172,7 @@ export async function autoActionRoutes(app: FastifyInstance): Promise<void> {
     { schema: { tags: ['forwarding'], summary: 'Delete an auto action', params: ActionParams } },
     async (request, reply) => {
       const ws = account(request).workspace.id;
-      const { id, actionId } = request.params as { id: string; actionId: string };
+      const { id, actionId } = request.params;
       await actionOf(ws, id, actionId);
       if (!(await store.deleteDestination(ws, actionId, now()))) throw notFound('auto action');
       return reply.status(204).send();

@@ -1,10 +1,8 @@
 // /api/v1/campaigns — campaign CRUD; each campaign's clickUrl is where ads point.
-import type { FastifyInstance } from 'fastify';
 import { randomAlphanumeric } from '../../../domain/random-id.js';
 import { account } from '../../../http/auth.js';
 import { notFound } from '../../../http/errors.js';
-import { Type } from '../../../http/json-schema.js';
-import type { CampaignInput } from '../../../store/store.js';
+import { type App, Type } from '../../../http/json-schema.js';
 import { presentCampaign } from './present.js';
 import { IdParams, Name } from './schemas.js';
 
@@ -22,7 +20,7 @@ const Fields = {
 
 const slug = () => randomAlphanumeric(8);
 
-export async function campaignRoutes(app: FastifyInstance): Promise<void> {
+export async function campaignRoutes(app: App): Promise<void> {
   const { store, config, now } = app.deps;
   const present = (c: Parameters<typeof presentCampaign>[0]) =>
     presentCampaign(c, config.publicUrl);
@@ -43,7 +41,7 @@ export async function campaignRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const acc = account(request);
-      const body = request.body as Partial<CampaignInput> & { name: string };
+      const body = request.body;
       const campaign = await store.createCampaign(
         acc.workspace.id,
         {
@@ -73,7 +71,7 @@ export async function campaignRoutes(app: FastifyInstance): Promise<void> {
     { schema: { tags: ['campaigns'], summary: 'One campaign', params: IdParams } },
     async (request) => {
       const acc = account(request);
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const campaign = await store.getCampaign(acc.workspace.id, id);
       if (!campaign) throw notFound('campaign');
       return present(campaign);
@@ -97,8 +95,8 @@ export async function campaignRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const acc = account(request);
-      const { id } = request.params as { id: string };
-      const body = request.body as Partial<CampaignInput>;
+      const { id } = request.params;
+      const body = request.body;
       const campaign = await store.updateCampaign(acc.workspace.id, id, {
         ...body,
         name: body.name?.trim(),
@@ -122,7 +120,7 @@ export async function campaignRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const acc = account(request);
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const campaign = await store.getCampaign(acc.workspace.id, id);
       if (!campaign || !(await store.deleteCampaign(acc.workspace.id, id, now()))) {
         throw notFound('campaign');

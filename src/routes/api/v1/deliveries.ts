@@ -1,16 +1,14 @@
 // /api/v1/deliveries — the source logs: every outbound attempt to a Facebook
 // pixel, a webhook or an auto action, and a manual retry of any of them.
-import type { FastifyInstance } from 'fastify';
 import { account } from '../../../http/auth.js';
 import { notFound } from '../../../http/errors.js';
-import { Type } from '../../../http/json-schema.js';
-import type { DeliveryFilter } from '../../../store/store.js';
+import { type App, Type } from '../../../http/json-schema.js';
 import { presentDelivery } from './present.js';
 import { Cursor, IdParams, Limit } from './schemas.js';
 
 const STATUSES = ['delivered', 'retrying', 'failed', 'expired', 'skipped'] as const;
 
-export async function deliveryRoutes(app: FastifyInstance): Promise<void> {
+export async function deliveryRoutes(app: App): Promise<void> {
   const { store, now } = app.deps;
 
   app.get(
@@ -31,7 +29,7 @@ export async function deliveryRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const ws = account(request).workspace.id;
-      const query = request.query as Omit<DeliveryFilter, 'limit'> & { limit?: number };
+      const query = request.query;
       const page = await store.listDeliveries(ws, { ...query, limit: query.limit ?? 50 });
       return { items: page.items.map(presentDelivery), nextCursor: page.nextCursor };
     },
@@ -48,7 +46,7 @@ export async function deliveryRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const ws = account(request).workspace.id;
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const outboxId = await store.retryDelivery(ws, id, now());
       if (outboxId === null) throw notFound('delivery');
       return reply.status(202).send({ outboxId, status: 'pending' });

@@ -1,9 +1,9 @@
 // /api/v1 — the management API for the UI, bots and scripts. Every route but
 // signup and login needs a session; every answer is scoped to its workspace.
 import cookie from '@fastify/cookie';
-import type { FastifyInstance } from 'fastify';
 import { hashToken } from '../../../domain/passwords.js';
 import { account, bearerToken } from '../../../http/auth.js';
+import type { App } from '../../../http/json-schema.js';
 import { API_KEY_PREFIX, apiKeyRoutes } from './api-keys.js';
 import { authRoutes } from './auth.js';
 import { autoActionRoutes } from './auto-actions.js';
@@ -15,7 +15,7 @@ import { postbackRoutes } from './postbacks.js';
 import { sourceRoutes } from './sources.js';
 import { statsRoutes } from './stats.js';
 
-export async function apiRoutes(app: FastifyInstance): Promise<void> {
+export async function apiRoutes(app: App): Promise<void> {
   const { store, now } = app.deps;
   // Sessions are cookies only here: the click and postback paths skip its hooks.
   await app.register(cookie);

@@ -1,6 +1,5 @@
 // /api/v1/leads and /api/v1/links/render — leads (clients) with their clickids,
 // manual events counted by the same rules as postbacks, and macro rendering.
-import type { FastifyInstance } from 'fastify';
 import {
   countingPlan,
   isMoneyEvent,
@@ -12,7 +11,7 @@ import { parseAmount, parseCurrency } from '../../../domain/money.js';
 import { newClickid } from '../../../domain/random-id.js';
 import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
-import { Type } from '../../../http/json-schema.js';
+import { type App, Type } from '../../../http/json-schema.js';
 import { presentLead, presentLeadSummary } from './present.js';
 import { Amount, ClickidParams, Currency, Cursor, Limit } from './schemas.js';
 
@@ -20,7 +19,7 @@ const Params = Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLeng
   maxProperties: 50,
 });
 
-export async function leadRoutes(app: FastifyInstance): Promise<void> {
+export async function leadRoutes(app: App): Promise<void> {
   const { store, config, now } = app.deps;
 
   app.post(
@@ -41,13 +40,7 @@ export async function leadRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const acc = account(request);
-      const body = request.body as {
-        campaignId?: string | null;
-        clickid?: string;
-        externalId?: string;
-        username?: string;
-        params?: Record<string, string>;
-      };
+      const body = request.body;
       const ws = acc.workspace.id;
       if (body.clickid !== undefined) {
         const bound = await store.bindLead(ws, body.clickid, {
@@ -100,12 +93,7 @@ export async function leadRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const acc = account(request);
-      const q = request.query as {
-        campaignId?: string;
-        q?: string;
-        limit?: number;
-        cursor?: string;
-      };
+      const q = request.query;
       const page = await store.listLeads(acc.workspace.id, {
         campaignId: q.campaignId,
         q: q.q?.trim() || undefined,
@@ -127,10 +115,7 @@ export async function leadRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const acc = account(request);
-      const lead = await store.getLead(
-        acc.workspace.id,
-        (request.params as { clickid: string }).clickid,
-      );
+      const lead = await store.getLead(acc.workspace.id, request.params.clickid);
       if (!lead) throw notFound('lead');
       return presentLead(lead);
     },
@@ -153,13 +138,8 @@ export async function leadRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const acc = account(request);
-      const { clickid } = request.params as { clickid: string };
-      const body = request.body as {
-        event: string;
-        amount?: string | null;
-        currency?: string;
-        tid?: string;
-      };
+      const { clickid } = request.params;
+      const body = request.body;
       const event = normaliseEvent(body.event);
       if (!event.ok) throw new AppError(400, 'invalid_event', event.reason);
       let micros: bigint | null = null;
@@ -220,7 +200,7 @@ export async function leadRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const acc = account(request);
-      const body = request.body as { template: string; clickid: string };
+      const body = request.body;
       const lead = await store.getLead(acc.workspace.id, body.clickid);
       if (!lead) throw notFound('lead');
       return renderTemplate(body.template, {

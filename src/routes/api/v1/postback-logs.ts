@@ -1,11 +1,10 @@
 // GET /api/v1/postback-logs — every inbound request to the workspace's tokens, newest first.
-import type { FastifyInstance } from 'fastify';
 import { account } from '../../../http/auth.js';
-import { Type } from '../../../http/json-schema.js';
+import { type App, Type } from '../../../http/json-schema.js';
 import { presentLog } from './present.js';
 import { Cursor, Limit } from './schemas.js';
 
-export async function logRoutes(app: FastifyInstance): Promise<void> {
+export async function logRoutes(app: App): Promise<void> {
   const { store } = app.deps;
   app.get(
     '/postback-logs',
@@ -28,13 +27,7 @@ export async function logRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const acc = account(request);
-      const q = request.query as {
-        postbackId?: string;
-        status?: string;
-        q?: string;
-        limit?: number;
-        cursor?: string;
-      };
+      const q = request.query;
       const page = await store.listPostbackLogs(acc.workspace.id, {
         postbackId: q.postbackId,
         status: q.status,

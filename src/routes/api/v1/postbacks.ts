@@ -1,13 +1,12 @@
 // /api/v1/postbacks — postback configurations with network presets, their
 // ready-to-paste links, and the registration-link builder.
-import type { FastifyInstance } from 'fastify';
 import { isCurrency } from '../../../domain/money.js';
-import { NETWORKS, type Network, type NetworkMacros, PRESETS } from '../../../domain/presets.js';
+import { NETWORKS, PRESETS } from '../../../domain/presets.js';
 import { randomAlphanumeric } from '../../../domain/random-id.js';
 import { buildRegistrationLink } from '../../../domain/registration-link.js';
 import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
-import { Type } from '../../../http/json-schema.js';
+import { type App, type Static, Type } from '../../../http/json-schema.js';
 import type { PostbackInput } from '../../../store/store.js';
 import { presentPostback } from './present.js';
 import { HttpUrl, IdParams, Name } from './schemas.js';
@@ -31,20 +30,22 @@ const Fields = {
   enabled: Type.Boolean(),
 };
 
-interface Body {
-  name?: string;
-  network?: Network;
-  campaignId?: string | null;
-  clickidParam?: string;
-  currency?: string;
-  macros?: NetworkMacros;
-  enabled?: boolean;
-}
+/** A change to a postback configuration: any of its fields. */
+const ChangeBody = Type.Object({
+  name: Type.Optional(Fields.name),
+  network: Type.Optional(Fields.network),
+  campaignId: Type.Optional(Fields.campaignId),
+  clickidParam: Type.Optional(Fields.clickidParam),
+  currency: Type.Optional(Fields.currency),
+  macros: Type.Optional(Fields.macros),
+  enabled: Type.Optional(Fields.enabled),
+});
+type Body = Static<typeof ChangeBody>;
 
 /** A postback token: 24 characters of [A-Za-z0-9], ~143 bits; it is the secret in the URL. */
 const newPostbackToken = () => randomAlphanumeric(24);
 
-export async function postbackRoutes(app: FastifyInstance): Promise<void> {
+export async function postbackRoutes(app: App): Promise<void> {
   const { store, config, now } = app.deps;
   const present = (p: Parameters<typeof presentPostback>[0]) =>
     presentPostback(p, config.publicUrl);
@@ -78,7 +79,7 @@ export async function postbackRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const acc = account(request);
-      const body = request.body as Body & { name: string; network: Network };
+      const body = request.body;
       await checkBody(acc.workspace.id, body);
       const input: PostbackInput = {
         name: body.name.trim(),
@@ -119,10 +120,7 @@ export async function postbackRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const acc = account(request);
-      const postback = await store.getPostback(
-        acc.workspace.id,
-        (request.params as { id: string }).id,
-      );
+      const postback = await store.getPostback(acc.workspace.id, request.params.id);
       if (!postback) throw notFound('postback');
       return present(postback);
     },
@@ -135,20 +133,12 @@ export async function postbackRoutes(app: FastifyInstance): Promise<void> {
         tags: ['postbacks'],
         summary: 'Change a postback configuration (enabled:false pauses its token)',
         params: IdParams,
-        body: Type.Object({
-          name: Type.Optional(Fields.name),
-          network: Type.Optional(Fields.network),
-          campaignId: Type.Optional(Fields.campaignId),
-          clickidParam: Type.Optional(Fields.clickidParam),
-          currency: Type.Optional(Fields.currency),
-          macros: Type.Optional(Fields.macros),
-          enabled: Type.Optional(Fields.enabled),
-        }),
+        body: ChangeBody,
       },
     },
     async (request) => {
       const acc = account(request);
-      const body = request.body as Body;
+      const body = request.body;
       await checkBody(acc.workspace.id, body);
       const patch: Partial<PostbackInput> = {
         ...body,
@@ -157,11 +147,7 @@ export async function postbackRoutes(app: FastifyInstance): Promise<void> {
       if (patch.campaignId === undefined) delete patch.campaignId;
       if (body.currency) patch.currency = body.currency.toUpperCase();
       if (body.name) patch.name = body.name.trim();
-      const postback = await store.updatePostback(
-        acc.workspace.id,
-        (request.params as { id: string }).id,
-        patch,
-      );
+      const postback = await store.updatePostback(acc.workspace.id, request.params.id, patch);
       if (!postback) throw notFound('postback');
       app.postbacks.invalidate(postback.token);
       return present(postback);
@@ -179,7 +165,7 @@ export async function postbackRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const acc = account(request);
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const postback = await store.getPostback(acc.workspace.id, id);
       if (!postback || !(await store.deletePostback(acc.workspace.id, id, now()))) {
         throw notFound('postback');
@@ -202,12 +188,9 @@ export async function postbackRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const acc = account(request);
-      const postback = await store.getPostback(
-        acc.workspace.id,
-        (request.params as { id: string }).id,
-      );
+      const postback = await store.getPostback(acc.workspace.id, request.params.id);
       if (!postback) throw notFound('postback');
-      const { baseUrl } = request.body as { baseUrl: string };
+      const { baseUrl } = request.body;
       try {
         new URL(baseUrl);
       } catch {

@@ -1,9 +1,7 @@
 // /api/v1/campaigns/:id/sources — where a campaign's events are forwarded:
 // Facebook pixels (Conversions API) and webhooks (S2S postbacks, any endpoint).
-import type { FastifyInstance } from 'fastify';
 import {
   ACTION_SOURCES,
-  type ActionSource,
   DEFAULT_FACEBOOK_MAPPING,
   type DestinationSettings,
   FACEBOOK_EVENT_PATTERN,
@@ -13,7 +11,7 @@ import {
 import { checkPublicUrl } from '../../../forwarders/outbound-http.js';
 import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
-import { Type } from '../../../http/json-schema.js';
+import { type App, type Static, Type } from '../../../http/json-schema.js';
 import type { Destination } from '../../../store/store.js';
 import { presentSource } from './present.js';
 import { Name } from './schemas.js';
@@ -62,20 +60,24 @@ const EVENT_KEY = new RegExp(FORWARD_EVENT_PATTERN);
 const FACEBOOK_FIELDS = ['pixelId', 'accessToken', 'testEventCode', 'mapping', 'actionSource'];
 const WEBHOOK_FIELDS = ['url', 'method', 'events', 'secret'];
 
-interface Body {
-  type?: 'facebook' | 'webhook';
-  name?: string;
-  enabled?: boolean;
-  pixelId?: string;
-  accessToken?: string;
-  testEventCode?: string | null;
-  mapping?: Record<string, string>;
-  actionSource?: ActionSource;
-  url?: string;
-  method?: 'GET' | 'POST';
-  events?: string[];
-  secret?: string | null;
-}
+/** A change to a source: any of its fields but its type. */
+const ChangeBody = Type.Object(
+  {
+    name: Type.Optional(Fields.name),
+    enabled: Type.Optional(Fields.enabled),
+    pixelId: Type.Optional(Fields.pixelId),
+    accessToken: Type.Optional(Fields.accessToken),
+    testEventCode: Type.Optional(Fields.testEventCode),
+    mapping: Type.Optional(Fields.mapping),
+    actionSource: Type.Optional(Fields.actionSource),
+    url: Type.Optional(Fields.url),
+    method: Type.Optional(Fields.method),
+    events: Type.Optional(Fields.events),
+    secret: Type.Optional(Fields.secret),
+  },
+  { additionalProperties: false },
+);
+type Body = Static<typeof ChangeBody>;
 
 /**
  * A destination URL (macros allowed) must be http(s) and, unless the operator
@@ -114,7 +116,7 @@ function refuseForeignFields(body: Body, kind: 'facebook' | 'webhook'): void {
   }
 }
 
-export async function sourceRoutes(app: FastifyInstance): Promise<void> {
+export async function sourceRoutes(app: App): Promise<void> {
   const { store, config, now, secrets } = app.deps;
 
   async function campaignOf(workspaceId: string, campaignId: string) {
@@ -220,8 +222,8 @@ export async function sourceRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const ws = account(request).workspace.id;
-      const { id } = request.params as { id: string };
-      const body = request.body as Body & { type: 'facebook' | 'webhook'; name: string };
+      const { id } = request.params;
+      const body = request.body;
       await campaignOf(ws, id);
       const { settings, secret } = await settle(body.type, body, null);
       const enabled = body.enabled ?? true;
@@ -240,7 +242,7 @@ export async function sourceRoutes(app: FastifyInstance): Promise<void> {
     { schema: { tags: ['forwarding'], summary: "A campaign's sources", params: CampaignParams } },
     async (request) => {
       const ws = account(request).workspace.id;
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       await campaignOf(ws, id);
       const all = await store.listDestinations(ws, id);
       return { items: all.filter((d) => d.settings.kind !== 'auto_action').map(presentSource) };
@@ -252,7 +254,7 @@ export async function sourceRoutes(app: FastifyInstance): Promise<void> {
     { schema: { tags: ['forwarding'], summary: 'One source', params: SourceParams } },
     async (request) => {
       const ws = account(request).workspace.id;
-      const { id, sourceId } = request.params as { id: string; sourceId: string };
+      const { id, sourceId } = request.params;
       return presentSource(await sourceOf(ws, id, sourceId));
     },
   );
@@ -264,28 +266,13 @@ export async function sourceRoutes(app: FastifyInstance): Promise<void> {
         tags: ['forwarding'],
         summary: 'Change a source (a new accessToken or secret replaces the stored one)',
         params: SourceParams,
-        body: Type.Object(
-          {
-            name: Type.Optional(Fields.name),
-            enabled: Type.Optional(Fields.enabled),
-            pixelId: Type.Optional(Fields.pixelId),
-            accessToken: Type.Optional(Fields.accessToken),
-            testEventCode: Type.Optional(Fields.testEventCode),
-            mapping: Type.Optional(Fields.mapping),
-            actionSource: Type.Optional(Fields.actionSource),
-            url: Type.Optional(Fields.url),
-            method: Type.Optional(Fields.method),
-            events: Type.Optional(Fields.events),
-            secret: Type.Optional(Fields.secret),
-          },
-          { additionalProperties: false },
-        ),
+        body: ChangeBody,
       },
     },
     async (request) => {
       const ws = account(request).workspace.id;
-      const { id, sourceId } = request.params as { id: string; sourceId: string };
-      const body = request.body as Body;
+      const { id, sourceId } = request.params;
+      const body = request.body;
       const current = await sourceOf(ws, id, sourceId);
       const kind = current.settings.kind === 'facebook' ? 'facebook' : 'webhook';
       const { settings, secret } = await settle(kind, body, current);
@@ -318,7 +305,7 @@ export async function sourceRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const ws = account(request).workspace.id;
-      const { id, sourceId } = request.params as { id: string; sourceId: string };
+      const { id, sourceId } = request.params;
       await sourceOf(ws, id, sourceId);
       if (!(await store.deleteDestination(ws, sourceId, now()))) throw notFound('source');
       return reply.status(204).send();

@@ -1,6 +1,5 @@
 // GET /api/v1/stats — clicks, leads and conversions by day (in the caller's
 // time zone), campaign, postback, network, buyer or a click parameter.
-import type { FastifyInstance } from 'fastify';
 import { formatMicros, parseCurrency } from '../../../domain/money.js';
 import {
   addDays,
@@ -11,13 +10,13 @@ import {
 } from '../../../domain/time-range.js';
 import { account } from '../../../http/auth.js';
 import { AppError } from '../../../http/errors.js';
-import { Type } from '../../../http/json-schema.js';
+import { type App, Type } from '../../../http/json-schema.js';
 import { emptyStatsRow, type StatsGroup, type StatsRow } from '../../../store/store.js';
 
 const DATE = '^\\d{4}-\\d{2}-\\d{2}$';
 const MAX_DAYS = 400;
 
-export async function statsRoutes(app: FastifyInstance): Promise<void> {
+export async function statsRoutes(app: App): Promise<void> {
   const { store, now } = app.deps;
   app.get(
     '/stats',
@@ -50,14 +49,7 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const acc = account(request);
-      const q = request.query as {
-        from?: string;
-        to?: string;
-        groupBy?: string;
-        campaignId?: string;
-        tz?: string;
-        currency?: string;
-      };
+      const q = request.query;
       const tz = q.tz ?? 'UTC';
       if (!isTimeZone(tz))
         throw new AppError(400, 'invalid_timezone', `"${tz}" is not an IANA time zone`);
