@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { randomAlphanumeric } from '../src/domain/random-id.js';
 import { addDays, localDate, startOfDay } from '../src/domain/time-range.js';
 import { fakeDestination } from '../test/fake-destination.js';
+import { type LoadOutput, loadGenerator, type Scenario } from './load.js';
 import {
   benchArgs,
   cpuTicks,
@@ -34,6 +35,8 @@ const STATS_TZ = 'Europe/Moscow';
 /** `--only=clicks,postbacks,forwarded,stats`: run some scenarios (the baseline always runs). */
 const ONLY = args.get('only')?.split(',') ?? null;
 const only = (scenario: string) => ONLY === null || ONLY.includes(scenario);
+/** `--load=wrk|autocannon`; by default wrk when it is installed. */
+const LOAD = loadGenerator(args.get('load'));
 
 interface LoadResult {
   scenario: string;
@@ -174,11 +177,11 @@ function peakRss(pid: number | undefined): number | null {
 }
 
 /** Runs a measured load and reads the server's (and a local database's) CPU time around it (Linux clock ticks of 10 ms). */
-async function measured(pid: number | undefined, load: () => Promise<WrkOutput>) {
+async function measured(pid: number | undefined, run: () => Promise<LoadOutput>) {
   const before = cpuTicks(pid);
   const databaseBefore = databaseTicks();
   const started = performance.now();
-  const r = await load();
+  const r = await run();
   const seconds = (performance.now() - started) / 1000;
   const after = cpuTicks(pid);
   const databaseAfter = databaseTicks();
@@ -196,60 +199,16 @@ async function measured(pid: number | undefined, load: () => Promise<WrkOutput>)
   return { ...r, ...cpu, databaseCpuUsPerRequest };
 }
 
-interface WrkOutput {
-  rps: number;
-  requests: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  result: Record<string, number>;
-}
-
-function toMs(value: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(value);
-  if (!m) return Number.NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
-}
-
-function wrk(
+function load(
   url: string,
   seconds: number,
-  script: string | null,
-  scriptArgs: string[] = [],
-): Promise<WrkOutput> {
-  const argv = ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
-  if (script) argv.push('-s', join(ROOT, 'bench', script));
-  argv.push(url);
-  if (scriptArgs.length) argv.push('--', ...scriptArgs);
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.on('error', reject);
-    child.on('close', () => {
-      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-      const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-      const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
-      const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
-      const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
-        out,
-      );
-      const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-      const errors = non2xx + (socket ? socket.slice(1).reduce((s, n) => s + Number(n), 0) : 0);
-      const result: Record<string, number> = {};
-      for (const [, k, v] of (/RESULT (.*)/.exec(out)?.[1] ?? '').matchAll(/(\w+)=(\d+)/g)) {
-        result[k as string] = Number(v);
-      }
-      if (!Number.isFinite(rps)) reject(new Error(`wrk printed no result:\n${out}`));
-      else resolve({ rps, requests, p50Ms: p50, p99Ms: p99, errors, result });
-    });
-  });
+  scenario: Scenario,
+  scenarioArgs: string[] = [],
+): Promise<LoadOutput> {
+  return LOAD.run({ url, seconds, connections: CONNECTIONS, scenario, args: scenarioArgs });
 }
 
-/** Lets requests still in flight when wrk stopped finish and commit. */
+/** Lets requests still in flight when the load stopped finish and commit. */
 function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 500));
 }
@@ -361,9 +320,7 @@ async function main() {
   console.log(
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`,
   );
-  console.log(
-    `load: wrk, 2 threads, ${CONNECTIONS} connections, ${DURATION} s (after ${WARMUP} s warm-up)\n`,
-  );
+  console.log(`load: ${LOAD.describe(CONNECTIONS)}, ${DURATION} s (after ${WARMUP} s warm-up)\n`);
   const results: LoadResult[] = [];
 
   // Baseline. The host's speed drifts over minutes, so the bare server stays
@@ -372,8 +329,8 @@ async function main() {
   const baseline = await startBaseline();
   const baselineRps: number[] = [];
   const measureBaseline = async () => {
-    await wrk(`${baseline.url}/`, WARMUP, null);
-    const b = await measured(baseline.child.pid, () => wrk(`${baseline.url}/`, DURATION, null));
+    await load(`${baseline.url}/`, WARMUP, null);
+    const b = await measured(baseline.child.pid, () => load(`${baseline.url}/`, DURATION, null));
     baselineRps.push(b.rps);
     return b;
   };
@@ -403,11 +360,11 @@ async function main() {
     const db = await target('clicks', work);
     const seed = await seedBasics(db);
     const server = await startClickback(db.url);
-    await wrk(server.url, WARMUP, 'clicks.lua', [seed.campaign.slug]);
+    await load(server.url, WARMUP, 'clicks', [seed.campaign.slug]);
     await settle(); // the warm-up's last requests commit before we count
     const before = await db.count('clicks');
     const r = await measured(server.child.pid, () =>
-      wrk(server.url, DURATION, 'clicks.lua', [seed.campaign.slug]),
+      load(server.url, DURATION, 'clicks', [seed.campaign.slug]),
     );
     await settle();
     const rows = (await db.count('clicks')) - before;
@@ -477,13 +434,13 @@ async function main() {
       if (!res.ok) throw new Error(`creating the pixel failed: ${res.status} ${await res.text()}`);
     }
     const scriptArgs = (run: string) => [seed.postback.token, String(dupShare), file, run];
-    await wrk(server.url, WARMUP, 'postbacks.lua', scriptArgs('warm'));
+    await load(server.url, WARMUP, 'postbacks', scriptArgs('warm'));
     await settle(); // the warm-up's last requests commit before we count
     const before = await db.count('conversions');
     const logsBefore = await db.count('postback_logs');
     const searching = search ? searchLog(server.url, seed.session) : null;
     const r = await measured(server.child.pid, () =>
-      wrk(server.url, DURATION, 'postbacks.lua', scriptArgs('run')),
+      load(server.url, DURATION, 'postbacks', scriptArgs('run')),
     );
     const loadEnded = performance.now();
     const searched = searching ? await searching.stop() : null;
@@ -562,7 +519,7 @@ async function main() {
   }
   writeFileSync(
     join(ROOT, POSTGRES ? 'bench/results-postgres.json' : 'bench/results.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), engine: POSTGRES ? 'postgres' : 'sqlite', machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, connections: CONNECTIONS, durationSeconds: DURATION, baselineRps: baselineRps.map(Math.round), load: results, stats: statsSummary }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), engine: POSTGRES ? 'postgres' : 'sqlite', machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, loadGenerator: LOAD.name, connections: CONNECTIONS, durationSeconds: DURATION, baselineRps: baselineRps.map(Math.round), load: results, stats: statsSummary }, null, 2)}\n`,
   );
   console.log(`\nwritten: bench/${POSTGRES ? 'results-postgres' : 'results'}.json`);
 }
