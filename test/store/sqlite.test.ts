@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { Reader } from '../../src/store/sqlite/reader.js';
 import { bucketOf } from '../../src/store/sqlite/rollups.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { tempDir } from '../helpers.js';
@@ -282,6 +283,44 @@ test('sqlite: a long read (a log search that matches nothing) runs off the threa
     // Closing again (a second signal during shutdown) finishes too.
     await Promise.all([store.close(), store.close()]);
     await store.close();
+    dir.remove();
+  }
+});
+
+test('sqlite: the queries of one read share one snapshot, whatever commits while they run', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/snapshot.db`;
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE t (n INTEGER)');
+  const insert = db.prepare('INSERT INTO t VALUES (?)');
+  insert.run(1);
+  const reader = new Reader(path);
+  try {
+    // A first query that reads t, then counts for a while; the second counts t.
+    const slow = {
+      sql: `WITH RECURSIVE r(i) AS (SELECT (SELECT count(*) FROM t) UNION ALL
+              SELECT i + 1 FROM r WHERE i < ?) SELECT max(i) AS m FROM r`,
+      params: [3_000_000],
+    };
+    const count = { sql: 'SELECT count(*) AS n FROM t', params: [] };
+    await reader.read([count]); // the worker is up
+    // Timed, so that the write below lands in the first quarter of the slow query.
+    const started = performance.now();
+    await reader.read([slow]);
+    const slowMs = performance.now() - started;
+    assert.ok(slowMs > 40, `the slow query took only ${slowMs} ms`);
+
+    const reading = reader.read([slow, count]);
+    await new Promise((resolve) => setTimeout(resolve, slowMs / 4));
+    insert.run(2);
+    const [, counted = []] = await reading;
+    assert.equal(counted[0]?.n, 1, 'the second query saw a row committed after the read began');
+    const [now = []] = await reader.read([count]);
+    assert.equal(now[0]?.n, 2);
+  } finally {
+    await reader.close();
+    db.close();
     dir.remove();
   }
 });
