@@ -22,6 +22,7 @@ import {
   seedLeads,
   target,
 } from './support.js';
+import { checkTargets, type ScenarioKind } from './targets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = benchArgs();
@@ -39,6 +40,7 @@ const only = (scenario: string) => ONLY === null || ONLY.includes(scenario);
 const LOAD = loadGenerator(args.get('load'));
 
 interface LoadResult {
+  kind: ScenarioKind;
   scenario: string;
   rps: number;
   p50Ms: number;
@@ -52,6 +54,8 @@ interface LoadResult {
   databaseCpuUsPerRequest: number | null;
   ratio: number | null;
   check: string;
+  /** The database agreed with the answers; null for the bare server. */
+  checked: boolean | null;
 }
 
 const work = mkdtempSync(join(tmpdir(), 'clickback-bench-'));
@@ -342,6 +346,7 @@ async function main() {
   };
   const base = await measureBaseline();
   results.push({
+    kind: 'baseline',
     scenario: 'baseline: bare node:http 200',
     rps: base.rps,
     p50Ms: base.p50Ms,
@@ -353,6 +358,7 @@ async function main() {
     databaseCpuUsPerRequest: null,
     ratio: 1,
     check: '-',
+    checked: null,
   });
 
   // (a) Clicks.
@@ -372,7 +378,9 @@ async function main() {
     const peakRssMb = peakRss(server.child.pid);
     await stop(server.child);
     const ratio = await ratioAround(r.rps);
+    const checked = rows >= ok && rows - ok <= CONNECTIONS;
     results.push({
+      kind: 'clicks',
       scenario: 'clicks: GET /c/:campaign → 302',
       rps: r.rps,
       p50Ms: r.p50Ms,
@@ -383,7 +391,8 @@ async function main() {
       mainThreadBusy: r.mainThreadBusy,
       databaseCpuUsPerRequest: r.databaseCpuUsPerRequest,
       ratio,
-      check: `${ok} redirects, ${rows} clicks written${rows >= ok && rows - ok <= CONNECTIONS ? ' ✓' : ' ✗'}`,
+      check: `${ok} redirects, ${rows} clicks written${checked ? ' ✓' : ' ✗'}`,
+      checked,
     });
     await db.dispose();
   }
@@ -472,6 +481,13 @@ async function main() {
     await stop(server.child);
     const ratio = await ratioAround(r.rps);
     results.push({
+      kind: forward
+        ? 'forwarded'
+        : search
+          ? 'searched'
+          : dupShare
+            ? 'postbacks_duplicates'
+            : 'postbacks',
       scenario: `postbacks: deposits${dupShare ? ', 20% duplicates' : ''}${forward ? ', each forwarded to a Facebook pixel' : ''}${search ? ', while the log is searched' : ''}`,
       rps: r.rps,
       p50Ms: r.p50Ms,
@@ -483,6 +499,7 @@ async function main() {
       databaseCpuUsPerRequest: r.databaseCpuUsPerRequest,
       ratio,
       check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${forwarded}${exact ? ' ✓' : ' ✗'}`,
+      checked: exact,
     });
     await db.dispose();
   }
@@ -517,15 +534,30 @@ async function main() {
       `start-up to ready on that database: ${statsSummary.startupMedianMs} ms (median of 3)`,
     );
   }
+  const statsCounted = statsSummary !== null && statsSummary.counted === STATS_CONVERSIONS;
+  const targets = checkTargets(results, statsCounted ? statsSummary : null);
+  if (targets.length > 0) {
+    console.log(
+      `\ntargets (${POSTGRES ? 'PostgreSQL' : 'embedded'} engine, load by ${LOAD.name}):`,
+    );
+    for (const t of targets) console.log(`  ${t.target}: ${t.measured} ${t.met ? '✓' : '✗'}`);
+  }
   writeFileSync(
     join(ROOT, POSTGRES ? 'bench/results-postgres.json' : 'bench/results.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), engine: POSTGRES ? 'postgres' : 'sqlite', machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, loadGenerator: LOAD.name, connections: CONNECTIONS, durationSeconds: DURATION, baselineRps: baselineRps.map(Math.round), load: results, stats: statsSummary }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), engine: POSTGRES ? 'postgres' : 'sqlite', machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, loadGenerator: LOAD.name, connections: CONNECTIONS, durationSeconds: DURATION, baselineRps: baselineRps.map(Math.round), load: results, stats: statsSummary, targets }, null, 2)}\n`,
   );
   console.log(`\nwritten: bench/${POSTGRES ? 'results-postgres' : 'results'}.json`);
+  // A run whose database disagrees with its answers measured nothing.
+  const failed = results.filter((r) => r.checked === false).map((r) => r.scenario);
+  if (statsSummary && !statsCounted) failed.push('statistics');
+  if (failed.length > 0) {
+    console.error(`database check failed: ${failed.join('; ')}`);
+    process.exitCode = 1;
+  }
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(),
   (error: unknown) => {
     console.error(error);
     process.exit(1);
