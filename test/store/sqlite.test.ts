@@ -324,3 +324,55 @@ test('sqlite: the queries of one read share one snapshot, whatever commits while
     dir.remove();
   }
 });
+
+test('sqlite: a batch SQLite rolls back itself (a full disk) fails whole; no write of it commits on its own', async () => {
+  const dir = tempDir();
+  const store = openSqliteStore({ path: `${dir.path}/full.db` });
+  try {
+    const { workspaceId, postback } = await workspaceWithPostback(store, 'full');
+    const log = (body: string) =>
+      store.appendPostbackLog(
+        {
+          postbackId: postback.id,
+          workspaceId,
+          at: 1,
+          method: 'POST',
+          url: `/api/postbacks/${postback.token}`,
+          ip: null,
+          userAgent: null,
+          body,
+        },
+        {
+          httpStatus: 200,
+          status: 'unmatched',
+          error: null,
+          event: null,
+          clickid: null,
+          conversionId: null,
+        },
+      );
+    const before = store.countRows('postback_logs');
+    // Small rows fit in the file's free pages; a large one needs new pages.
+    store.capPages(store.pageCount());
+    const outcomes = await Promise.allSettled([
+      log('small'),
+      log('x'.repeat(200_000)),
+      log('small too'),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['rejected', 'rejected', 'rejected'],
+    );
+    assert.equal(store.countRows('postback_logs'), before, 'a refused write was committed');
+    for (const o of outcomes) {
+      assert.equal((o as PromiseRejectedResult).reason.code, 'SQLITE_FULL');
+    }
+    // With room again, the same writes go through.
+    store.capPages(1_073_741_823);
+    await Promise.all([log('small'), log('x'.repeat(200_000)), log('small too')]);
+    assert.equal(store.countRows('postback_logs'), before + 3);
+  } finally {
+    await store.close();
+    dir.remove();
+  }
+});

@@ -249,6 +249,11 @@ export class SqliteStore implements Store {
         try {
           return { ok: true, value: inSavepoint(op.fn) };
         } catch (error) {
+          // A full disk, an I/O error: SQLite may roll the whole transaction
+          // back itself. Then nothing of the batch is kept, and the writes
+          // after this one must not run on their own (each would commit
+          // alone, its caller told it failed): the batch fails as a whole.
+          if (!db.inTransaction) throw error;
           this.outboxWritten = queuedBefore;
           this.leads.rollbackTo(leadsBefore);
           this.rollups.clear();
@@ -378,9 +383,26 @@ export class SqliteStore implements Store {
     await stopping;
     await this.reader?.close();
     if (this.db.open) {
-      this.db.pragma('optimize');
+      try {
+        // Planner statistics: worth keeping, not worth failing a stop over
+        // (on a full disk, this write fails like any other).
+        this.db.pragma('optimize');
+      } catch {}
       this.db.close();
     }
+  }
+
+  /**
+   * For tests: caps the file at this many pages (PRAGMA max_page_count), so
+   * a write past it fails with SQLITE_FULL, as it does on a full disk.
+   */
+  capPages(pages: number): number {
+    return Number(this.db.pragma(`max_page_count = ${Math.floor(pages)}`, { simple: true }));
+  }
+
+  /** For tests and tooling: the pages the file holds now. */
+  pageCount(): number {
+    return Number(this.db.pragma('page_count', { simple: true }));
   }
 
   /** For tests and tooling: rows in one of our tables, across workspaces. */
