@@ -16,13 +16,14 @@ import { AppError, errorBody } from './http/errors.js';
 import type { SchemaTypeProvider } from './http/json-schema.js';
 import { LazyValidators, lazySerializers } from './http/lazy-compilers.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
-import { shedLoad } from './http/load-shedding.js';
+import { RETRY_AFTER_SECONDS, shedLoad } from './http/load-shedding.js';
 import { LookupCache } from './http/lookup-cache.js';
 import { apiRoutes } from './routes/api/v1/index.js';
 import { clickRoutes } from './routes/clicks/click.js';
 import { answerFrameworkError, inboundRoutes } from './routes/inbound/postback.js';
 import { isAppRoute, webAppRoutes } from './routes/web-app.js';
 import type { Campaign, PostbackConfig, Store } from './store/store.js';
+import { isStorageUnavailable } from './store/unavailable.js';
 
 export interface AppDeps {
   config: Config;
@@ -113,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const answer = toErrorAnswer(error);
     if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: answer.code, msg: answer.message }, 'request refused');
+    if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
     return reply.status(answer.status).send(errorBody(answer.code, answer.message));
   });
   let hasWebApp = false;
@@ -159,7 +161,17 @@ export function toErrorAnswer(error: FastifyError | AppError): {
   status: number;
   code: string;
   message: string;
+  /** Seconds, for a Retry-After header: the request may succeed if sent again. */
+  retryAfter?: number;
 } {
+  if (isStorageUnavailable(error)) {
+    return {
+      status: 503,
+      code: 'storage_unavailable',
+      message: 'the database cannot take this write right now; retry shortly',
+      retryAfter: RETRY_AFTER_SECONDS,
+    };
+  }
   if (error instanceof AppError) {
     return { status: error.statusCode, code: error.code, message: error.message };
   }

@@ -9,6 +9,7 @@ import { errorBody } from '../../http/errors.js';
 import type { App } from '../../http/json-schema.js';
 import { LogThrottle } from '../../http/log-throttle.js';
 import type { LogOutcome, LogRequest, PostbackConfig, Store } from '../../store/store.js';
+import { isStorageUnavailable } from '../../store/unavailable.js';
 
 /** Longest URL we accept (documented); the rest of the request line is refused with 414. */
 export const MAX_URL_LENGTH = 8192;
@@ -63,18 +64,26 @@ export async function inboundRoutes(app: App): Promise<void> {
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const answer = toErrorAnswer(error);
-    const postback = await findPostback(request);
-    if (postback) {
-      await store.appendPostbackLog(logRequest(now, request, postback, null), {
-        httpStatus: answer.status,
-        status: 'rejected',
-        error: `${answer.code}: ${answer.message}`,
-        event: null,
-        clickid: null,
-        conversionId: null,
-      });
-    }
     if (answer.status >= 500) request.log.error({ err: error }, 'inbound postback failed');
+    try {
+      const postback = await findPostback(request);
+      if (postback) {
+        await store.appendPostbackLog(logRequest(now, request, postback, null), {
+          httpStatus: answer.status,
+          status: 'rejected',
+          error: `${answer.code}: ${answer.message}`,
+          event: null,
+          clickid: null,
+          conversionId: null,
+        });
+      }
+    } catch (failure) {
+      // The database that refused the write refuses its log row too (a full
+      // disk): the answer still goes out, and the network retries.
+      if (!isStorageUnavailable(failure)) throw failure;
+      request.log.error({ err: failure }, 'the refused postback could not be logged');
+    }
+    if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
     return reply.status(answer.status).send(errorBody(answer.code, answer.message));
   });
 
