@@ -1,6 +1,7 @@
 // GET|POST /api/postbacks/:token/:event, /api/postbacks/:token/tracker-postback and
 // /api/postbacks/:token — networks' server-to-server calls. Every call to a known
-// token leaves a row in the postback log, whatever we answer.
+// token leaves a row in the postback log, whatever we answer, unless the
+// database cannot take writes at all (then 503, and the network retries).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { toErrorAnswer } from '../../app.js';
 import { countingPlan, signedAmount } from '../../domain/events.js';
