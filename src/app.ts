@@ -63,9 +63,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: (error, request, reply) => {
       answerFrameworkError(deps.store, now, error, request, reply).catch((failure: unknown) => {
         request.log.error({ err: failure }, 'could not answer a refused request');
-        (reply as FastifyReply)
-          .status(500)
-          .send(errorBody('internal_error', 'something went wrong on our side'));
+        const answer = toErrorAnswer(
+          (failure instanceof Error ? failure : new Error(String(failure))) as FastifyError,
+        );
+        if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
+        (reply as FastifyReply).status(answer.status).send(errorBody(answer.code, answer.message));
       });
     },
     logger: deps.logger ?? false,

@@ -79,6 +79,22 @@ describe('a full disk', {
     assert.equal(res.statusCode, 302);
   });
 
+  test('a malformed postback URL, refused by the framework: 503 too, not 500', async () => {
+    fillDisk();
+    // Its refusal is logged, and the log row needs room: fill the free pages first.
+    let res = null;
+    for (let i = 0; i < 50 && (res === null || res.statusCode === 400); i++) {
+      res = await t.app.inject({
+        method: 'GET',
+        url: `/api/postbacks/${setup.token}/dep%ZZ?pad=${'z'.repeat(4000)}${i}`,
+      });
+    }
+    assert.equal(res?.statusCode, 503);
+    assert.equal(res?.headers['retry-after'], '1');
+    assert.equal(res?.json().error.code, 'storage_unavailable');
+    store.capPages(NO_LIMIT);
+  });
+
   test('the store still closes on a full disk', async () => {
     fillDisk();
     // Closing writes planner statistics, which fails here; the close must not.
