@@ -30,15 +30,20 @@ const Fields = {
   enabled: Type.Boolean(),
 };
 
-/** A change to a postback configuration: any of its fields. */
-const ChangeBody = Type.Object({
-  name: Type.Optional(Fields.name),
-  network: Type.Optional(Fields.network),
+/** The fields that may be left out, when a configuration is created as when it changes. */
+const OptionalFields = {
   campaignId: Type.Optional(Fields.campaignId),
   clickidParam: Type.Optional(Fields.clickidParam),
   currency: Type.Optional(Fields.currency),
   macros: Type.Optional(Fields.macros),
   enabled: Type.Optional(Fields.enabled),
+};
+
+/** A change to a postback configuration: any of its fields. */
+const ChangeBody = Type.Object({
+  name: Type.Optional(Fields.name),
+  network: Type.Optional(Fields.network),
+  ...OptionalFields,
 });
 type Body = Static<typeof ChangeBody>;
 
@@ -66,15 +71,7 @@ export async function postbackRoutes(app: App): Promise<void> {
       schema: {
         tags: ['postbacks'],
         summary: 'Create a postback configuration; answers with its ready-to-paste links',
-        body: Type.Object({
-          name: Fields.name,
-          network: Fields.network,
-          campaignId: Type.Optional(Fields.campaignId),
-          clickidParam: Type.Optional(Fields.clickidParam),
-          currency: Type.Optional(Fields.currency),
-          macros: Type.Optional(Fields.macros),
-          enabled: Type.Optional(Fields.enabled),
-        }),
+        body: Type.Object({ name: Fields.name, network: Fields.network, ...OptionalFields }),
       },
     },
     async (request, reply) => {

@@ -60,21 +60,23 @@ const EVENT_KEY = new RegExp(FORWARD_EVENT_PATTERN);
 const FACEBOOK_FIELDS = ['pixelId', 'accessToken', 'testEventCode', 'mapping', 'actionSource'];
 const WEBHOOK_FIELDS = ['url', 'method', 'events', 'secret'];
 
+/** A source's fields that may be left out, when it is created as when it changes. */
+const OptionalFields = {
+  enabled: Type.Optional(Fields.enabled),
+  pixelId: Type.Optional(Fields.pixelId),
+  accessToken: Type.Optional(Fields.accessToken),
+  testEventCode: Type.Optional(Fields.testEventCode),
+  mapping: Type.Optional(Fields.mapping),
+  actionSource: Type.Optional(Fields.actionSource),
+  url: Type.Optional(Fields.url),
+  method: Type.Optional(Fields.method),
+  events: Type.Optional(Fields.events),
+  secret: Type.Optional(Fields.secret),
+};
+
 /** A change to a source: any of its fields but its type. */
 const ChangeBody = Type.Object(
-  {
-    name: Type.Optional(Fields.name),
-    enabled: Type.Optional(Fields.enabled),
-    pixelId: Type.Optional(Fields.pixelId),
-    accessToken: Type.Optional(Fields.accessToken),
-    testEventCode: Type.Optional(Fields.testEventCode),
-    mapping: Type.Optional(Fields.mapping),
-    actionSource: Type.Optional(Fields.actionSource),
-    url: Type.Optional(Fields.url),
-    method: Type.Optional(Fields.method),
-    events: Type.Optional(Fields.events),
-    secret: Type.Optional(Fields.secret),
-  },
+  { name: Type.Optional(Fields.name), ...OptionalFields },
   { additionalProperties: false },
 );
 type Body = Static<typeof ChangeBody>;
@@ -205,16 +207,7 @@ export async function sourceRoutes(app: App): Promise<void> {
           {
             type: Type.Union([Type.Literal('facebook'), Type.Literal('webhook')]),
             name: Fields.name,
-            enabled: Type.Optional(Fields.enabled),
-            pixelId: Type.Optional(Fields.pixelId),
-            accessToken: Type.Optional(Fields.accessToken),
-            testEventCode: Type.Optional(Fields.testEventCode),
-            mapping: Type.Optional(Fields.mapping),
-            actionSource: Type.Optional(Fields.actionSource),
-            url: Type.Optional(Fields.url),
-            method: Type.Optional(Fields.method),
-            events: Type.Optional(Fields.events),
-            secret: Type.Optional(Fields.secret),
+            ...OptionalFields,
           },
           { additionalProperties: false },
         ),
