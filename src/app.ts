@@ -66,8 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         const answer = toErrorAnswer(
           (failure instanceof Error ? failure : new Error(String(failure))) as FastifyError,
         );
-        if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
-        (reply as FastifyReply).status(answer.status).send(errorBody(answer.code, answer.message));
+        sendErrorAnswer(reply as FastifyReply, answer);
       });
     },
     logger: deps.logger ?? false,
@@ -116,8 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const answer = toErrorAnswer(error);
     if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: answer.code, msg: answer.message }, 'request refused');
-    if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
-    return reply.status(answer.status).send(errorBody(answer.code, answer.message));
+    return sendErrorAnswer(reply, answer);
   });
   let hasWebApp = false;
   app.setNotFoundHandler((request, reply) => {
@@ -159,13 +157,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
-export function toErrorAnswer(error: FastifyError | AppError): {
+export interface ErrorAnswer {
   status: number;
   code: string;
   message: string;
   /** Seconds, for a Retry-After header: the request may succeed if sent again. */
   retryAfter?: number;
-} {
+}
+
+/** The answer in the error envelope, with Retry-After when sending again may work. */
+export function sendErrorAnswer(reply: FastifyReply, answer: ErrorAnswer): FastifyReply {
+  if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
+  return reply.status(answer.status).send(errorBody(answer.code, answer.message));
+}
+
+export function toErrorAnswer(error: FastifyError | AppError): ErrorAnswer {
   if (isStorageUnavailable(error)) {
     return {
       status: 503,

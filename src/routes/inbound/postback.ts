@@ -3,7 +3,7 @@
 // token leaves a row in the postback log, whatever we answer, unless the
 // database cannot take writes at all (then 503, and the network retries).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { toErrorAnswer } from '../../app.js';
+import { sendErrorAnswer, toErrorAnswer } from '../../app.js';
 import { countingPlan, signedAmount } from '../../domain/events.js';
 import { parseInboundPostback } from '../../domain/inbound-postback.js';
 import { errorBody } from '../../http/errors.js';
@@ -84,8 +84,7 @@ export async function inboundRoutes(app: App): Promise<void> {
       if (!isStorageUnavailable(failure)) throw failure;
       request.log.error({ err: failure }, 'the refused postback could not be logged');
     }
-    if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
-    return reply.status(answer.status).send(errorBody(answer.code, answer.message));
+    return sendErrorAnswer(reply, answer);
   });
 
   /** The token's configuration; a promise only when the cache has to load it. */
