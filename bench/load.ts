@@ -44,9 +44,10 @@ export function wrkInstalled(): boolean {
 
 /** `choice` as given (`--load=`), or wrk when it is installed, otherwise autocannon. */
 export function loadGenerator(choice: string | undefined): LoadGenerator {
-  const name = choice ?? (wrkInstalled() ? 'wrk' : 'autocannon');
+  const installed = wrkInstalled();
+  const name = choice ?? (installed ? 'wrk' : 'autocannon');
   if (name === 'wrk') {
-    if (!wrkInstalled()) throw new Error('--load=wrk: wrk is not installed (apt-get install wrk)');
+    if (!installed) throw new Error('--load=wrk: wrk is not installed (apt-get install wrk)');
     return {
       name,
       describe: (connections) => `wrk, 2 threads, ${connections} connections`,
