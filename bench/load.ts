@@ -3,6 +3,7 @@
 // otherwise autocannon from npm (bench/autocannon-load.ts, the same requests).
 // `--load=wrk` or `--load=autocannon` chooses one.
 import { fork, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,6 +30,12 @@ export interface LoadOutput {
   errors: number;
   /** The scenario's own count of answers: ok (302, or recorded), duplicate, other. */
   result: Record<string, number>;
+  /**
+   * CPU time the load generator itself spent (all its threads), in µs: it
+   * shares the machine with the server, so it is part of what a request costs
+   * the machine. Null where it cannot be read.
+   */
+  cpuUs: number | null;
 }
 
 export interface LoadGenerator {
@@ -71,6 +78,23 @@ function toMs(value: string): number {
   return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
 }
 
+/**
+ * CPU time of this process's children that have exited and been waited for
+ * (cutime + cstime of /proc/self/stat), in µs; null off Linux. Around one wrk
+ * run it is wrk's own: the servers under test outlive the run.
+ */
+export function reapedChildrenCpuUs(): number | null {
+  try {
+    // Fields after the command name: cutime and cstime are the 14th and 15th.
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const ticks = Number(fields[13]) + Number(fields[14]);
+    // Clock ticks of 10 ms (USER_HZ is 100 on Linux).
+    return Number.isFinite(ticks) ? ticks * 10_000 : null;
+  } catch {
+    return null;
+  }
+}
+
 function wrk(options: LoadOptions): Promise<LoadOutput> {
   const argv = [
     '-t2',
@@ -84,6 +108,7 @@ function wrk(options: LoadOptions): Promise<LoadOutput> {
   argv.push(options.url);
   if (options.args.length) argv.push('--', ...options.args);
   return new Promise((resolve, reject) => {
+    const cpuBefore = reapedChildrenCpuUs();
     const child = spawn('wrk', argv, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => {
@@ -91,6 +116,8 @@ function wrk(options: LoadOptions): Promise<LoadOutput> {
     });
     child.on('error', reject);
     child.on('close', () => {
+      const cpuAfter = reapedChildrenCpuUs();
+      const cpuUs = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
       const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
       const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
       const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
@@ -105,7 +132,7 @@ function wrk(options: LoadOptions): Promise<LoadOutput> {
         result[k as string] = Number(v);
       }
       if (!Number.isFinite(rps)) reject(new Error(`wrk printed no result:\n${out}`));
-      else resolve({ rps, requests, p50Ms: p50, p99Ms: p99, errors, result });
+      else resolve({ rps, requests, p50Ms: p50, p99Ms: p99, errors, result, cpuUs });
     });
   });
 }

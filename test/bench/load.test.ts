@@ -3,13 +3,19 @@
 // the way the bench's database check relies on, and reports errors. wrk is
 // Debian's package: without it the wrk cases skip, except under CI.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type LoadGenerator, loadGenerator, wrkInstalled } from '../../bench/load.js';
+import {
+  type LoadGenerator,
+  loadGenerator,
+  reapedChildrenCpuUs,
+  wrkInstalled,
+} from '../../bench/load.js';
 
 const CONNECTIONS = 4;
 let server: Server;
@@ -71,6 +77,9 @@ function cases(generator: () => LoadGenerator) {
     assert.ok(out.rps > 0 && Number.isFinite(out.p50Ms) && Number.isFinite(out.p99Ms));
     assert.ok(out.p99Ms >= out.p50Ms);
     assert.equal(out.errors, 0);
+    // The generator's own CPU: something, and no more than all cores for the run.
+    assert.ok(out.cpuUs !== null && out.cpuUs > 0, `cpuUs ${out.cpuUs}`);
+    assert.ok(out.cpuUs <= 1.5 * cpus().length * 1e6, `cpuUs ${out.cpuUs}`);
   });
 
   test('answers of 400 or more are errors', async () => {
@@ -139,6 +148,22 @@ describe(
   { skip: wrkMissing ? 'wrk is not installed (apt-get install wrk); CI fails instead' : false },
   () => cases(() => loadGenerator('wrk')),
 );
+
+test("a child's CPU is read once it has exited, and this process's own is not counted", () => {
+  const before = reapedChildrenCpuUs();
+  assert.notEqual(before, null);
+  const ownBefore = process.cpuUsage();
+  // About 300 ms of CPU in a child, while this process only waits for it.
+  const child = spawnSync(process.execPath, [
+    '-e',
+    'const end = process.cpuUsage().user + 300000; while (process.cpuUsage().user < end);',
+  ]);
+  assert.equal(child.status, 0);
+  const spent = (reapedChildrenCpuUs() as number) - (before as number);
+  const own = process.cpuUsage(ownBefore);
+  assert.ok(spent >= 280_000 && spent < 2_000_000, `the child spent ${spent} µs`);
+  assert.ok(own.user + own.system < 150_000, 'this process was busy itself');
+});
 
 test('no wrk asked for by name when it is missing, and no unknown generator', () => {
   assert.throws(() => loadGenerator('ab'), /expected wrk or autocannon/);
