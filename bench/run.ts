@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { randomAlphanumeric } from '../src/domain/random-id.js';
 import { addDays, localDate, startOfDay } from '../src/domain/time-range.js';
 import { fakeDestination } from '../test/fake-destination.js';
+import { cpuBudget, describeBudget } from './cpu-budget.js';
 import { type LoadOutput, loadGenerator, type Scenario } from './load.js';
 import {
   benchArgs,
@@ -50,6 +51,8 @@ interface LoadResult {
   /** Server CPU time (all its threads) per request, and its main thread's share of the wall clock. */
   cpuUsPerRequest: number | null;
   mainThreadBusy: number | null;
+  /** The load generator's CPU time per request: it runs on the same cores. */
+  loadCpuUsPerRequest: number | null;
   /** PostgreSQL's CPU time per request, when its server runs on this machine. */
   databaseCpuUsPerRequest: number | null;
   ratio: number | null;
@@ -200,7 +203,8 @@ async function measured(pid: number | undefined, run: () => Promise<LoadOutput>)
     databaseBefore !== null && databaseAfter !== null && r.requests > 0
       ? ((databaseAfter - databaseBefore) * 10_000) / r.requests
       : null;
-  return { ...r, ...cpu, databaseCpuUsPerRequest };
+  const loadCpuUsPerRequest = r.cpuUs !== null && r.requests > 0 ? r.cpuUs / r.requests : null;
+  return { ...r, ...cpu, loadCpuUsPerRequest, databaseCpuUsPerRequest };
 }
 
 function load(
@@ -355,6 +359,7 @@ async function main() {
     peakRssMb: peakRss(baseline.child.pid),
     cpuUsPerRequest: base.cpuUsPerRequest,
     mainThreadBusy: base.mainThreadBusy,
+    loadCpuUsPerRequest: base.loadCpuUsPerRequest,
     databaseCpuUsPerRequest: null,
     ratio: 1,
     check: '-',
@@ -389,6 +394,7 @@ async function main() {
       peakRssMb,
       cpuUsPerRequest: r.cpuUsPerRequest,
       mainThreadBusy: r.mainThreadBusy,
+      loadCpuUsPerRequest: r.loadCpuUsPerRequest,
       databaseCpuUsPerRequest: r.databaseCpuUsPerRequest,
       ratio,
       check: `${ok} redirects, ${rows} clicks written${checked ? ' ✓' : ' ✗'}`,
@@ -496,6 +502,7 @@ async function main() {
       peakRssMb,
       cpuUsPerRequest: r.cpuUsPerRequest,
       mainThreadBusy: r.mainThreadBusy,
+      loadCpuUsPerRequest: r.loadCpuUsPerRequest,
       databaseCpuUsPerRequest: r.databaseCpuUsPerRequest,
       ratio,
       check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${forwarded}${exact ? ' ✓' : ' ✗'}`,
@@ -508,17 +515,18 @@ async function main() {
   const statsSummary = only('stats') ? await statsScenario() : null;
 
   console.log(
-    `| scenario | requests/s | p50 ms | p99 ms | errors | server peak RSS MB | server CPU µs/request | main thread busy${POSTGRES ? ' | PostgreSQL CPU µs/request' : ''} | × baseline | database check |`,
+    `| scenario | requests/s | p50 ms | p99 ms | errors | server peak RSS MB | server CPU µs/request | main thread busy | load generator CPU µs/request${POSTGRES ? ' | PostgreSQL CPU µs/request' : ''} | × baseline | database check |`,
   );
-  console.log(`|---|---:|---:|---:|---:|---:|---:|---:|${POSTGRES ? '---:|' : ''}---:|---|`);
+  console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|${POSTGRES ? '---:|' : ''}---:|---|`);
   for (const r of results) {
     const cpu = r.cpuUsPerRequest === null ? '-' : round1(r.cpuUsPerRequest);
     const busy = r.mainThreadBusy === null ? '-' : `${Math.round(r.mainThreadBusy * 100)}%`;
+    const loadCpu = r.loadCpuUsPerRequest === null ? '-' : round1(r.loadCpuUsPerRequest);
     const database = POSTGRES
       ? ` ${r.databaseCpuUsPerRequest === null ? '-' : round1(r.databaseCpuUsPerRequest)} |`
       : '';
     console.log(
-      `| ${r.scenario} | ${Math.round(r.rps)} | ${round1(r.p50Ms)} | ${round1(r.p99Ms)} | ${r.errors} | ${r.peakRssMb ?? '-'} | ${cpu} | ${busy} |${database} ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.check} |`,
+      `| ${r.scenario} | ${Math.round(r.rps)} | ${round1(r.p50Ms)} | ${round1(r.p99Ms)} | ${r.errors} | ${r.peakRssMb ?? '-'} | ${cpu} | ${busy} | ${loadCpu} |${database} ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.check} |`,
     );
   }
   if (baselineRps.length > 1) {
@@ -534,6 +542,13 @@ async function main() {
       `start-up to ready on that database: ${statsSummary.startupMedianMs} ms (median of 3)`,
     );
   }
+  const budget = cpuBudget(results, cpus().length);
+  if (budget.length > 0) {
+    console.log(
+      `\nCPU per request on this machine's ${cpus().length} cores (server + load generator${POSTGRES ? ' + PostgreSQL' : ''}), and the most requests/s they allow at that cost with every core busy:`,
+    );
+    for (const b of budget) console.log(`  ${describeBudget(b)}`);
+  }
   const statsCounted = statsSummary !== null && statsSummary.counted === STATS_CONVERSIONS;
   const targets = checkTargets(results, statsCounted ? statsSummary : null);
   if (targets.length > 0) {
@@ -544,7 +559,7 @@ async function main() {
   }
   writeFileSync(
     join(ROOT, POSTGRES ? 'bench/results-postgres.json' : 'bench/results.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), engine: POSTGRES ? 'postgres' : 'sqlite', machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, loadGenerator: LOAD.name, connections: CONNECTIONS, durationSeconds: DURATION, baselineRps: baselineRps.map(Math.round), load: results, stats: statsSummary, targets }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), engine: POSTGRES ? 'postgres' : 'sqlite', machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, loadGenerator: LOAD.name, connections: CONNECTIONS, durationSeconds: DURATION, baselineRps: baselineRps.map(Math.round), load: results, cpuBudget: budget, stats: statsSummary, targets }, null, 2)}\n`,
   );
   console.log(`\nwritten: bench/${POSTGRES ? 'results-postgres' : 'results'}.json`);
   // A run whose database disagrees with its answers measured nothing.
