@@ -69,6 +69,14 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
   });
   // An idle client's network error must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  // Nor may a checked-out one's: a connection the server ends (a restart, a
+  // failover, pg_terminate_backend) between two queries of a transaction
+  // emits 'error' on its client, and the pool listens only to idle ones. The
+  // next query on it fails instead (503 storage_unavailable), and the pool
+  // drops it when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   try {
     await migrate(pool, MIGRATIONS, options.schema);
   } catch (error) {
