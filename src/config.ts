@@ -15,6 +15,12 @@ export interface Config {
   sessionDays: number;
   /** PostgreSQL connections per node. */
   databasePoolSize: number;
+  /**
+   * How long a write or read waits for a PostgreSQL connection (a new one, or
+   * a free one of the pool) before it fails: a request then gets 503 instead
+   * of hanging on a database that is unreachable.
+   */
+  databaseConnectTimeoutMs: number;
   /** Requests handled at once; beyond it the server answers 503 + Retry-After. */
   maxInFlight: number;
   /** Where files of ours live besides the database: the generated secret key. */
@@ -123,6 +129,7 @@ export function loadConfig(env: Env = process.env): Config {
     dedupWindowSeconds: integer(env, 'DEDUP_WINDOW_SECONDS', 60, 1, 86_400),
     sessionDays: integer(env, 'SESSION_DAYS', 30, 1, 365),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
+    databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5_000, 100, 120_000),
     maxInFlight: integer(env, 'MAX_IN_FLIGHT', 1024, 1, 1_000_000),
     dataDir: env.DATA_DIR?.trim() || './data',
     secretKey,

@@ -7,7 +7,7 @@ import type { Store } from './store.js';
  * about 40 ms of an embedded server's start-up.
  */
 export async function openStore(
-  config: Pick<Config, 'databaseUrl' | 'databasePoolSize'>,
+  config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'databaseConnectTimeoutMs'>,
 ): Promise<Store> {
   const url = config.databaseUrl;
   if (url.startsWith('sqlite:')) {
@@ -15,5 +15,9 @@ export async function openStore(
     return openSqliteStore({ path: url.slice('sqlite:'.length) });
   }
   const { openPostgresStore } = await import('./postgres/postgres-store.js');
-  return openPostgresStore({ url, poolSize: config.databasePoolSize });
+  return openPostgresStore({
+    url,
+    poolSize: config.databasePoolSize,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+  });
 }

@@ -57,6 +57,8 @@ const MIGRATION_LOCK = 0x636c6b62;
 export interface PostgresOptions {
   url: string;
   poolSize: number;
+  /** Waiting for a connection (new, or free in the pool) fails after this; none when absent. */
+  connectTimeoutMs?: number;
   /** A schema to live in (tests give each run its own); created if missing. */
   schema?: string;
 }
@@ -65,6 +67,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
+    ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
     ...(options.schema ? { options: `-c search_path=${quoteIdent(options.schema)}` } : {}),
   });
   // An idle client's network error must not crash the process; the pool replaces it.

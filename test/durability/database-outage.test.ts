@@ -1,0 +1,200 @@
+// PostgreSQL goes away under load and comes back, twice: once down (its port
+// closed: connections refused) and once unreachable (connections accepted and
+// never answered, as behind a dead network path). A proxy between the real
+// server and the real database plays both. Meanwhile the real process answers
+// every deposit 200 or, within its connect timeout, 503 with Retry-After, and
+// a click 503 with no redirect; it never hangs or drops a connection, and once
+// the database is back it answers 200 again. Every deposit sent again after a
+// 503 is then stored exactly once, with its amount.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import pg from 'pg';
+import { freshSchema, postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
+import { PgProxy, type ProxyMode } from '../pg-proxy.js';
+import { call, killAll, startServer } from '../process/server.js';
+import { attempt, deposit, type Outcome, setUpTracker, storedEvents, sum } from './support.js';
+
+const LEADS = 20;
+const CONCURRENCY = 8;
+const CONNECT_TIMEOUT_MS = 500;
+/** A 503 must come within the connect timeout and this much more. */
+const SLACK_MS = 1_500;
+const PHASES: Array<[ProxyMode, number]> = [
+  ['pass', 800],
+  ['refuse', 1_500],
+  ['pass', 1_200],
+  ['blackhole', 1_500],
+  ['pass', 1_500],
+];
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  await killAll();
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+const pgAvailable = await postgresAvailable();
+
+test('PostgreSQL down, then unreachable, under load: 503 within the connect timeout, 200 once it is back; every deposit stored once', {
+  skip: !pgAvailable && 'PostgreSQL unreachable',
+}, async (ctx) => {
+  const schema = freshSchema();
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  cleanups.push(async () => {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  });
+  await admin.query(`CREATE SCHEMA "${schema}"`);
+  const proxy = await PgProxy.start(TEST_DATABASE_URL);
+  cleanups.push(() => proxy.close());
+  const url = new URL(proxy.url(TEST_DATABASE_URL));
+  url.searchParams.set('options', `-c search_path=${schema}`);
+
+  const server = await startServer('unused', {
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: url.toString(),
+    DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
+  });
+  const tracker = await setUpTracker(server, LEADS);
+  const campaign = await call<{ slug: string }>(
+    server,
+    'POST',
+    '/api/v1/campaigns',
+    { name: 'Outage', destinationUrl: 'https://example.com/?c={clickid}' },
+    tracker.token,
+  );
+  assert.equal(campaign.status, 201, JSON.stringify(campaign.body));
+
+  interface Fired {
+    tid: string;
+    mode: ProxyMode;
+    phase: number;
+    ms: number;
+    outcome: Outcome;
+  }
+  const sent = new Map<string, ReturnType<typeof deposit>>();
+  const fired: Fired[] = [];
+  const clicks: Array<{ mode: ProxyMode; status: number; location: string | null }> = [];
+  let phase = 0;
+  let running = true;
+  let next = 0;
+  const loop = async () => {
+    while (running) {
+      const d = deposit(tracker, next++);
+      sent.set(d.tid, d);
+      const mode = proxy.mode;
+      const at = phase;
+      const started = performance.now();
+      const outcome = await attempt(`${server.base}${d.path}`, 5_000);
+      fired.push({ tid: d.tid, mode, phase: at, ms: performance.now() - started, outcome });
+    }
+  };
+  const clicker = async () => {
+    while (running) {
+      const mode = proxy.mode;
+      try {
+        const res = await fetch(`${server.base}/c/${campaign.body.slug}?fbclid=outage`, {
+          redirect: 'manual',
+          signal: AbortSignal.timeout(5_000),
+        });
+        await res.body?.cancel();
+        clicks.push({ mode, status: res.status, location: res.headers.get('location') });
+      } catch (error) {
+        clicks.push({ mode, status: 0, location: `no answer: ${(error as Error).message}` });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const load = [...Array.from({ length: CONCURRENCY }, loop), clicker()];
+  try {
+    for (const [i, [mode, ms]] of PHASES.entries()) {
+      await proxy.set(mode);
+      phase = i;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    }
+  } finally {
+    running = false;
+    await Promise.all(load);
+  }
+
+  const refused: string[] = [];
+  const unexpected: string[] = [];
+  const slow: string[] = [];
+  const byMode = { pass: 0, refuse: 0, blackhole: 0 };
+  for (const f of fired) {
+    const o = f.outcome;
+    if (o.kind !== 'answer') {
+      unexpected.push(`${f.tid} (${f.mode}): ${JSON.stringify(o)}`);
+    } else if (
+      o.status === 200 &&
+      (o.body.status === 'recorded' || o.body.status === 'duplicate')
+    ) {
+      // A first call can only be a duplicate if its COMMIT went through with
+      // the answer lost; nothing here cuts a connection mid-commit but the switches.
+    } else if (o.status === 503) {
+      assert.equal(o.headers.get('retry-after'), '1', `${f.tid}: Retry-After`);
+      assert.equal((o.body.error as { code?: string } | undefined)?.code, 'storage_unavailable');
+      refused.push(f.tid);
+      byMode[f.mode]++;
+      if (f.ms > CONNECT_TIMEOUT_MS + SLACK_MS)
+        slow.push(`${f.tid} (${f.mode}): ${Math.round(f.ms)} ms`);
+    } else {
+      unexpected.push(`${f.tid} (${f.mode}): ${o.status} ${JSON.stringify(o.body)}`);
+    }
+  }
+  ctx.diagnostic(
+    `${fired.length} deposits, ${refused.length} answered 503 (database down: ${byMode.refuse}, unreachable: ${byMode.blackhole}, back: ${byMode.pass}); ${clicks.length} clicks`,
+  );
+  assert.deepEqual(unexpected.slice(0, 5), [], `every answer is 200 or 503\n${server.stderr()}`);
+  assert.deepEqual(slow.slice(0, 5), [], 'a 503 comes within the connect timeout');
+  assert.ok(server.running(), 'the server is still up');
+  assert.ok(byMode.refuse > 0, 'deposits were refused while the database was down');
+  assert.ok(byMode.blackhole > 0, 'deposits were refused while the database was unreachable');
+
+  // Back: the last phase's second half is answered 200 throughout.
+  const last = PHASES.length - 1;
+  const settled = fired.filter((f) => f.phase === last).slice(-CONCURRENCY * 10);
+  assert.ok(settled.length > 0, 'deposits ran once the database was back');
+  for (const f of settled) {
+    assert.ok(f.outcome.kind === 'answer' && f.outcome.status === 200, `${f.tid} after recovery`);
+  }
+
+  // Clicks: a redirect only when the click is stored, 503 without one otherwise.
+  for (const c of clicks) {
+    if (c.status === 302) assert.match(c.location ?? '', /^https:\/\/example\.com\/\?c=/);
+    else {
+      assert.equal(c.status, 503, `a click answered ${c.status}`);
+      assert.equal(c.location, null, 'no redirect for a click not stored');
+    }
+  }
+  assert.ok(
+    clicks.some((c) => c.mode !== 'pass' && c.status === 503),
+    'a click was refused while the database was away',
+  );
+
+  for (const tid of refused) {
+    const d = sent.get(tid) as ReturnType<typeof deposit>;
+    const o = await attempt(`${server.base}${d.path}`);
+    assert.ok(
+      o.kind === 'answer' &&
+        o.status === 200 &&
+        (o.body.status === 'recorded' || o.body.status === 'duplicate'),
+      `${tid}: the retry is counted: ${JSON.stringify(o)}`,
+    );
+  }
+  const stored = new Map<string, bigint>();
+  for (const e of await storedEvents(server, tracker)) {
+    assert.ok(e.tid !== null && !stored.has(e.tid), `tid ${e.tid} stored once`);
+    stored.set(e.tid, e.micros);
+  }
+  assert.equal(stored.size, sent.size, 'every deposit sent is stored, once');
+  for (const [tid, d] of sent) assert.equal(stored.get(tid), d.micros, `${tid}: amount`);
+  const micros = await admin.query<{ micros: string }>(
+    `SELECT coalesce(sum(amount_micros), 0)::text AS micros FROM "${schema}".conversions`,
+  );
+  assert.equal(BigInt(micros.rows[0]?.micros ?? '0'), sum([...sent.values()].map((d) => d.micros)));
+
+  const exit = await server.stop();
+  assert.equal(exit.code, 0, `the server stopped cleanly\n${server.stderr()}`);
+});
