@@ -21,6 +21,12 @@ export interface Config {
    * of hanging on a database that is unreachable.
    */
   databaseConnectTimeoutMs: number;
+  /**
+   * How long one PostgreSQL statement may go unanswered: past it the request
+   * gets 503 and the connection is dropped (the database rolls back what it
+   * had open), instead of waiting on a network that stopped carrying anything.
+   */
+  databaseQueryTimeoutMs: number;
   /** Requests handled at once; beyond it the server answers 503 + Retry-After. */
   maxInFlight: number;
   /** Where files of ours live besides the database: the generated secret key. */
@@ -130,6 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionDays: integer(env, 'SESSION_DAYS', 30, 1, 365),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5_000, 100, 120_000),
+    databaseQueryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 30_000, 100, 3_600_000),
     maxInFlight: integer(env, 'MAX_IN_FLIGHT', 1024, 1, 1_000_000),
     dataDir: env.DATA_DIR?.trim() || './data',
     secretKey,

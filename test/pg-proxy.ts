@@ -2,14 +2,20 @@
 // database away from a running server and give it back: `refuse` is a server
 // that is down (its port closed, every connection cut), `blackhole` one that
 // cannot be reached (connections cut, new ones accepted and never answered),
-// `pass` the database back.
+// `stall` a network that stops carrying anything, open connections included
+// (nothing is cut: bytes just stop, both ways), `pass` the database back. A
+// connection stalled stays so for good, as when a firewall or NAT has
+// forgotten it; the database learns it is gone (and rolls back what it had
+// open) only when the client closes it.
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 
-export type ProxyMode = 'pass' | 'refuse' | 'blackhole';
+export type ProxyMode = 'pass' | 'refuse' | 'blackhole' | 'stall';
 
 export class PgProxy {
   private listener: Server | null = null;
   private readonly open = new Set<Socket>();
+  /** Client and database ends of each connection passed through. */
+  private readonly pairs = new Set<[Socket, Socket]>();
   mode: ProxyMode = 'pass';
   /** Connections accepted so far, in every mode. */
   accepted = 0;
@@ -57,12 +63,15 @@ export class PgProxy {
     this.accepted++;
     this.track(client);
     // Unreachable: the connection is taken and nothing ever comes back.
-    if (this.mode === 'blackhole') return;
+    if (this.mode === 'blackhole' || this.mode === 'stall') return;
     const upstream = tcpConnect(this.target.port, this.target.host);
     this.track(upstream);
     client.pipe(upstream);
     upstream.pipe(client);
+    const pair: [Socket, Socket] = [client, upstream];
+    this.pairs.add(pair);
     const cut = () => {
+      this.pairs.delete(pair);
       client.destroy();
       upstream.destroy();
     };
@@ -83,6 +92,15 @@ export class PgProxy {
   async set(mode: ProxyMode): Promise<void> {
     if (mode === this.mode) return;
     this.mode = mode;
+    if (mode === 'stall') {
+      for (const [client, upstream] of this.pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+      return;
+    }
     if (mode === 'refuse') {
       const listener = this.listener;
       this.listener = null;

@@ -7,7 +7,10 @@ import type { Store } from './store.js';
  * about 40 ms of an embedded server's start-up.
  */
 export async function openStore(
-  config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'databaseConnectTimeoutMs'>,
+  config: Pick<
+    Config,
+    'databaseUrl' | 'databasePoolSize' | 'databaseConnectTimeoutMs' | 'databaseQueryTimeoutMs'
+  >,
 ): Promise<Store> {
   const url = config.databaseUrl;
   if (url.startsWith('sqlite:')) {
@@ -19,5 +22,6 @@ export async function openStore(
     url,
     poolSize: config.databasePoolSize,
     connectTimeoutMs: config.databaseConnectTimeoutMs,
+    queryTimeoutMs: config.databaseQueryTimeoutMs,
   });
 }

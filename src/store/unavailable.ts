@@ -22,7 +22,7 @@ const NETWORK_UNAVAILABLE = new Set([
 
 /** Messages of `pg` and its pool that carry no code. */
 const POSTGRES_CLIENT_UNAVAILABLE =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/;
 
 export function isStorageUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

@@ -17,13 +17,16 @@ import { attempt, deposit, type Outcome, setUpTracker, storedEvents, sum } from 
 const LEADS = 20;
 const CONCURRENCY = 8;
 const CONNECT_TIMEOUT_MS = 500;
-/** A 503 must come within the connect timeout and this much more. */
+const QUERY_TIMEOUT_MS = 500;
+/** A 503 must come within a query's and a connection's timeout and this much more. */
 const SLACK_MS = 1_500;
 const PHASES: Array<[ProxyMode, number]> = [
   ['pass', 800],
   ['refuse', 1_500],
   ['pass', 1_200],
   ['blackhole', 1_500],
+  ['pass', 1_200],
+  ['stall', 3_500],
   ['pass', 1_500],
 ];
 
@@ -55,6 +58,7 @@ test('PostgreSQL down, then unreachable, under load: 503 within the connect time
     LOG_LEVEL: 'warn',
     DATABASE_URL: url.toString(),
     DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
+    DATABASE_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
   });
   const tracker = await setUpTracker(server, LEADS);
   const campaign = await call<{ slug: string }>(
@@ -121,7 +125,7 @@ test('PostgreSQL down, then unreachable, under load: 503 within the connect time
   const refused: string[] = [];
   const unexpected: string[] = [];
   const slow: string[] = [];
-  const byMode = { pass: 0, refuse: 0, blackhole: 0 };
+  const byMode = { pass: 0, refuse: 0, blackhole: 0, stall: 0 };
   for (const f of fired) {
     const o = f.outcome;
     if (o.kind !== 'answer') {
@@ -137,20 +141,22 @@ test('PostgreSQL down, then unreachable, under load: 503 within the connect time
       assert.equal((o.body.error as { code?: string } | undefined)?.code, 'storage_unavailable');
       refused.push(f.tid);
       byMode[f.mode]++;
-      if (f.ms > CONNECT_TIMEOUT_MS + SLACK_MS)
+      if (f.ms > QUERY_TIMEOUT_MS + CONNECT_TIMEOUT_MS + SLACK_MS) {
         slow.push(`${f.tid} (${f.mode}): ${Math.round(f.ms)} ms`);
+      }
     } else {
       unexpected.push(`${f.tid} (${f.mode}): ${o.status} ${JSON.stringify(o.body)}`);
     }
   }
   ctx.diagnostic(
-    `${fired.length} deposits, ${refused.length} answered 503 (database down: ${byMode.refuse}, unreachable: ${byMode.blackhole}, back: ${byMode.pass}); ${clicks.length} clicks`,
+    `${fired.length} deposits, ${refused.length} answered 503 (database down: ${byMode.refuse}, unreachable: ${byMode.blackhole}, stalled: ${byMode.stall}, back: ${byMode.pass}); ${clicks.length} clicks`,
   );
   assert.deepEqual(unexpected.slice(0, 5), [], `every answer is 200 or 503\n${server.stderr()}`);
-  assert.deepEqual(slow.slice(0, 5), [], 'a 503 comes within the connect timeout');
+  assert.deepEqual(slow.slice(0, 5), [], 'a 503 comes within the timeouts');
   assert.ok(server.running(), 'the server is still up');
   assert.ok(byMode.refuse > 0, 'deposits were refused while the database was down');
   assert.ok(byMode.blackhole > 0, 'deposits were refused while the database was unreachable');
+  assert.ok(byMode.stall > 0, 'deposits were refused while the network stalled');
 
   // Back: the last phase's second half is answered 200 throughout.
   const last = PHASES.length - 1;
@@ -171,6 +177,28 @@ test('PostgreSQL down, then unreachable, under load: 503 within the connect time
   assert.ok(
     clicks.some((c) => c.mode !== 'pass' && c.status === 503),
     'a click was refused while the database was away',
+  );
+
+  // Stalled while idle: the pool's waiting connections go silent for good.
+  // Each costs at most one request a 503 (a statement left unanswered), and is
+  // then dropped instead of being handed out again.
+  await proxy.set('stall');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await proxy.set('pass');
+  const afterIdleStall: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const d = deposit(tracker, next++);
+    sent.set(d.tid, d);
+    const o = await attempt(`${server.base}${d.path}`, 5_000);
+    assert.ok(o.kind === 'answer', `${d.tid} after an idle stall: ${JSON.stringify(o)}`);
+    afterIdleStall.push(o.status);
+    if (o.status === 503) refused.push(d.tid);
+    else assert.equal(o.status, 200, `${d.tid} after an idle stall: ${JSON.stringify(o.body)}`);
+  }
+  ctx.diagnostic(`after an idle stall: ${afterIdleStall.join(' ')}`);
+  assert.ok(
+    afterIdleStall.slice(-10).every((status) => status === 200),
+    'the stalled connections are dropped, not handed out again',
   );
 
   for (const tid of refused) {

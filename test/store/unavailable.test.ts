@@ -104,6 +104,17 @@ test('PostgreSQL: a terminated session and a refused connection are unavailabili
   const refused = await rejected(nobody.connect());
   assert.equal((refused as { code: string }).code, 'ECONNREFUSED');
   assert.equal(isStorageUnavailable(refused), true);
+
+  // A statement left unanswered past the client's query timeout.
+  const waiting = new pg.Client({ connectionString: TEST_DATABASE_URL, query_timeout: 100 });
+  await waiting.connect();
+  try {
+    const unanswered = await rejected(waiting.query('SELECT pg_sleep(1)'));
+    assert.match((unanswered as Error).message, /^Query read timeout/);
+    assert.equal(isStorageUnavailable(unanswered), true);
+  } finally {
+    await waiting.end().catch(() => {});
+  }
 });
 
 test('what is not an Error is not unavailability', () => {

@@ -44,6 +44,7 @@ import type {
   Store,
 } from '../store.js';
 import { emptyStatsRow } from '../store.js';
+import { isStorageUnavailable } from '../unavailable.js';
 import { MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -59,6 +60,13 @@ export interface PostgresOptions {
   poolSize: number;
   /** Waiting for a connection (new, or free in the pool) fails after this; none when absent. */
   connectTimeoutMs?: number;
+  /**
+   * A statement unanswered this long fails and its connection is dropped;
+   * none when absent. The database ends a transaction of ours left idle as
+   * long: its client has given up on it, and its locks (a conversion's unique
+   * keys) would hold up the network's retry.
+   */
+  queryTimeoutMs?: number;
   /** A schema to live in (tests give each run its own); created if missing. */
   schema?: string;
 }
@@ -68,6 +76,12 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
     connectionString: options.url,
     max: options.poolSize,
     ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
+    ...(options.queryTimeoutMs
+      ? {
+          query_timeout: options.queryTimeoutMs,
+          idle_in_transaction_session_timeout: options.queryTimeoutMs,
+        }
+      : {}),
     ...(options.schema ? { options: `-c search_path=${quoteIdent(options.schema)}` } : {}),
   });
   // An idle client's network error must not crash the process; the pool replaces it.
@@ -87,6 +101,23 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
     throw error;
   }
   return new PostgresStore(pool);
+}
+
+/**
+ * Rolls back a failed transaction. A connection that failed for want of the
+ * database (ended, unreachable, a statement left unanswered) is not asked
+ * anything more: its error is returned, for the pool to drop it on release,
+ * and the database rolls back when the connection closes. So is one whose
+ * ROLLBACK fails.
+ */
+async function rollBack(client: pg.PoolClient, error: unknown): Promise<Error | undefined> {
+  if (isStorageUnavailable(error)) return error as Error;
+  try {
+    await client.query('ROLLBACK');
+    return undefined;
+  } catch (failure) {
+    return failure instanceof Error ? failure : new Error(String(failure));
+  }
 }
 
 function quoteIdent(name: string): string {
@@ -508,6 +539,7 @@ export class PostgresStore implements Store {
       const client = await this.pool.connect();
       let result: T;
       let queued = false;
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         result = await fn(client);
@@ -515,14 +547,14 @@ export class PostgresStore implements Store {
         await this.writeLogs(client);
         await client.query('COMMIT');
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
+        broken = await rollBack(client, error);
         if (!isRetryable(error) || attempt >= MAX_TX_RETRIES) throw error;
         continue;
       } finally {
         queued = this.queued.delete(client);
         this.logRows.delete(client);
         this.deliveries.delete(client);
-        client.release();
+        client.release(broken);
       }
       if (queued) this.outboxListener?.();
       return result;
@@ -572,6 +604,7 @@ export class PostgresStore implements Store {
     }
     let results: unknown[] | null = null;
     let queued = false;
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       // The writes are concurrent requests: any order is one they could have
@@ -590,14 +623,14 @@ export class PostgresStore implements Store {
       await this.writeDeliveries(client);
       await this.writeLogs(client);
       await client.query('COMMIT');
-    } catch {
+    } catch (error) {
       results = null;
-      await client.query('ROLLBACK').catch(() => {});
+      broken = await rollBack(client, error);
     } finally {
       queued = this.queued.delete(client);
       this.logRows.delete(client);
       this.deliveries.delete(client);
-      client.release();
+      client.release(broken);
     }
     if (results) {
       writes.forEach((w, i) => {
