@@ -35,6 +35,35 @@ test('postgres: nodes starting together migrate once, under the advisory lock', 
   await first.close();
 });
 
+test("postgres: a node waiting longer than its statement timeout for another node's migrations still starts", {
+  skip: !available,
+}, async () => {
+  const schema = freshSchema();
+  const other = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await other.connect();
+  // Another node migrating: it holds the migration lock for 600 ms.
+  await other.query('SELECT pg_advisory_lock($1)', [0x636c6b62]);
+  const release = setTimeout(() => {
+    other.query('SELECT pg_advisory_unlock($1)', [0x636c6b62]).catch(() => {});
+  }, 600);
+  const started = performance.now();
+  try {
+    const store = await openPostgresStore({
+      url: TEST_DATABASE_URL,
+      poolSize: 2,
+      schema,
+      queryTimeoutMs: 100,
+    });
+    assert.ok(performance.now() - started >= 500, 'it waited for the lock');
+    await store.ping();
+    await store.dropSchema(schema);
+    await store.close();
+  } finally {
+    clearTimeout(release);
+    await other.end();
+  }
+});
+
 test('postgres: statistics rollups are backfilled by migration 5 and follow deletes and updates', {
   skip: !available,
 }, async () => {

@@ -72,6 +72,25 @@ export interface PostgresOptions {
 }
 
 export async function openPostgresStore(options: PostgresOptions): Promise<PostgresStore> {
+  const searchPath = options.schema
+    ? { options: `-c search_path=${quoteIdent(options.schema)}` }
+    : {};
+  // Migrations run first, on a connection of their own without the statement
+  // timeout: waiting for another node's migrations, or building an index over
+  // a large table, may take minutes.
+  const migrator = new pg.Client({
+    connectionString: options.url,
+    ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
+    ...searchPath,
+  });
+  // Its error, should the server end it, is its next query's (and start-up's).
+  migrator.on('error', () => {});
+  try {
+    await migrator.connect();
+    await migrate(migrator, MIGRATIONS, options.schema);
+  } finally {
+    await migrator.end().catch(() => {});
+  }
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
@@ -82,7 +101,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
           idle_in_transaction_session_timeout: options.queryTimeoutMs,
         }
       : {}),
-    ...(options.schema ? { options: `-c search_path=${quoteIdent(options.schema)}` } : {}),
+    ...searchPath,
   });
   // An idle client's network error must not crash the process; the pool replaces it.
   pool.on('error', () => {});
@@ -94,12 +113,6 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
-  try {
-    await migrate(pool, MIGRATIONS, options.schema);
-  } catch (error) {
-    await pool.end();
-    throw error;
-  }
   return new PostgresStore(pool);
 }
 
@@ -125,8 +138,7 @@ function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
-async function migrate(pool: pg.Pool, migrations: Migration[], schema?: string): Promise<void> {
-  const client = await pool.connect();
+async function migrate(client: pg.Client, migrations: Migration[], schema?: string): Promise<void> {
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
@@ -155,7 +167,6 @@ async function migrate(pool: pg.Pool, migrations: Migration[], schema?: string):
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
-    client.release();
   }
 }
 
