@@ -75,12 +75,15 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
   const searchPath = options.schema
     ? { options: `-c search_path=${quoteIdent(options.schema)}` }
     : {};
+  const connectTimeout = options.connectTimeoutMs
+    ? { connectionTimeoutMillis: options.connectTimeoutMs }
+    : {};
   // Migrations run first, on a connection of their own without the statement
   // timeout: waiting for another node's migrations, or building an index over
   // a large table, may take minutes.
   const migrator = new pg.Client({
     connectionString: options.url,
-    ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
+    ...connectTimeout,
     ...searchPath,
   });
   // Its error, should the server end it, is its next query's (and start-up's).
@@ -94,7 +97,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
-    ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
+    ...connectTimeout,
     ...(options.queryTimeoutMs
       ? {
           query_timeout: options.queryTimeoutMs,
