@@ -4,7 +4,9 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { newClickid } from '../../src/domain/random-id.js';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { isStorageUnavailable } from '../../src/store/unavailable.js';
 import { freshSchema, openTestPostgres, postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
+import { PgProxy } from '../pg-proxy.js';
 import { storeContract } from './contract.js';
 import { rollupLifecycle } from './stats-model.js';
 
@@ -61,6 +63,68 @@ test("postgres: a node waiting longer than its statement timeout for another nod
   } finally {
     clearTimeout(release);
     await other.end();
+  }
+});
+
+test('postgres: with the database unreachable, writes waiting for a group fail within the connect timeout, not one group after another', {
+  skip: !available,
+}, async () => {
+  const schema = freshSchema();
+  const proxy = await PgProxy.start(TEST_DATABASE_URL);
+  const store = await openPostgresStore({
+    url: proxy.url(TEST_DATABASE_URL),
+    poolSize: 4,
+    schema,
+    connectTimeoutMs: 300,
+  });
+  try {
+    await proxy.set('blackhole');
+    // Eight groups' worth: two commit at once, the others wait for a slot.
+    const started = performance.now();
+    const settled = await Promise.all(
+      Array.from({ length: 256 }, (_, i) =>
+        store
+          .appendPostbackLog(
+            {
+              postbackId: '1',
+              workspaceId: '1',
+              at: Date.now(),
+              method: 'GET',
+              url: `/api/postbacks/x/deposit?n=${i}`,
+              ip: null,
+              userAgent: null,
+              body: null,
+            },
+            {
+              httpStatus: 200,
+              status: 'unmatched',
+              error: null,
+              event: null,
+              clickid: null,
+              conversionId: null,
+            },
+          )
+          .then(
+            () => ({ ok: true, ms: performance.now() - started }),
+            (error: unknown) => {
+              assert.ok(isStorageUnavailable(error), String(error));
+              return { ok: false, ms: performance.now() - started };
+            },
+          ),
+      ),
+    );
+    assert.ok(
+      settled.every((s) => !s.ok),
+      'no write went through an unreachable database',
+    );
+    const slowest = Math.max(...settled.map((s) => s.ms));
+    // One group after another would take four connect timeouts (1.2 s).
+    assert.ok(slowest < 900, `the last write failed after ${Math.round(slowest)} ms`);
+  } finally {
+    await proxy.set('pass');
+    await store.dropSchema(schema);
+    await store.close();
+    await proxy.close();
   }
 });
 

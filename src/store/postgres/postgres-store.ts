@@ -197,15 +197,31 @@ function code(error: unknown): string | undefined {
 const isUniqueViolation = (error: unknown) => code(error) === '23505';
 /**
  * The most writes one group commit takes (counted postbacks, log rows; clicks
- * have their own one-statement batches); more in one turn are split across
- * connections. A group's postbacks share one statement for their first
- * attempts (FIRST_ATTEMPTS_SQL), but anything after it (a duplicate's lookup,
- * fields) runs one after another, so a small group keeps latency down; its
- * deliveries and log rows are written together just before COMMIT. In 10 s runs of npm run bench on two cores: 8 gave 8,160-8,530
- * postbacks/s, 16 gave 9,280-9,550 and 32 gave 8,590-9,020, all at p99 under
- * 13 ms. (Before the shared statement, 8 was best: 128 lost about 10%.)
+ * have their own one-statement batches). A group's postbacks share one
+ * statement for their first attempts (FIRST_ATTEMPTS_SQL), but anything after
+ * it (a duplicate's lookup, fields) runs one after another; its deliveries
+ * and log rows are written together just before COMMIT.
  */
-const MAX_BATCH = 16;
+const MAX_BATCH = 32;
+/**
+ * Groups committing at once; the writes that arrive meanwhile wait and form
+ * the next, larger group. Each group costs PostgreSQL its BEGIN, statements,
+ * trigger runs and COMMIT whatever its size. In alternated 6 s runs of the
+ * postbacks scenario of npm run bench on two cores (PostgreSQL on the same
+ * machine), groups of at most 16 and no limit averaged 6.7 writes a group
+ * with up to 9 at once: 7,250-7,760 postbacks/s at 102-106 µs of PostgreSQL
+ * CPU and 78-86 µs of server CPU each. Two at once of at most 32: 8,450-8,590
+ * postbacks/s at 71-74 and 65-66 µs, p99 unchanged (8.3-9.5 ms). One at once
+ * spent the least CPU (59 µs each) but waited on round trips (7,830/s); three
+ * or four spent more.
+ */
+const MAX_GROUPS_IN_FLIGHT = 2;
+/**
+ * Writes wait at most this long for a slot: then another group starts anyway,
+ * so a group that hangs (the database unreachable, up to the connect or
+ * statement timeout) does not hold up every write behind it.
+ */
+const GROUP_WAIT_MS = 20;
 
 interface FirstAttempt {
   /** $1-$11 of the folded statement in countEvent. */
@@ -504,6 +520,11 @@ export class PostgresStore implements Store {
   private outboxListener: (() => void) | null = null;
   /** Hot writes waiting for the next group commit. */
   private pending: Array<PendingWrite<unknown>> = [];
+  /** Groups committing now; writes arriving meanwhile wait in `pending` for the next. */
+  private groupsInFlight = 0;
+  private flushScheduled = false;
+  /** Starts a group past the limit when writes have waited GROUP_WAIT_MS for a slot. */
+  private overdue: NodeJS.Timeout | null = null;
   /** Clicks waiting for the next one-statement batch. */
   private pendingClicks: PendingClick[] = [];
 
@@ -591,22 +612,60 @@ export class PostgresStore implements Store {
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, firstAttempt, resolve, reject } as PendingWrite<unknown>);
-      if (this.pending.length === 1) setImmediate(this.flush);
+      this.scheduleFlush();
     });
   }
 
-  private readonly flush = (): void => {
-    const pending = this.pending;
-    this.pending = [];
-    for (let i = 0; i < pending.length; i += MAX_BATCH) {
-      void this.commitTogether(pending.slice(i, i + MAX_BATCH));
+  private scheduleFlush(): void {
+    if (this.pending.length === 0) return;
+    if (this.groupsInFlight < MAX_GROUPS_IN_FLIGHT) {
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flush);
+      }
+      return;
     }
+    // Every slot is taken: the writes wait for one, but not for long. A group
+    // that hangs (the database unreachable) must not hold up those behind it.
+    this.overdue ??= setTimeout(this.flushOverdue, GROUP_WAIT_MS);
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    while (this.pending.length > 0 && this.groupsInFlight < MAX_GROUPS_IN_FLIGHT) {
+      this.startGroup();
+    }
+    this.scheduleFlush();
   };
+
+  private readonly flushOverdue = (): void => {
+    this.overdue = null;
+    this.startGroup();
+    this.scheduleFlush();
+  };
+
+  private startGroup(): void {
+    if (this.overdue) {
+      clearTimeout(this.overdue);
+      this.overdue = null;
+    }
+    const group = this.pending.splice(0, MAX_BATCH);
+    if (group.length === 0) return;
+    this.groupsInFlight++;
+    this.commitTogether(group)
+      .catch((error: unknown) => {
+        for (const w of group) w.reject(error);
+      })
+      .finally(() => {
+        this.groupsInFlight--;
+        this.scheduleFlush();
+      });
+  }
 
   private async commitTogether(writes: Array<PendingWrite<unknown>>): Promise<void> {
     if (writes.length === 1) {
       const [only] = writes as [PendingWrite<unknown>];
-      this.tx(only.fn).then(only.resolve, only.reject);
+      await this.tx(only.fn).then(only.resolve, only.reject);
       return;
     }
     let client: pg.PoolClient;
@@ -653,7 +712,7 @@ export class PostgresStore implements Store {
       if (queued) this.outboxListener?.();
       return;
     }
-    for (const w of writes) this.tx(w.fn).then(w.resolve, w.reject);
+    await Promise.all(writes.map((w) => this.tx(w.fn).then(w.resolve, w.reject)));
   }
 
   /** Runs the first attempts of `sharing` (see sharingFirstAttempts) as one statement (FIRST_ATTEMPTS_SQL). */
