@@ -45,6 +45,7 @@ import type {
 } from '../store.js';
 import { emptyStatsRow } from '../store.js';
 import { isStorageUnavailable } from '../unavailable.js';
+import { GroupPacer } from './group-pacer.js';
 import { MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -518,13 +519,14 @@ export class PostgresStore implements Store {
   /** Deliveries a connection's open transaction queues, written together before its COMMIT. */
   private readonly deliveries = new WeakMap<pg.PoolClient, PendingDelivery[]>();
   private outboxListener: (() => void) | null = null;
-  /** Hot writes waiting for the next group commit. */
-  private pending: Array<PendingWrite<unknown>> = [];
-  /** Groups committing now; writes arriving meanwhile wait in `pending` for the next. */
-  private groupsInFlight = 0;
-  private flushScheduled = false;
-  /** Starts a group past the limit when writes have waited GROUP_WAIT_MS for a slot. */
-  private overdue: NodeJS.Timeout | null = null;
+  /** Group commit of the hot writes (see batched). */
+  private readonly writes = new GroupPacer<PendingWrite<unknown>>(
+    (group) =>
+      this.commitTogether(group).catch((error: unknown) => {
+        for (const w of group) w.reject(error);
+      }),
+    { maxGroup: MAX_BATCH, maxInFlight: MAX_GROUPS_IN_FLIGHT, waitMs: GROUP_WAIT_MS },
+  );
   /** Clicks waiting for the next one-statement batch. */
   private pendingClicks: PendingClick[] = [];
 
@@ -611,55 +613,8 @@ export class PostgresStore implements Store {
     firstAttempt?: FirstAttempt,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ fn, firstAttempt, resolve, reject } as PendingWrite<unknown>);
-      this.scheduleFlush();
+      this.writes.push({ fn, firstAttempt, resolve, reject } as PendingWrite<unknown>);
     });
-  }
-
-  private scheduleFlush(): void {
-    if (this.pending.length === 0) return;
-    if (this.groupsInFlight < MAX_GROUPS_IN_FLIGHT) {
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(this.flush);
-      }
-      return;
-    }
-    // Every slot is taken: the writes wait for one, but not for long. A group
-    // that hangs (the database unreachable) must not hold up those behind it.
-    this.overdue ??= setTimeout(this.flushOverdue, GROUP_WAIT_MS);
-  }
-
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    while (this.pending.length > 0 && this.groupsInFlight < MAX_GROUPS_IN_FLIGHT) {
-      this.startGroup();
-    }
-    this.scheduleFlush();
-  };
-
-  private readonly flushOverdue = (): void => {
-    this.overdue = null;
-    this.startGroup();
-    this.scheduleFlush();
-  };
-
-  private startGroup(): void {
-    if (this.overdue) {
-      clearTimeout(this.overdue);
-      this.overdue = null;
-    }
-    const group = this.pending.splice(0, MAX_BATCH);
-    if (group.length === 0) return;
-    this.groupsInFlight++;
-    this.commitTogether(group)
-      .catch((error: unknown) => {
-        for (const w of group) w.reject(error);
-      })
-      .finally(() => {
-        this.groupsInFlight--;
-        this.scheduleFlush();
-      });
   }
 
   private async commitTogether(writes: Array<PendingWrite<unknown>>): Promise<void> {
