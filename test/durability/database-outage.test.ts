@@ -1,9 +1,11 @@
-// PostgreSQL goes away under load and comes back, twice: once down (its port
-// closed: connections refused) and once unreachable (connections accepted and
-// never answered, as behind a dead network path). A proxy between the real
-// server and the real database plays both. Meanwhile the real process answers
-// every deposit 200 or, within its connect timeout, 503 with Retry-After, and
-// a click 503 with no redirect; it never hangs or drops a connection, and once
+// PostgreSQL goes away under load and comes back, three times: down (its port
+// closed: connections refused), unreachable (connections accepted and never
+// answered, as behind a dead network path), and stalled (open connections
+// too go silent for good, as when a firewall forgets them), then once more
+// stalled while the pool idles. A proxy between the real server and the real
+// database plays each. Meanwhile the real process answers every deposit 200
+// or, within its connect and statement timeouts, 503 with Retry-After, and a
+// click 503 with no redirect; it never hangs or drops a connection, and once
 // the database is back it answers 200 again. Every deposit sent again after a
 // 503 is then stored exactly once, with its amount.
 import assert from 'node:assert/strict';
@@ -38,7 +40,7 @@ after(async () => {
 
 const pgAvailable = await postgresAvailable();
 
-test('PostgreSQL down, then unreachable, under load: 503 within the connect timeout, 200 once it is back; every deposit stored once', {
+test('PostgreSQL down, unreachable, then stalled, under load: 503 within the timeouts, 200 once it is back; every deposit stored once', {
   skip: !pgAvailable && 'PostgreSQL unreachable',
 }, async (ctx) => {
   const schema = freshSchema();
