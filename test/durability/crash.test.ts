@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { tempDir } from '../helpers.js';
-import { freshSchema, postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
+import { postgresAvailable } from '../pg.js';
 import { exitWithin, killAll, type Server, startServer } from '../process/server.js';
 import {
   attempt,
   deposit,
   type Outcome,
+  postgresSchema,
   type StoredEvent,
   setUpTracker,
   storedEvents,
@@ -221,17 +221,8 @@ const pgAvailable = await postgresAvailable();
 test('PostgreSQL: kill -9 under load loses no recorded postback; constraints and indexes hold', {
   skip: !pgAvailable && 'PostgreSQL unreachable',
 }, async (ctx) => {
-  const schema = freshSchema();
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  cleanups.push(async () => {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  });
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  const url = new URL(TEST_DATABASE_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  await crashAndRecover(ctx, 'unused', { DATABASE_URL: url.toString() }, async () => {
+  const { schema, admin, url } = await postgresSchema(cleanups);
+  await crashAndRecover(ctx, 'unused', { DATABASE_URL: url().toString() }, async () => {
     const q = async <T>(sql: string) => (await admin.query(sql)).rows[0] as T;
     const s = `"${schema}"`;
     const totals = await q<{ n: string; micros: string }>(

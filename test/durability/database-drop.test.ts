@@ -6,10 +6,16 @@
 // with its amount, and every one answered 200 is there under the id it was told.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import pg from 'pg';
-import { freshSchema, postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
+import { postgresAvailable } from '../pg.js';
 import { killAll, startServer } from '../process/server.js';
-import { attempt, deposit, type Outcome, setUpTracker, storedEvents, sum } from './support.js';
+import {
+  attempt,
+  deposit,
+  type Outcome,
+  postgresSchema,
+  retryRefusedThenCheckStored,
+  setUpTracker,
+} from './support.js';
 
 const LEADS = 40;
 const CONCURRENCY = 32;
@@ -28,17 +34,9 @@ const pgAvailable = await postgresAvailable();
 test('PostgreSQL ending the connections under load: 200 or 503, never 500 nor a crash; after retries every deposit is stored once', {
   skip: !pgAvailable && 'PostgreSQL unreachable',
 }, async (ctx) => {
-  const schema = freshSchema();
+  const { schema, admin, url: schemaUrl } = await postgresSchema(cleanups);
   const application = `clickback-drop-${schema}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  cleanups.push(async () => {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  });
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  const url = new URL(TEST_DATABASE_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
+  const url = schemaUrl();
   // Only this server's connections are ended: other tests share the database.
   url.searchParams.set('application_name', application);
 
@@ -104,34 +102,15 @@ test('PostgreSQL ending the connections under load: 200 or 503, never 500 nor a 
   assert.ok(killed > 0, 'connections were ended while the load ran');
   assert.ok(counted.size >= 100, `the load got going (${counted.size} counted)`);
 
-  // The network retries what it was refused; a refused one that committed
-  // after all (its COMMIT done, the answer lost with the connection) is a duplicate.
-  for (const tid of refused) {
-    const d = sent.get(tid) as ReturnType<typeof deposit>;
-    const o = await attempt(`${server.base}${d.path}`);
-    assert.ok(
-      o.kind === 'answer' &&
-        o.status === 200 &&
-        (o.body.status === 'recorded' || o.body.status === 'duplicate'),
-      `${tid}: the retry is counted: ${JSON.stringify(o)}`,
-    );
-  }
-
-  const events = await storedEvents(server, tracker);
-  const stored = new Map<string, { id: string; micros: bigint }>();
-  for (const e of events) {
-    assert.ok(e.tid !== null && !stored.has(e.tid), `tid ${e.tid} stored once`);
-    stored.set(e.tid, e);
-  }
-  assert.equal(stored.size, sent.size, 'every deposit sent is stored, once');
-  for (const [tid, d] of sent) assert.equal(stored.get(tid)?.micros, d.micros, `${tid}: amount`);
-  for (const [tid, conversionId] of counted) {
-    assert.equal(stored.get(tid)?.id, conversionId, `${tid}: the answered conversionId`);
-  }
-  const micros = await admin.query<{ micros: string }>(
-    `SELECT coalesce(sum(amount_micros), 0)::text AS micros FROM "${schema}".conversions`,
-  );
-  assert.equal(BigInt(micros.rows[0]?.micros ?? '0'), sum([...sent.values()].map((d) => d.micros)));
+  await retryRefusedThenCheckStored({
+    server,
+    tracker,
+    admin,
+    schema,
+    sent,
+    refused,
+    answered: counted,
+  });
 
   const exit = await server.stop();
   assert.equal(exit.code, 0, `the server stopped cleanly\n${server.stderr()}`);

@@ -10,11 +10,17 @@
 // 503 is then stored exactly once, with its amount.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import pg from 'pg';
-import { freshSchema, postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
+import { postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
 import { PgProxy, type ProxyMode } from '../pg-proxy.js';
 import { call, killAll, startServer } from '../process/server.js';
-import { attempt, deposit, type Outcome, setUpTracker, storedEvents, sum } from './support.js';
+import {
+  attempt,
+  deposit,
+  type Outcome,
+  postgresSchema,
+  retryRefusedThenCheckStored,
+  setUpTracker,
+} from './support.js';
 
 const LEADS = 20;
 const CONCURRENCY = 8;
@@ -43,18 +49,10 @@ const pgAvailable = await postgresAvailable();
 test('PostgreSQL down, unreachable, then stalled, under load: 503 within the timeouts, 200 once it is back; every deposit stored once', {
   skip: !pgAvailable && 'PostgreSQL unreachable',
 }, async (ctx) => {
-  const schema = freshSchema();
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  cleanups.push(async () => {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  });
-  await admin.query(`CREATE SCHEMA "${schema}"`);
+  const { schema, admin, url: schemaUrl } = await postgresSchema(cleanups);
   const proxy = await PgProxy.start(TEST_DATABASE_URL);
   cleanups.push(() => proxy.close());
-  const url = new URL(proxy.url(TEST_DATABASE_URL));
-  url.searchParams.set('options', `-c search_path=${schema}`);
+  const url = schemaUrl(proxy.url(TEST_DATABASE_URL));
 
   const server = await startServer('unused', {
     LOG_LEVEL: 'warn',
@@ -125,6 +123,8 @@ test('PostgreSQL down, unreachable, then stalled, under load: 503 within the tim
   }
 
   const refused: string[] = [];
+  /** tid → the conversionId a 200 answered. */
+  const answered = new Map<string, string>();
   const unexpected: string[] = [];
   const slow: string[] = [];
   const byMode = { pass: 0, refuse: 0, blackhole: 0, stall: 0 };
@@ -138,6 +138,7 @@ test('PostgreSQL down, unreachable, then stalled, under load: 503 within the tim
     ) {
       // A first call can only be a duplicate if its COMMIT went through with
       // the answer lost; nothing here cuts a connection mid-commit but the switches.
+      answered.set(f.tid, String(o.body.conversionId));
     } else if (o.status === 503) {
       assert.equal(o.headers.get('retry-after'), '1', `${f.tid}: Retry-After`);
       assert.equal((o.body.error as { code?: string } | undefined)?.code, 'storage_unavailable');
@@ -203,27 +204,15 @@ test('PostgreSQL down, unreachable, then stalled, under load: 503 within the tim
     'the stalled connections are dropped, not handed out again',
   );
 
-  for (const tid of refused) {
-    const d = sent.get(tid) as ReturnType<typeof deposit>;
-    const o = await attempt(`${server.base}${d.path}`);
-    assert.ok(
-      o.kind === 'answer' &&
-        o.status === 200 &&
-        (o.body.status === 'recorded' || o.body.status === 'duplicate'),
-      `${tid}: the retry is counted: ${JSON.stringify(o)}`,
-    );
-  }
-  const stored = new Map<string, bigint>();
-  for (const e of await storedEvents(server, tracker)) {
-    assert.ok(e.tid !== null && !stored.has(e.tid), `tid ${e.tid} stored once`);
-    stored.set(e.tid, e.micros);
-  }
-  assert.equal(stored.size, sent.size, 'every deposit sent is stored, once');
-  for (const [tid, d] of sent) assert.equal(stored.get(tid), d.micros, `${tid}: amount`);
-  const micros = await admin.query<{ micros: string }>(
-    `SELECT coalesce(sum(amount_micros), 0)::text AS micros FROM "${schema}".conversions`,
-  );
-  assert.equal(BigInt(micros.rows[0]?.micros ?? '0'), sum([...sent.values()].map((d) => d.micros)));
+  await retryRefusedThenCheckStored({
+    server,
+    tracker,
+    admin,
+    schema,
+    sent,
+    refused,
+    answered,
+  });
 
   const exit = await server.stop();
   assert.equal(exit.code, 0, `the server stopped cleanly\n${server.stderr()}`);

@@ -1,9 +1,12 @@
 // Shared by the durability tests: a workspace with a 1Win postback and leads on
 // a running server, postbacks fired with known amounts and transaction ids, the
-// outcome of each request as the client saw it, and the server's memory.
+// outcome of each request as the client saw it, the server's memory, and a
+// PostgreSQL schema of the test's own.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { parseAmount } from '../../src/domain/money.js';
+import { freshSchema, TEST_DATABASE_URL } from '../pg.js';
 import { call, type Server } from '../process/server.js';
 
 export const PASSWORD = 'correct horse battery';
@@ -126,3 +129,68 @@ export const sum = (values: Iterable<bigint>) => {
   for (const v of values) total += v;
   return total;
 };
+
+/**
+ * A fresh PostgreSQL schema and an admin connection to inspect it; both go
+ * with `cleanups`. `url(base)` is `base` (by default the test database) with
+ * the schema as search path, for a server's DATABASE_URL.
+ */
+export async function postgresSchema(cleanups: Array<() => Promise<void> | void>) {
+  const schema = freshSchema();
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  cleanups.push(async () => {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  });
+  await admin.query(`CREATE SCHEMA "${schema}"`);
+  const url = (base = TEST_DATABASE_URL) => {
+    const u = new URL(base);
+    u.searchParams.set('options', `-c search_path=${schema}`);
+    return u;
+  };
+  return { schema, admin, url };
+}
+
+/**
+ * The network's side after a database outage: every deposit refused with 503
+ * is sent again and must be counted (`duplicate` when its COMMIT went through
+ * with the answer lost). Then every deposit sent is stored exactly once, with
+ * its amount and under the conversion id it was answered with (`answered`),
+ * and the schema's conversions sum to what was sent.
+ */
+export async function retryRefusedThenCheckStored(options: {
+  server: Server;
+  tracker: Tracker;
+  admin: pg.Client;
+  schema: string;
+  sent: Map<string, ReturnType<typeof deposit>>;
+  refused: string[];
+  answered: Map<string, string>;
+}): Promise<void> {
+  const { server, tracker, admin, schema, sent } = options;
+  for (const tid of options.refused) {
+    const d = sent.get(tid) as ReturnType<typeof deposit>;
+    const o = await attempt(`${server.base}${d.path}`);
+    assert.ok(
+      o.kind === 'answer' &&
+        o.status === 200 &&
+        (o.body.status === 'recorded' || o.body.status === 'duplicate'),
+      `${tid}: the retry is counted: ${JSON.stringify(o)}`,
+    );
+  }
+  const stored = new Map<string, StoredEvent>();
+  for (const e of await storedEvents(server, tracker)) {
+    assert.ok(e.tid !== null && !stored.has(e.tid), `tid ${e.tid} stored once`);
+    stored.set(e.tid, e);
+  }
+  assert.equal(stored.size, sent.size, 'every deposit sent is stored, once');
+  for (const [tid, d] of sent) assert.equal(stored.get(tid)?.micros, d.micros, `${tid}: amount`);
+  for (const [tid, conversionId] of options.answered) {
+    assert.equal(stored.get(tid)?.id, conversionId, `${tid}: the answered conversionId`);
+  }
+  const micros = await admin.query<{ micros: string }>(
+    `SELECT coalesce(sum(amount_micros), 0)::text AS micros FROM "${schema}".conversions`,
+  );
+  assert.equal(BigInt(micros.rows[0]?.micros ?? '0'), sum([...sent.values()].map((d) => d.micros)));
+}
