@@ -66,6 +66,27 @@ test("postgres: a node waiting longer than its statement timeout for another nod
   }
 });
 
+test("postgres: the pool's sessions end a transaction of ours left idle as long as the statement timeout (its locks then go with it)", {
+  skip: !available,
+}, async () => {
+  const schema = freshSchema();
+  const timed = await openPostgresStore({
+    url: TEST_DATABASE_URL,
+    poolSize: 1,
+    schema,
+    queryTimeoutMs: 1_500,
+  });
+  const plain = await openPostgresStore({ url: TEST_DATABASE_URL, poolSize: 1, schema });
+  try {
+    assert.equal(await timed.sessionSetting('idle_in_transaction_session_timeout'), '1500ms');
+    assert.equal(await plain.sessionSetting('idle_in_transaction_session_timeout'), '0');
+  } finally {
+    await plain.close();
+    await timed.dropSchema(schema);
+    await timed.close();
+  }
+});
+
 test('postgres: with the database unreachable, writes waiting for a group fail within the connect timeout, not one group after another', {
   skip: !available,
 }, async () => {

@@ -704,6 +704,12 @@ export class PostgresStore implements Store {
     return num((await this.one(this.pool, `SELECT count(*) AS n FROM ${table}`))?.n);
   }
 
+  /** For tests and tooling: a setting as the pool's sessions have it (SHOW). */
+  async sessionSetting(name: string): Promise<string> {
+    if (!/^[a-z_]+$/.test(name)) throw new Error(`invalid setting ${name}`);
+    return String((await this.one(this.pool, `SHOW ${name}`))?.[name]);
+  }
+
   /** For tests: drop a schema this store created. */
   async dropSchema(schema: string): Promise<void> {
     await this.run(this.pool, `DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
