@@ -3,9 +3,9 @@
 // otherwise autocannon from npm (bench/autocannon-load.ts, the same requests).
 // `--load=wrk` or `--load=autocannon` chooses one.
 import { fork, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { statTicks } from './proc-stat.js';
 
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
 
@@ -85,10 +85,8 @@ function toMs(value: string): number {
  */
 export function reapedChildrenCpuUs(): number | null {
   try {
-    // Fields after the command name: cutime and cstime are the 14th and 15th.
-    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
-    const ticks = Number(fields[13]) + Number(fields[14]);
-    // Clock ticks of 10 ms (USER_HZ is 100 on Linux).
+    const ticks = statTicks('/proc/self/stat', ['cutime', 'cstime']);
+    // Clock ticks of 10 ms.
     return Number.isFinite(ticks) ? ticks * 10_000 : null;
   } catch {
     return null;

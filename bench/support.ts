@@ -10,6 +10,7 @@ import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
 import { REBUILD_ROLLUPS_SQL } from '../src/store/sqlite/migrations.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../src/store/store.js';
+import { statTicks } from './proc-stat.js';
 
 /**
  * Where a scenario's data lives: a fresh SQLite file, or (DATABASE_URL=postgres://...)
@@ -273,9 +274,7 @@ export async function seedLeads(
 
 /** User and system CPU time in a /proc stat file, in clock ticks. */
 function ticks(file: string): number {
-  // Fields after the command name: utime and stime are the 12th and 13th.
-  const fields = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return Number(fields[11]) + Number(fields[12]);
+  return statTicks(file, ['utime', 'stime']);
 }
 
 /** CPU time so far of a process (all threads) and of its main thread, in clock ticks. */
