@@ -6,10 +6,13 @@
 // its table, so a ratio short of a target says whether the cost or the use of
 // the cores is what is missing.
 
+import type { ScenarioKind } from './targets.js';
+
 export interface ScenarioCpu {
+  kind: ScenarioKind;
   scenario: string;
   rps: number;
-  /** Against the bare server's requests/s; 1 for the bare server itself. */
+  /** Against the bare server's requests/s. */
   ratio: number | null;
   cpuUsPerRequest: number | null;
   loadCpuUsPerRequest: number | null;
@@ -37,7 +40,7 @@ export function cpuBudget(scenarios: ScenarioCpu[], cores: number): Budget[] {
     const totalUs = s.cpuUsPerRequest + s.loadCpuUsPerRequest + (s.databaseCpuUsPerRequest ?? 0);
     if (!(totalUs > 0)) continue;
     const ceilingRps = (cores * 1e6) / totalUs;
-    const isBaseline = s.ratio === 1;
+    const isBaseline = s.kind === 'baseline';
     // rps / ratio: the bare server's requests/s this scenario's ratio is taken against.
     const baselineRps = s.ratio ? s.rps / s.ratio : null;
     out.push({

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { cpuBudget, describeBudget, type ScenarioCpu } from '../../bench/cpu-budget.js';
 
 const scenario = (over: Partial<ScenarioCpu>): ScenarioCpu => ({
+  kind: 'postbacks',
   scenario: 's',
   rps: 20_000,
   ratio: 0.2,
@@ -29,12 +30,23 @@ test('the ceiling is all cores over the server, load generator and database CPU 
 
   const [four] = cpuBudget([scenario({})], 4);
   assert.equal(four?.ceilingRps, 80_000);
+
+  // A scenario as fast as the bare server is still a scenario.
+  const [even] = cpuBudget([scenario({ rps: 100_000, ratio: 1 })], 2);
+  assert.equal(even?.ceilingRatio, 0.4);
+  assert.equal(even?.measuredRatio, 1);
 });
 
 test('the bare server has no ratio of its own; a scenario without CPU figures is left out', () => {
   const budgets = cpuBudget(
     [
-      scenario({ scenario: 'baseline', ratio: 1, rps: 95_000, cpuUsPerRequest: 10 }),
+      scenario({
+        kind: 'baseline',
+        scenario: 'baseline',
+        ratio: 1,
+        rps: 95_000,
+        cpuUsPerRequest: 10,
+      }),
       scenario({ scenario: 'no server figure', cpuUsPerRequest: null }),
       scenario({ scenario: 'no generator figure', loadCpuUsPerRequest: null }),
     ],
