@@ -205,9 +205,7 @@ const isUniqueViolation = (error: unknown) => code(error) === '23505';
  */
 const MAX_BATCH = 32;
 /**
- * Groups committing at once; the writes that arrive meanwhile wait and form
- * the next, larger group. Each group costs PostgreSQL its BEGIN, statements,
- * trigger runs and COMMIT whatever its size. In alternated 6 s runs of the
+ * Groups committing at once (see GroupPacer). In alternated 6 s runs of the
  * postbacks scenario of npm run bench on two cores (PostgreSQL on the same
  * machine), groups of at most 16 and no limit averaged 6.7 writes a group
  * with up to 9 at once: 7,250-7,760 postbacks/s at 102-106 µs of PostgreSQL
@@ -217,11 +215,7 @@ const MAX_BATCH = 32;
  * or four spent more.
  */
 const MAX_GROUPS_IN_FLIGHT = 2;
-/**
- * Writes wait at most this long for a slot: then another group starts anyway,
- * so a group that hangs (the database unreachable, up to the connect or
- * statement timeout) does not hold up every write behind it.
- */
+/** The longest a write waits for a slot before another group starts anyway. */
 const GROUP_WAIT_MS = 20;
 
 interface FirstAttempt {
