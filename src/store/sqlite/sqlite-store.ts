@@ -59,7 +59,16 @@ export interface SqliteOptions {
   path: string;
   /** WAL checkpointing; the defaults suit production (tests shorten them). */
   checkpoint?: CheckpointOptions;
+  /**
+   * How long writes wait for the file's write lock while another process
+   * holds it, before they fail as unavailable (503). Default 5 s.
+   */
+  lockWaitMs?: number;
 }
+
+const LOCK_WAIT_MS = 5000;
+/** The waits between attempts at a write lock another process holds, in ms (then the last, repeated). */
+const LOCK_RETRY_MS = [1, 2, 5, 10, 20, 50, 100];
 
 export function openSqliteStore(options: SqliteOptions): SqliteStore {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -69,16 +78,25 @@ export function openSqliteStore(options: SqliteOptions): SqliteStore {
   // process (kill -9); only a power loss can take the last commits back.
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  // Opening waits for another process's migration or write like any tool;
+  // serving does not (see SqliteStore.flush).
+  db.pragma(`busy_timeout = ${LOCK_WAIT_MS}`);
   migrate(db);
-  if (options.path === ':memory:') return new SqliteStore(db, null, null);
+  db.pragma('busy_timeout = 0');
+  const lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
+  if (options.path === ':memory:') return new SqliteStore(db, null, null, lockWaitMs);
   // Checkpoints run in a worker thread, not inside a commit on this one.
   db.pragma('wal_autocheckpoint = 0');
   const checkpoint = options.checkpoint ?? CHECKPOINT_DEFAULTS;
   // When the log starts over, a file grown past this is cut back to it.
   const pageSize = Number(db.pragma('page_size', { simple: true }));
   db.pragma(`journal_size_limit = ${checkpoint.restartFrames * pageSize}`);
-  return new SqliteStore(db, new Checkpointer(options.path, checkpoint), new Reader(options.path));
+  return new SqliteStore(
+    db,
+    new Checkpointer(options.path, checkpoint),
+    new Reader(options.path),
+    lockWaitMs,
+  );
 }
 
 function migrate(db: Database.Database): void {
@@ -111,6 +129,12 @@ function id(value: string | undefined | null): number | null {
 
 function str(value: unknown): string | null {
   return value === null || value === undefined ? null : String(value);
+}
+
+/** SQLITE_BUSY and its extended codes: a lock another connection holds. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -223,15 +247,25 @@ export class SqliteStore implements Store {
   private readonly routesInBatch = new Map<number, CampaignRoutes>();
   private batchRunning = false;
   private outboxListener: (() => void) | null = null;
+  /** Set once a batch's transaction has begun: a failure before it means the lock was not had. */
+  private began = false;
+  /** While another process holds the write lock: since when, how many attempts, the next one. */
+  private lockBusySince: number | null = null;
+  private lockAttempts = 0;
+  private lockRetry: NodeJS.Timeout | null = null;
+  private closing = false;
 
   constructor(
     private readonly db: Database.Database,
     private readonly checkpointer: Checkpointer | null,
     /** Long reads, off this thread; null (an in-memory database): they run here. */
     private readonly reader: Reader | null,
+    /** How long a batch waits for a write lock another process holds. */
+    private readonly lockWaitMs: number,
   ) {
     this.rollups = new RollupBatch(db);
     this.runTogether = db.transaction((ops: PendingOp[]) => {
+      this.began = true;
       const results = ops.map((op): BatchResult => ({ ok: true, value: op.fn() }));
       this.rollups.write();
       return results;
@@ -242,8 +276,9 @@ export class SqliteStore implements Store {
       this.rollups.write();
       return value;
     });
-    this.runIsolated = db.transaction((ops: PendingOp[]) =>
-      ops.map((op): BatchResult => {
+    this.runIsolated = db.transaction((ops: PendingOp[]) => {
+      this.began = true;
+      return ops.map((op): BatchResult => {
         const queuedBefore = this.outboxWritten;
         const leadsBefore = this.leads.mark();
         try {
@@ -257,10 +292,11 @@ export class SqliteStore implements Store {
           this.outboxWritten = queuedBefore;
           this.leads.rollbackTo(leadsBefore);
           this.rollups.clear();
+          this.routesInBatch.clear();
           return { ok: false, error };
         }
-      }),
-    );
+      });
+    });
   }
 
   onOutbox(listener: () => void): void {
@@ -304,6 +340,10 @@ export class SqliteStore implements Store {
    * one transaction, and every caller is answered only after that transaction
    * commits. One commit for many writes is what makes a write per request
    * affordable. A write that throws fails alone (see flush).
+   *
+   * Every write goes through here, even a one-statement one: this is where a
+   * write lock held by another process is waited for without holding up the
+   * thread.
    */
   private batch<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -328,6 +368,7 @@ export class SqliteStore implements Store {
    * one twice (only the second time committed) is safe.
    */
   private readonly flush = (): void => {
+    this.lockRetry = null;
     const ops = this.pending;
     // close() may have flushed this batch already.
     if (ops.length === 0) return;
@@ -340,18 +381,23 @@ export class SqliteStore implements Store {
     this.pending = [];
     let results: BatchResult[];
     this.batchRunning = true;
+    this.began = false;
     try {
       results = this.runTogether.immediate(ops);
-    } catch {
-      this.outboxWritten = false;
-      this.leads.discard();
-      this.rollups.clear();
+    } catch (first) {
+      this.forgetBatch();
+      if (!this.began && isBusy(first)) {
+        this.waitForLock(ops, first);
+        return;
+      }
       try {
         results = this.runIsolated.immediate(ops);
       } catch (error) {
-        this.outboxWritten = false;
-        this.leads.discard();
-        this.rollups.clear();
+        this.forgetBatch();
+        if (!this.began && isBusy(error)) {
+          this.waitForLock(ops, error);
+          return;
+        }
         for (const op of ops) op.reject(error);
         return;
       }
@@ -359,6 +405,8 @@ export class SqliteStore implements Store {
       this.batchRunning = false;
       this.routesInBatch.clear();
     }
+    this.lockBusySince = null;
+    this.lockAttempts = 0;
     this.leads.commit();
     ops.forEach((op, i) => {
       const result = results[i];
@@ -368,8 +416,36 @@ export class SqliteStore implements Store {
     this.notifyOutbox();
   };
 
-  private tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+  /** What a rolled-back batch left in memory. */
+  private forgetBatch(): void {
+    this.outboxWritten = false;
+    this.leads.discard();
+    this.rollups.clear();
+    this.routesInBatch.clear();
+  }
+
+  /**
+   * Another process (an operator's sqlite3 shell, a second server on the same
+   * file) holds the write lock. SQLite's busy handler would sleep in BEGIN,
+   * and with it every request on this thread, reads included. Instead the
+   * batch goes back to the head of the queue and BEGIN is tried again in a
+   * few ms while the thread serves on; writes arriving meanwhile join it.
+   * After lockWaitMs it fails as unavailable (503), as a busy handler's
+   * timeout would have.
+   */
+  private waitForLock(ops: PendingOp[], error: unknown): void {
+    const now = Date.now();
+    this.lockBusySince ??= now;
+    this.pending = ops;
+    if (this.closing || now - this.lockBusySince >= this.lockWaitMs || !this.db.open) {
+      this.pending = [];
+      this.lockBusySince = null;
+      this.lockAttempts = 0;
+      for (const op of ops) op.reject(error);
+      return;
+    }
+    const wait = LOCK_RETRY_MS[Math.min(this.lockAttempts++, LOCK_RETRY_MS.length - 1)];
+    this.lockRetry = setTimeout(this.flush, wait);
   }
 
   async ping(): Promise<void> {
@@ -379,7 +455,15 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     // Stopping first: a batch never waits on a worker that is going away.
     const stopping = this.checkpointer?.stop();
-    if (this.pending.length > 0) this.flush();
+    if (this.pending.length > 0) {
+      // The last batch waits for the lock here, on the thread: nothing is
+      // served any more, and its callers are answered before the file closes.
+      if (this.lockRetry) clearTimeout(this.lockRetry);
+      this.closing = true;
+      const waited = this.lockBusySince === null ? 0 : Date.now() - this.lockBusySince;
+      this.db.pragma(`busy_timeout = ${Math.max(0, this.lockWaitMs - waited)}`);
+      this.flush();
+    }
     await stopping;
     await this.reader?.close();
     if (this.db.open) {
@@ -425,7 +509,7 @@ export class SqliteStore implements Store {
     at: number;
   }): Promise<Account | 'email_taken'> {
     try {
-      return this.tx(() => {
+      return await this.batch(() => {
         const ws = this.sql('INSERT INTO workspaces (name, created_at) VALUES (?, ?)').run(
           input.workspaceName,
           input.at,
@@ -464,9 +548,11 @@ export class SqliteStore implements Store {
     at: number;
     expiresAt: number;
   }): Promise<void> {
-    this.sql(
-      'INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
-    ).run(input.tokenHash, id(input.userId), id(input.workspaceId), input.at, input.expiresAt);
+    await this.batch(() =>
+      this.sql(
+        'INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(input.tokenHash, id(input.userId), id(input.workspaceId), input.at, input.expiresAt),
+    );
   }
 
   async findSession(tokenHash: string, now: number): Promise<Account | null> {
@@ -483,7 +569,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteSession(tokenHash: string): Promise<void> {
-    this.sql('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
+    await this.batch(() => this.sql('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash));
   }
 
   async createApiKey(input: {
@@ -494,18 +580,21 @@ export class SqliteStore implements Store {
     prefix: string;
     at: number;
   }): Promise<ApiKey> {
-    const r = this.sql(
-      `INSERT INTO api_keys (workspace_id, user_id, name, key_hash, prefix, created_at)
-       VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
-    ).get(
-      id(input.workspaceId),
-      id(input.userId),
-      input.name,
-      input.keyHash,
-      input.prefix,
-      input.at,
-    ) as Row;
-    return toApiKey(r);
+    return this.batch(() =>
+      toApiKey(
+        this.sql(
+          `INSERT INTO api_keys (workspace_id, user_id, name, key_hash, prefix, created_at)
+           VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
+        ).get(
+          id(input.workspaceId),
+          id(input.userId),
+          input.name,
+          input.keyHash,
+          input.prefix,
+          input.at,
+        ) as Row,
+      ),
+    );
   }
 
   async listApiKeys(workspaceId: string): Promise<ApiKey[]> {
@@ -516,9 +605,11 @@ export class SqliteStore implements Store {
   }
 
   async revokeApiKey(workspaceId: string, keyId: string, at: number): Promise<boolean> {
-    const result = this.sql(
-      'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND workspace_id = ? AND revoked_at IS NULL',
-    ).run(at, id(keyId), id(workspaceId));
+    const result = await this.batch(() =>
+      this.sql(
+        'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND workspace_id = ? AND revoked_at IS NULL',
+      ).run(at, id(keyId), id(workspaceId)),
+    );
     return result.changes === 1;
   }
 
@@ -531,7 +622,9 @@ export class SqliteStore implements Store {
     if (!r) return null;
     // Once a minute is precise enough and keeps reads from writing on every call.
     if (r.last_used_at === null || now - Number(r.last_used_at) > 60_000) {
-      this.sql('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(now, r.key_id);
+      await this.batch(() =>
+        this.sql('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(now, r.key_id),
+      );
     }
     return {
       user: { id: String(r.id), email: r.email as string },
@@ -547,25 +640,27 @@ export class SqliteStore implements Store {
     slug: () => string,
     at: number,
   ): Promise<Campaign> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const r = this.sql(
-          `INSERT INTO campaigns (workspace_id, slug, name, description, buyer, destination_url, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-        ).get(
-          id(workspaceId),
-          slug(),
-          input.name,
-          input.description,
-          input.buyer,
-          input.destinationUrl,
-          at,
-        ) as Row;
-        return toCampaign(r);
-      } catch (error) {
-        if (!isUniqueViolation(error) || attempt >= MAX_UNIQUE_RETRIES) throw error;
+    return this.batch(() => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const r = this.sql(
+            `INSERT INTO campaigns (workspace_id, slug, name, description, buyer, destination_url, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          ).get(
+            id(workspaceId),
+            slug(),
+            input.name,
+            input.description,
+            input.buyer,
+            input.destinationUrl,
+            at,
+          ) as Row;
+          return toCampaign(r);
+        } catch (error) {
+          if (!isUniqueViolation(error) || attempt >= MAX_UNIQUE_RETRIES) throw error;
+        }
       }
-    }
+    });
   }
 
   async listCampaigns(workspaceId: string): Promise<Campaign[]> {
@@ -587,26 +682,31 @@ export class SqliteStore implements Store {
     campaignId: string,
     patch: Partial<CampaignInput>,
   ): Promise<Campaign | null> {
-    const r = this.sql(
-      `UPDATE campaigns SET
-         name = coalesce(?, name), description = coalesce(?, description),
-         buyer = coalesce(?, buyer), destination_url = coalesce(?, destination_url)
-       WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING *`,
-    ).get(
-      patch.name ?? null,
-      patch.description ?? null,
-      patch.buyer ?? null,
-      patch.destinationUrl ?? null,
-      id(campaignId),
-      id(workspaceId),
-    ) as Row | undefined;
+    const r = await this.batch(
+      () =>
+        this.sql(
+          `UPDATE campaigns SET
+             name = coalesce(?, name), description = coalesce(?, description),
+             buyer = coalesce(?, buyer), destination_url = coalesce(?, destination_url)
+           WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING *`,
+        ).get(
+          patch.name ?? null,
+          patch.description ?? null,
+          patch.buyer ?? null,
+          patch.destinationUrl ?? null,
+          id(campaignId),
+          id(workspaceId),
+        ) as Row | undefined,
+    );
     return r ? toCampaign(r) : null;
   }
 
   async deleteCampaign(workspaceId: string, campaignId: string, at: number): Promise<boolean> {
-    const result = this.sql(
-      'UPDATE campaigns SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
-    ).run(at, id(campaignId), id(workspaceId));
+    const result = await this.batch(() =>
+      this.sql(
+        'UPDATE campaigns SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
+      ).run(at, id(campaignId), id(workspaceId)),
+    );
     return result.changes === 1;
   }
 
@@ -712,7 +812,7 @@ export class SqliteStore implements Store {
     clickid: string,
     bind: { externalId: string | null; username: string | null; at?: number },
   ): Promise<Lead | 'not_found' | 'bound_elsewhere'> {
-    const outcome = this.tx(() => {
+    return this.batch(() => {
       const r = this.sql('SELECT * FROM leads WHERE clickid = ? AND workspace_id = ?').get(
         clickid,
         id(workspaceId),
@@ -733,8 +833,6 @@ export class SqliteStore implements Store {
       }
       return toLead(updated);
     });
-    this.notifyOutbox();
-    return outcome;
   }
 
   async getLead(workspaceId: string, clickid: string): Promise<LeadDetail | null> {
@@ -839,21 +937,24 @@ export class SqliteStore implements Store {
     token: string,
     at: number,
   ): Promise<PostbackConfig> {
-    const r = this.sql(
-      `INSERT INTO postbacks (workspace_id, token, name, network, campaign_id, clickid_param, currency, macros, enabled, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-    ).get(
-      id(workspaceId),
-      token,
-      input.name,
-      input.network,
-      id(input.campaignId),
-      input.clickidParam,
-      input.currency,
-      JSON.stringify(input.macros),
-      input.enabled ? 1 : 0,
-      at,
-    ) as Row;
+    const r = await this.batch(
+      () =>
+        this.sql(
+          `INSERT INTO postbacks (workspace_id, token, name, network, campaign_id, clickid_param, currency, macros, enabled, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        ).get(
+          id(workspaceId),
+          token,
+          input.name,
+          input.network,
+          id(input.campaignId),
+          input.clickidParam,
+          input.currency,
+          JSON.stringify(input.macros),
+          input.enabled ? 1 : 0,
+          at,
+        ) as Row,
+    );
     return toPostback(r);
   }
 
@@ -879,27 +980,32 @@ export class SqliteStore implements Store {
     const current = await this.getPostback(workspaceId, postbackId);
     if (!current) return null;
     const next = { ...current, ...patch };
-    const r = this.sql(
-      `UPDATE postbacks SET name = ?, network = ?, campaign_id = ?, clickid_param = ?, currency = ?, macros = ?, enabled = ?
-       WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING *`,
-    ).get(
-      next.name,
-      next.network,
-      id(next.campaignId),
-      next.clickidParam,
-      next.currency,
-      JSON.stringify(next.macros),
-      next.enabled ? 1 : 0,
-      id(postbackId),
-      id(workspaceId),
-    ) as Row | undefined;
+    const r = await this.batch(
+      () =>
+        this.sql(
+          `UPDATE postbacks SET name = ?, network = ?, campaign_id = ?, clickid_param = ?, currency = ?, macros = ?, enabled = ?
+           WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING *`,
+        ).get(
+          next.name,
+          next.network,
+          id(next.campaignId),
+          next.clickidParam,
+          next.currency,
+          JSON.stringify(next.macros),
+          next.enabled ? 1 : 0,
+          id(postbackId),
+          id(workspaceId),
+        ) as Row | undefined,
+    );
     return r ? toPostback(r) : null;
   }
 
   async deletePostback(workspaceId: string, postbackId: string, at: number): Promise<boolean> {
-    const result = this.sql(
-      'UPDATE postbacks SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
-    ).run(at, id(postbackId), id(workspaceId));
+    const result = await this.batch(() =>
+      this.sql(
+        'UPDATE postbacks SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
+      ).run(at, id(postbackId), id(workspaceId)),
+    );
     return result.changes === 1;
   }
 
@@ -1247,6 +1353,8 @@ export class SqliteStore implements Store {
   }
 
   private writeRoutes(destinationId: number, campaignId: number, input: DestinationInput): void {
+    // Events later in the same batch read the routes as they are now.
+    this.routesInBatch.delete(campaignId);
     this.sql('DELETE FROM forward_routes WHERE campaign_id = ? AND destination_id = ?').run(
       campaignId,
       destinationId,
@@ -1264,7 +1372,7 @@ export class SqliteStore implements Store {
     input: DestinationInput,
     at: number,
   ): Promise<Destination> {
-    return this.tx(() => {
+    return this.batch(() => {
       const r = this.sql(
         `INSERT INTO destinations (workspace_id, campaign_id, kind, name, enabled, settings, secret, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
@@ -1306,7 +1414,7 @@ export class SqliteStore implements Store {
     input: DestinationInput,
     at: number,
   ): Promise<Destination | null> {
-    return this.tx(() => {
+    return this.batch(() => {
       const r = this.sql(
         `UPDATE destinations SET name = ?, enabled = ?, settings = ?, secret = ?, updated_at = ?
          WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING *`,
@@ -1330,12 +1438,13 @@ export class SqliteStore implements Store {
     destinationId: string,
     at: number,
   ): Promise<boolean> {
-    return this.tx(() => {
+    return this.batch(() => {
       const r = this.sql(
         `UPDATE destinations SET deleted_at = ?, enabled = 0
          WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING id, campaign_id`,
       ).get(at, id(destinationId), id(workspaceId)) as Row | undefined;
       if (!r) return false;
+      this.routesInBatch.delete(Number(r.campaign_id));
       this.sql('DELETE FROM forward_routes WHERE campaign_id = ? AND destination_id = ?').run(
         r.campaign_id,
         r.id,
@@ -1347,7 +1456,7 @@ export class SqliteStore implements Store {
   async claimDeliveries(input: ClaimInput): Promise<DeliveryJob[]> {
     // Reads only what it takes, however many rows wait: the destinations with
     // pending rows (one index step each), then each one's oldest due rows.
-    const claimed = this.tx(() => {
+    const claimed = await this.batch(() => {
       const busy = new Set(input.busy.map(Number));
       const destinations = this.sql(
         `WITH RECURSIVE pending(id) AS (
@@ -1517,7 +1626,7 @@ export class SqliteStore implements Store {
   }
 
   async releaseDeliveryLeases(): Promise<void> {
-    this.tx(() =>
+    await this.batch(() =>
       // Only pending rows hold leases (closing a row clears its lease).
       this.sql(
         "UPDATE outbox SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL",
@@ -1588,7 +1697,7 @@ export class SqliteStore implements Store {
     deliveryId: string,
     now: number,
   ): Promise<string | null> {
-    const outboxId = this.tx(() => {
+    return this.batch(() => {
       const d = this.sql('SELECT outbox_id FROM deliveries WHERE id = ? AND workspace_id = ?').get(
         id(deliveryId),
         id(workspaceId),
@@ -1602,8 +1711,6 @@ export class SqliteStore implements Store {
       this.outboxWritten = true;
       return String(d.outbox_id);
     });
-    this.notifyOutbox();
-    return outboxId;
   }
 
   async outboxCounts(workspaceId: string | null): Promise<Record<string, number>> {
