@@ -149,6 +149,73 @@ test('postgres: with the database unreachable, writes waiting for a group fail w
   }
 });
 
+test('postgres: a connection that goes silent mid-transaction is dropped, not asked to roll back: the write fails after one statement timeout and the next gets a new connection', {
+  skip: !available,
+}, async () => {
+  const schema = freshSchema();
+  const proxy = await PgProxy.start(TEST_DATABASE_URL);
+  // One connection, so a stalled one put back in the pool would be the next one used.
+  const store = await openPostgresStore({
+    url: proxy.url(TEST_DATABASE_URL),
+    poolSize: 1,
+    schema,
+    queryTimeoutMs: 300,
+  });
+  const log = (n: number) =>
+    store.appendPostbackLog(
+      {
+        postbackId: '1',
+        workspaceId: '1',
+        at: Date.now(),
+        method: 'GET',
+        url: `/api/postbacks/x/deposit?n=${n}`,
+        ip: null,
+        userAgent: null,
+        body: null,
+      },
+      {
+        httpStatus: 200,
+        status: 'unmatched',
+        error: null,
+        event: null,
+        clickid: null,
+        conversionId: null,
+      },
+    );
+  let n = 0;
+  const account = () =>
+    store.createAccount({
+      email: `silent-${++n}@example.com`,
+      passwordHash: 'x',
+      workspaceName: 'S',
+      at: 0,
+    });
+  try {
+    // Both kinds of transaction: a group commit (a log row) and one of its own (an account).
+    for (const write of [() => log(++n), account]) {
+      await write();
+      const connections = proxy.accepted;
+      await proxy.set('stall');
+      const started = performance.now();
+      await assert.rejects(write(), (error) => isStorageUnavailable(error));
+      const failedAfter = performance.now() - started;
+      // A ROLLBACK sent down the silent connection would wait out a second timeout.
+      assert.ok(failedAfter < 550, `the write failed after ${Math.round(failedAfter)} ms`);
+      await proxy.set('pass');
+      const again = performance.now();
+      await write();
+      const tookMs = performance.now() - again;
+      assert.equal(proxy.accepted, connections + 1, 'the silent connection was used again');
+      assert.ok(tookMs < 250, `the next write took ${Math.round(tookMs)} ms`);
+    }
+  } finally {
+    await proxy.set('pass');
+    await store.dropSchema(schema);
+    await store.close();
+    await proxy.close();
+  }
+});
+
 test('postgres: statistics rollups are backfilled by migration 5 and follow deletes and updates', {
   skip: !available,
 }, async () => {
