@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { newClickid } from '../../src/domain/random-id.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { isStorageUnavailable } from '../../src/store/unavailable.js';
@@ -167,6 +168,133 @@ test('sqlite: a stop while the lock stays held past the wait bound fails the wai
   }
 });
 
+test('sqlite: the lock taken between a failed group and its one-by-one rerun: the rerun waits for it too, and each write gets its own answer', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/rerun.db`;
+  const store = openSqliteStore({ path });
+  const other = new Database(path);
+  try {
+    const workspaceId = await workspace(store);
+    // Just before the rerun's BEGIN (once), another connection takes the lock for 50 ms.
+    const internals = store as unknown as {
+      runIsolated: { immediate(ops: unknown[]): unknown };
+    };
+    const rerun = internals.runIsolated;
+    let taken = 0;
+    internals.runIsolated = {
+      immediate(ops) {
+        if (taken++ === 0) {
+          other.exec('BEGIN IMMEDIATE');
+          setTimeout(() => other.exec('ROLLBACK'), 50);
+        }
+        return rerun.immediate(ops);
+      },
+    };
+    // One group: an account whose email is taken (it throws, so the group reruns) and a lead.
+    const [account, lead] = await Promise.all([
+      store.createAccount({
+        email: 'lock@example.com',
+        passwordHash: 'x',
+        workspaceName: 'L',
+        at: 0,
+      }),
+      newLead(store, workspaceId, 'beside'),
+    ]);
+    assert.equal(taken >= 1, true, 'the rerun was not reached');
+    assert.equal(account, 'email_taken');
+    assert.equal((await store.getLead(workspaceId, lead.clickid))?.externalId, 'beside');
+  } finally {
+    other.close();
+    await store.close();
+    dir.remove();
+  }
+});
+
+test('sqlite: a lock wait that ends in another failure (a full disk) leaves the next wait its whole bound', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/after-full.db`;
+  const store = openSqliteStore({ path, lockWaitMs: 400 });
+  const other = await lockHolder(path);
+  try {
+    const workspaceId = await workspace(store);
+    store.capPages(store.pageCount());
+    await other.hold(100);
+    // Waits for the lock, then fails for want of room.
+    await assert.rejects(
+      newLead(store, workspaceId, 'x'.repeat(200_000)),
+      (error: { code?: string }) => error.code === 'SQLITE_FULL',
+    );
+    store.capPages(1_073_741_823);
+    await sleep(450);
+    await other.hold(200);
+    const start = performance.now();
+    const lead = await newLead(store, workspaceId, 'after');
+    const waited = performance.now() - start;
+    assert.ok(
+      waited > 100,
+      `the write landed after ${waited.toFixed(0)} ms, before the lock was let go`,
+    );
+    assert.equal((await store.getLead(workspaceId, lead.clickid))?.externalId, 'after');
+  } finally {
+    await other.stop();
+    await store.close();
+    dir.remove();
+  }
+});
+
+test('sqlite: an API key is found at once while writes wait for the lock; noting its use waits with them', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/api-key.db`;
+  const store = openSqliteStore({ path });
+  const other = await lockHolder(path);
+  try {
+    const workspaceId = await workspace(store);
+    const account = await store.findLogin('lock@example.com');
+    await store.createApiKey({
+      workspaceId,
+      userId: account?.user.id ?? '',
+      name: 'k',
+      keyHash: 'hash',
+      prefix: 'p',
+      at: 0,
+    });
+    await other.hold();
+    const waiting = newLead(store, workspaceId, 'waiting');
+    await sleep(50);
+    const start = performance.now();
+    const found = await store.findApiKey('hash', 120_000);
+    const tookMs = performance.now() - start;
+    assert.equal(found?.workspace.id, workspaceId);
+    assert.ok(tookMs < 50, `finding the key took ${tookMs.toFixed(0)} ms`);
+    await other.release();
+    await waiting;
+    await newLead(store, workspaceId, 'after');
+    assert.equal((await store.listApiKeys(workspaceId))[0]?.lastUsedAt, 120_000);
+  } finally {
+    await other.stop();
+    await store.close();
+    dir.remove();
+  }
+});
+
+test('sqlite: a write made while the store stops, with the lock taken, fails as unavailable', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/late.db`;
+  const store = openSqliteStore({ path });
+  const other = await lockHolder(path);
+  try {
+    const workspaceId = await workspace(store);
+    await other.hold();
+    const closing = store.close();
+    const late = newLead(store, workspaceId, 'late');
+    await assert.rejects(late, (error) => isStorageUnavailable(error));
+    await closing;
+  } finally {
+    await other.stop();
+    dir.remove();
+  }
+});
+
 // The whole contract with the lock taken by another process around every call:
 // each call starts while the lock is held, and the lock is let go only after
 // the call has run up to its first real wait. With SQLite's busy handler off
@@ -177,6 +305,18 @@ storeContract('sqlite, every call made while another process holds the write loc
   const path = `${dir.path}/locked-calls.db`;
   const store = openSqliteStore({ path });
   const other = await lockHolder(path);
+  // A write that would run outside the queue only after the lock is let go is
+  // refused too: a statement that writes, taken outside a batch, throws.
+  const internals = store as unknown as {
+    sql(text: string, safeIntegers?: boolean): Database.Statement;
+    batchRunning: boolean;
+  };
+  const statement = internals.sql.bind(store);
+  internals.sql = (text, safeIntegers) => {
+    const prepared = statement(text, safeIntegers);
+    if (prepared.readonly || internals.batchRunning) return prepared;
+    throw new Error(`a write outside the batch queue: ${text}`);
+  };
   let calls = 0;
   // Calls made at once take turns at starting under the lock.
   let turn: Promise<unknown> = Promise.resolve();

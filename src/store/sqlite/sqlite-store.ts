@@ -372,6 +372,11 @@ export class SqliteStore implements Store {
     const ops = this.pending;
     // close() may have flushed this batch already.
     if (ops.length === 0) return;
+    if (!this.db.open) {
+      this.pending = [];
+      for (const op of ops) op.reject(new Error('the store is closed'));
+      return;
+    }
     if (this.checkpointer?.restartDue && this.db.open) {
       // Held until the log is all checkpointed, so this batch restarts it
       // (see Checkpointer). Writes arriving meanwhile join the batch.
@@ -390,6 +395,7 @@ export class SqliteStore implements Store {
         this.waitForLock(ops, first);
         return;
       }
+      this.began = false;
       try {
         results = this.runIsolated.immediate(ops);
       } catch (error) {
@@ -398,6 +404,8 @@ export class SqliteStore implements Store {
           this.waitForLock(ops, error);
           return;
         }
+        this.lockBusySince = null;
+        this.lockAttempts = 0;
         for (const op of ops) op.reject(error);
         return;
       }
@@ -437,7 +445,7 @@ export class SqliteStore implements Store {
     const now = Date.now();
     this.lockBusySince ??= now;
     this.pending = ops;
-    if (this.closing || now - this.lockBusySince >= this.lockWaitMs || !this.db.open) {
+    if (this.closing || now - this.lockBusySince >= this.lockWaitMs) {
       this.pending = [];
       this.lockBusySince = null;
       this.lockAttempts = 0;
@@ -455,11 +463,12 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     // Stopping first: a batch never waits on a worker that is going away.
     const stopping = this.checkpointer?.stop();
+    // From now on a batch that finds the lock taken fails instead of waiting.
+    this.closing = true;
     if (this.pending.length > 0) {
       // The last batch waits for the lock here, on the thread: nothing is
       // served any more, and its callers are answered before the file closes.
       if (this.lockRetry) clearTimeout(this.lockRetry);
-      this.closing = true;
       const waited = this.lockBusySince === null ? 0 : Date.now() - this.lockBusySince;
       this.db.pragma(`busy_timeout = ${Math.max(0, this.lockWaitMs - waited)}`);
       this.flush();
@@ -622,9 +631,12 @@ export class SqliteStore implements Store {
     if (!r) return null;
     // Once a minute is precise enough and keeps reads from writing on every call.
     if (r.last_used_at === null || now - Number(r.last_used_at) > 60_000) {
-      await this.batch(() =>
+      const noted = this.batch(() =>
         this.sql('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(now, r.key_id),
-      );
+      ).catch(() => {});
+      // Bookkeeping: a request is not held up by it while writes already wait
+      // for another process's lock, nor failed by it.
+      if (this.lockBusySince === null) await noted;
     }
     return {
       user: { id: String(r.id), email: r.email as string },
@@ -1261,8 +1273,8 @@ export class SqliteStore implements Store {
 
   /**
    * A campaign's routes: event → the destinations it reaches. Remembered
-   * while one batch runs; routes change only in their own transactions (tx),
-   * never while a batch runs.
+   * while one batch runs; a write of that batch that changes them forgets
+   * them (writeRoutes, deleteDestination), as does a rollback.
    */
   private routesOf(campaignId: number): CampaignRoutes {
     const known = this.batchRunning ? this.routesInBatch.get(campaignId) : undefined;
