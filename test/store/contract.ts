@@ -854,6 +854,21 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       }
     });
 
+    test('postback configurations: two changes made at once both keep their fields', async () => {
+      const ws = await workspace();
+      const p = await postback(ws);
+      await Promise.all([
+        s.updatePostback(ws, p.id, { name: 'renamed' }),
+        s.updatePostback(ws, p.id, { enabled: false }),
+        s.updatePostback(ws, p.id, { currency: 'EUR' }),
+      ]);
+      const now = await s.getPostback(ws, p.id);
+      assert.deepEqual(
+        { name: now?.name, enabled: now?.enabled, currency: now?.currency },
+        { name: 'renamed', enabled: false, currency: 'EUR' },
+      );
+    });
+
     test('postback configurations: token lookup sees deleted ones, lists do not', async () => {
       const ws = await workspace();
       const p = await postback(ws);

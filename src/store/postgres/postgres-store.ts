@@ -1225,26 +1225,33 @@ export class PostgresStore implements Store {
     postbackId: string,
     patch: Partial<PostbackInput>,
   ): Promise<PostbackConfig | null> {
-    const current = await this.getPostback(workspaceId, postbackId);
-    if (!current) return null;
-    const next = { ...current, ...patch };
-    const r = await this.one(
-      this.pool,
-      `UPDATE postbacks SET name = $1, network = $2, campaign_id = $3, clickid_param = $4, currency = $5, macros = $6, enabled = $7
-       WHERE id = $8 AND workspace_id = $9 AND deleted_at IS NULL RETURNING *`,
-      [
-        next.name,
-        next.network,
-        id(next.campaignId),
-        next.clickidParam,
-        next.currency,
-        JSON.stringify(next.macros),
-        next.enabled,
-        id(postbackId),
-        id(workspaceId),
-      ],
-    );
-    return r ? toPostback(r) : null;
+    // Read under a row lock and merged in the same transaction: two changes
+    // at once both keep their fields.
+    return this.tx(async (c) => {
+      const current = await this.one(
+        c,
+        'SELECT * FROM postbacks WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR UPDATE',
+        [id(postbackId), id(workspaceId)],
+      );
+      if (!current) return null;
+      const next = { ...toPostback(current), ...patch };
+      const r = (await this.one(
+        c,
+        `UPDATE postbacks SET name = $1, network = $2, campaign_id = $3, clickid_param = $4, currency = $5, macros = $6, enabled = $7
+         WHERE id = $8 RETURNING *`,
+        [
+          next.name,
+          next.network,
+          id(next.campaignId),
+          next.clickidParam,
+          next.currency,
+          JSON.stringify(next.macros),
+          next.enabled,
+          current.id,
+        ],
+      )) as Row;
+      return toPostback(r);
+    });
   }
 
   async deletePostback(workspaceId: string, postbackId: string, at: number): Promise<boolean> {

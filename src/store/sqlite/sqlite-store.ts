@@ -989,27 +989,29 @@ export class SqliteStore implements Store {
     postbackId: string,
     patch: Partial<PostbackInput>,
   ): Promise<PostbackConfig | null> {
-    const current = await this.getPostback(workspaceId, postbackId);
-    if (!current) return null;
-    const next = { ...current, ...patch };
-    const r = await this.batch(
-      () =>
-        this.sql(
-          `UPDATE postbacks SET name = ?, network = ?, campaign_id = ?, clickid_param = ?, currency = ?, macros = ?, enabled = ?
-           WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING *`,
-        ).get(
-          next.name,
-          next.network,
-          id(next.campaignId),
-          next.clickidParam,
-          next.currency,
-          JSON.stringify(next.macros),
-          next.enabled ? 1 : 0,
-          id(postbackId),
-          id(workspaceId),
-        ) as Row | undefined,
-    );
-    return r ? toPostback(r) : null;
+    // Read and merged in the write's own transaction: two changes at once
+    // (or queued behind another process's lock) both keep their fields.
+    return this.batch(() => {
+      const current = this.sql(
+        'SELECT * FROM postbacks WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
+      ).get(id(postbackId), id(workspaceId)) as Row | undefined;
+      if (!current) return null;
+      const next = { ...toPostback(current), ...patch };
+      const r = this.sql(
+        `UPDATE postbacks SET name = ?, network = ?, campaign_id = ?, clickid_param = ?, currency = ?, macros = ?, enabled = ?
+         WHERE id = ? RETURNING *`,
+      ).get(
+        next.name,
+        next.network,
+        id(next.campaignId),
+        next.clickidParam,
+        next.currency,
+        JSON.stringify(next.macros),
+        next.enabled ? 1 : 0,
+        current.id,
+      ) as Row;
+      return toPostback(r);
+    });
   }
 
   async deletePostback(workspaceId: string, postbackId: string, at: number): Promise<boolean> {
