@@ -11,7 +11,7 @@ import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite
 import { isStorageUnavailable } from '../../src/store/unavailable.js';
 import { tempDir } from '../helpers.js';
 import { storeContract } from './contract.js';
-import { lockHolder } from './lock-holder.js';
+import { type LockHolder, lockHolder } from './lock-holder.js';
 
 /** The longest the event loop went without turning, from now until stop(). */
 function loopLag(): { stop(): number } {
@@ -52,13 +52,37 @@ function newLead(store: SqliteStore, workspaceId: string, externalId: string) {
   });
 }
 
-test('sqlite: while another process holds the write lock, reads are served at once and writes wait for it, then land', async () => {
+interface LockedStore {
+  store: SqliteStore;
+  /** Another process on the same file. */
+  other: LockHolder;
+  path: string;
+  workspaceId: string;
+}
+
+/**
+ * A store on a file of its own with a workspace in it, and another process on
+ * that file; both gone after `fn`, whether or not it closed the store.
+ */
+async function withLockedStore(
+  options: { lockWaitMs?: number },
+  fn: (locked: LockedStore) => Promise<void>,
+): Promise<void> {
   const dir = tempDir();
-  const path = `${dir.path}/locked.db`;
-  const store = openSqliteStore({ path });
+  const path = `${dir.path}/store.db`;
+  const store = openSqliteStore({ path, ...options });
   const other = await lockHolder(path);
   try {
-    const workspaceId = await workspace(store);
+    await fn({ store, other, path, workspaceId: await workspace(store) });
+  } finally {
+    await other.stop();
+    await store.close();
+    dir.remove();
+  }
+}
+
+test('sqlite: while another process holds the write lock, reads are served at once and writes wait for it, then land', async () => {
+  await withLockedStore({}, async ({ store, other, workspaceId }) => {
     const before = await newLead(store, workspaceId, 'before');
     await other.hold();
     const lag = loopLag();
@@ -83,20 +107,11 @@ test('sqlite: while another process holds the write lock, reads are served at on
       const stored = await store.getLead(workspaceId, lead.clickid);
       assert.equal(stored?.externalId, `during-${i}`);
     }
-  } finally {
-    await other.stop();
-    await store.close();
-    dir.remove();
-  }
+  });
 });
 
 test('sqlite: a write lock held past the wait bound fails the waiting writes as unavailable (503), and the next writes land', async () => {
-  const dir = tempDir();
-  const path = `${dir.path}/held.db`;
-  const store = openSqliteStore({ path, lockWaitMs: 300 });
-  const other = await lockHolder(path);
-  try {
-    const workspaceId = await workspace(store);
+  await withLockedStore({ lockWaitMs: 300 }, async ({ store, other, workspaceId }) => {
     await other.hold();
     const lag = loopLag();
     const start = performance.now();
@@ -117,20 +132,11 @@ test('sqlite: a write lock held past the wait bound fails the waiting writes as 
     const lead = await newLead(store, workspaceId, 'after');
     assert.equal((await store.getLead(workspaceId, lead.clickid))?.externalId, 'after');
     assert.equal(store.countRows('leads'), 1, 'a write that was failed was committed');
-  } finally {
-    await other.stop();
-    await store.close();
-    dir.remove();
-  }
+  });
 });
 
 test('sqlite: a stop with writes waiting on the lock answers them before the file closes', async () => {
-  const dir = tempDir();
-  const path = `${dir.path}/stop.db`;
-  const store = openSqliteStore({ path });
-  const other = await lockHolder(path);
-  try {
-    const workspaceId = await workspace(store);
+  await withLockedStore({}, async ({ store, other, path, workspaceId }) => {
     // Let go by the other process itself while close() waits on this thread.
     await other.hold(300);
     const write = newLead(store, workspaceId, 'waiting');
@@ -140,19 +146,11 @@ test('sqlite: a stop with writes waiting on the lock answers them before the fil
     const again = openSqliteStore({ path });
     assert.equal((await again.getLead(workspaceId, lead.clickid))?.externalId, 'waiting');
     await again.close();
-  } finally {
-    await other.stop();
-    dir.remove();
-  }
+  });
 });
 
 test('sqlite: a stop while the lock stays held past the wait bound fails the waiting writes as unavailable, and returns', async () => {
-  const dir = tempDir();
-  const path = `${dir.path}/stop-held.db`;
-  const store = openSqliteStore({ path, lockWaitMs: 200 });
-  const other = await lockHolder(path);
-  try {
-    const workspaceId = await workspace(store);
+  await withLockedStore({ lockWaitMs: 200 }, async ({ store, other, workspaceId }) => {
     await other.hold(1500);
     const write = newLead(store, workspaceId, 'waiting');
     write.catch(() => {});
@@ -162,19 +160,13 @@ test('sqlite: a stop while the lock stays held past the wait bound fails the wai
     const closeMs = performance.now() - start;
     await assert.rejects(write, (error) => isStorageUnavailable(error));
     assert.ok(closeMs < 1000, `the stop took ${closeMs.toFixed(0)} ms`);
-  } finally {
-    await other.stop();
-    dir.remove();
-  }
+  });
 });
 
 test('sqlite: the lock taken between a failed group and its one-by-one rerun: the rerun waits for it too, and each write gets its own answer', async () => {
-  const dir = tempDir();
-  const path = `${dir.path}/rerun.db`;
-  const store = openSqliteStore({ path });
-  const other = new Database(path);
-  try {
-    const workspaceId = await workspace(store);
+  await withLockedStore({}, async ({ store, path, workspaceId }) => {
+    // A connection of this process, so the lock is taken at an exact point.
+    const other = new Database(path);
     // Just before the rerun's BEGIN (once), another connection takes the lock for 50 ms.
     const internals = store as unknown as {
       runIsolated: { immediate(ops: unknown[]): unknown };
@@ -203,20 +195,12 @@ test('sqlite: the lock taken between a failed group and its one-by-one rerun: th
     assert.equal(taken >= 1, true, 'the rerun was not reached');
     assert.equal(account, 'email_taken');
     assert.equal((await store.getLead(workspaceId, lead.clickid))?.externalId, 'beside');
-  } finally {
     other.close();
-    await store.close();
-    dir.remove();
-  }
+  });
 });
 
 test('sqlite: a lock wait that ends in another failure (a full disk) leaves the next wait its whole bound', async () => {
-  const dir = tempDir();
-  const path = `${dir.path}/after-full.db`;
-  const store = openSqliteStore({ path, lockWaitMs: 400 });
-  const other = await lockHolder(path);
-  try {
-    const workspaceId = await workspace(store);
+  await withLockedStore({ lockWaitMs: 400 }, async ({ store, other, workspaceId }) => {
     store.capPages(store.pageCount());
     await other.hold(100);
     // Waits for the lock, then fails for want of room.
@@ -235,20 +219,11 @@ test('sqlite: a lock wait that ends in another failure (a full disk) leaves the 
       `the write landed after ${waited.toFixed(0)} ms, before the lock was let go`,
     );
     assert.equal((await store.getLead(workspaceId, lead.clickid))?.externalId, 'after');
-  } finally {
-    await other.stop();
-    await store.close();
-    dir.remove();
-  }
+  });
 });
 
 test('sqlite: an API key is found at once while writes wait for the lock; noting its use waits with them', async () => {
-  const dir = tempDir();
-  const path = `${dir.path}/api-key.db`;
-  const store = openSqliteStore({ path });
-  const other = await lockHolder(path);
-  try {
-    const workspaceId = await workspace(store);
+  await withLockedStore({}, async ({ store, other, workspaceId }) => {
     const account = await store.findLogin('lock@example.com');
     await store.createApiKey({
       workspaceId,
@@ -270,29 +245,17 @@ test('sqlite: an API key is found at once while writes wait for the lock; noting
     await waiting;
     await newLead(store, workspaceId, 'after');
     assert.equal((await store.listApiKeys(workspaceId))[0]?.lastUsedAt, 120_000);
-  } finally {
-    await other.stop();
-    await store.close();
-    dir.remove();
-  }
+  });
 });
 
 test('sqlite: a write made while the store stops, with the lock taken, fails as unavailable', async () => {
-  const dir = tempDir();
-  const path = `${dir.path}/late.db`;
-  const store = openSqliteStore({ path });
-  const other = await lockHolder(path);
-  try {
-    const workspaceId = await workspace(store);
+  await withLockedStore({}, async ({ store, other, workspaceId }) => {
     await other.hold();
     const closing = store.close();
     const late = newLead(store, workspaceId, 'late');
     await assert.rejects(late, (error) => isStorageUnavailable(error));
     await closing;
-  } finally {
-    await other.stop();
-    dir.remove();
-  }
+  });
 });
 
 // The whole contract with the lock taken by another process around every call:
@@ -348,27 +311,6 @@ storeContract('sqlite, every call made while another process holds the write loc
     async dispose() {
       await other.stop();
       assert.ok(calls > 100, `only ${calls} calls were made under the lock`);
-      assert.equal(store.integrityCheck(), 'ok');
-      await store.close();
-      dir.remove();
-    },
-  };
-});
-
-// The whole contract again while another process takes the lock a quarter of
-// the time: with SQLite's busy handler off on the store's connection, a write
-// that went around the batch queue would fail with SQLITE_BUSY here.
-storeContract('sqlite, with another process taking the write lock over and over', async () => {
-  const dir = tempDir();
-  const path = `${dir.path}/contended.db`;
-  const store = openSqliteStore({ path });
-  const other = await lockHolder(path);
-  await other.contend(4, 12);
-  return {
-    store,
-    async dispose() {
-      const taken = await other.stop();
-      assert.ok(taken > 20, `the other process took the lock only ${taken} times`);
       assert.equal(store.integrityCheck(), 'ok');
       await store.close();
       dir.remove();
