@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { newClickid } from '../../src/domain/random-id.js';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
+import type { Store } from '../../src/store/store.js';
 import { isStorageUnavailable } from '../../src/store/unavailable.js';
 import { freshSchema, openTestPostgres, postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
 import { PgProxy } from '../pg-proxy.js';
@@ -87,6 +88,30 @@ test("postgres: the pool's sessions end a transaction of ours left idle as long 
   }
 });
 
+/** One group-committed write that needs no other rows: an unmatched call's log row. */
+function logRow(store: Store, n: number): Promise<void> {
+  return store.appendPostbackLog(
+    {
+      postbackId: '1',
+      workspaceId: '1',
+      at: Date.now(),
+      method: 'GET',
+      url: `/api/postbacks/x/deposit?n=${n}`,
+      ip: null,
+      userAgent: null,
+      body: null,
+    },
+    {
+      httpStatus: 200,
+      status: 'unmatched',
+      error: null,
+      event: null,
+      clickid: null,
+      conversionId: null,
+    },
+  );
+}
+
 test('postgres: with the database unreachable, writes waiting for a group fail within the connect timeout, not one group after another', {
   skip: !available,
 }, async () => {
@@ -104,34 +129,13 @@ test('postgres: with the database unreachable, writes waiting for a group fail w
     const started = performance.now();
     const settled = await Promise.all(
       Array.from({ length: 256 }, (_, i) =>
-        store
-          .appendPostbackLog(
-            {
-              postbackId: '1',
-              workspaceId: '1',
-              at: Date.now(),
-              method: 'GET',
-              url: `/api/postbacks/x/deposit?n=${i}`,
-              ip: null,
-              userAgent: null,
-              body: null,
-            },
-            {
-              httpStatus: 200,
-              status: 'unmatched',
-              error: null,
-              event: null,
-              clickid: null,
-              conversionId: null,
-            },
-          )
-          .then(
-            () => ({ ok: true, ms: performance.now() - started }),
-            (error: unknown) => {
-              assert.ok(isStorageUnavailable(error), String(error));
-              return { ok: false, ms: performance.now() - started };
-            },
-          ),
+        logRow(store, i).then(
+          () => ({ ok: true, ms: performance.now() - started }),
+          (error: unknown) => {
+            assert.ok(isStorageUnavailable(error), String(error));
+            return { ok: false, ms: performance.now() - started };
+          },
+        ),
       ),
     );
     assert.ok(
@@ -161,27 +165,7 @@ test('postgres: a connection that goes silent mid-transaction is dropped, not as
     schema,
     queryTimeoutMs: 300,
   });
-  const log = (n: number) =>
-    store.appendPostbackLog(
-      {
-        postbackId: '1',
-        workspaceId: '1',
-        at: Date.now(),
-        method: 'GET',
-        url: `/api/postbacks/x/deposit?n=${n}`,
-        ip: null,
-        userAgent: null,
-        body: null,
-      },
-      {
-        httpStatus: 200,
-        status: 'unmatched',
-        error: null,
-        event: null,
-        clickid: null,
-        conversionId: null,
-      },
-    );
+  const log = (n: number) => logRow(store, n);
   let n = 0;
   const account = () =>
     store.createAccount({
