@@ -384,14 +384,15 @@ export class SqliteStore implements Store {
       return;
     }
     this.pending = [];
-    let results: BatchResult[];
+    let results: BatchResult[] | null = null;
+    let failure: unknown;
     this.batchRunning = true;
     this.began = false;
     try {
       results = this.runTogether.immediate(ops);
     } catch (first) {
       this.forgetBatch();
-      if (!this.began && isBusy(first)) {
+      if (this.lockNotHad(first)) {
         this.waitForLock(ops, first);
         return;
       }
@@ -400,21 +401,23 @@ export class SqliteStore implements Store {
         results = this.runIsolated.immediate(ops);
       } catch (error) {
         this.forgetBatch();
-        if (!this.began && isBusy(error)) {
+        if (this.lockNotHad(error)) {
           this.waitForLock(ops, error);
           return;
         }
-        this.lockBusySince = null;
-        this.lockAttempts = 0;
-        for (const op of ops) op.reject(error);
-        return;
+        failure = error;
       }
     } finally {
       this.batchRunning = false;
       this.routesInBatch.clear();
     }
+    // The batch had the lock: any wait for it is over.
     this.lockBusySince = null;
     this.lockAttempts = 0;
+    if (results === null) {
+      for (const op of ops) op.reject(failure);
+      return;
+    }
     this.leads.commit();
     ops.forEach((op, i) => {
       const result = results[i];
@@ -423,6 +426,11 @@ export class SqliteStore implements Store {
     });
     this.notifyOutbox();
   };
+
+  /** The batch failed in BEGIN because another connection holds the write lock. */
+  private lockNotHad(error: unknown): boolean {
+    return !this.began && isBusy(error);
+  }
 
   /** What a rolled-back batch left in memory. */
   private forgetBatch(): void {
@@ -444,14 +452,14 @@ export class SqliteStore implements Store {
   private waitForLock(ops: PendingOp[], error: unknown): void {
     const now = Date.now();
     this.lockBusySince ??= now;
-    this.pending = ops;
     if (this.closing || now - this.lockBusySince >= this.lockWaitMs) {
-      this.pending = [];
       this.lockBusySince = null;
       this.lockAttempts = 0;
       for (const op of ops) op.reject(error);
       return;
     }
+    // No write can have been queued meanwhile: flush runs without yielding.
+    this.pending = ops;
     const wait = LOCK_RETRY_MS[Math.min(this.lockAttempts++, LOCK_RETRY_MS.length - 1)];
     this.lockRetry = setTimeout(this.flush, wait);
   }
