@@ -259,6 +259,8 @@ export interface Destination {
   createdAt: number;
   updatedAt: number;
   deleted: boolean;
+  /** Counts the changes made to it; updateDestination's ifRevision checks it. */
+  revision: number;
 }
 
 export interface DestinationInput {
@@ -455,12 +457,24 @@ export interface Store {
   ): Promise<Destination>;
   listDestinations(workspaceId: string, campaignId: string): Promise<Destination[]>;
   getDestination(workspaceId: string, id: string): Promise<Destination | null>;
+  /**
+   * Replaces its settings. With ifRevision, only if no other change has been
+   * made since it was read at that revision: otherwise 'stale', and nothing
+   * is written.
+   */
   updateDestination(
     workspaceId: string,
     id: string,
     input: DestinationInput,
     at: number,
   ): Promise<Destination | null>;
+  updateDestination(
+    workspaceId: string,
+    id: string,
+    input: DestinationInput,
+    at: number,
+    ifRevision: number,
+  ): Promise<Destination | null | 'stale'>;
   deleteDestination(workspaceId: string, id: string, at: number): Promise<boolean>;
 
   /**

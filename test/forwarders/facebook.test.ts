@@ -42,6 +42,7 @@ function job(patch: Partial<DeliveryJob> = {}): DeliveryJob {
       createdAt: NOW,
       updatedAt: NOW,
       deleted: false,
+      revision: 0,
     },
     subject: 'conversion',
     subjectId: '42',

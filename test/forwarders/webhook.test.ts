@@ -35,6 +35,7 @@ function job(patch: Partial<DeliveryJob> = {}): DeliveryJob {
       createdAt: AT,
       updatedAt: AT,
       deleted: false,
+      revision: 0,
     },
     subject: 'conversion',
     subjectId: '42',

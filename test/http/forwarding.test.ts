@@ -814,3 +814,68 @@ test('Facebook events go out in batches of 100; an expired one is left out of it
     /\(event \d+ of \d+ in this request\)$/,
   );
 });
+
+test('changes to one source or auto action made at once all keep their fields', async () => {
+  const s = await setup();
+  const source = await addFacebook(s);
+  const path = `/api/v1/campaigns/${s.campaign.id}/sources/${source.id}`;
+  const changes: Json[] = [
+    { name: 'Renamed' },
+    { enabled: false },
+    { pixelId: '999000111' },
+    { testEventCode: 'TEST777' },
+    { mapping: { deposit: 'Purchase' } },
+  ];
+  const answers = await Promise.all(changes.map((c) => api(t.app, s.auth, 'PATCH', path, c)));
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    changes.map(() => 200),
+  );
+  const now = (await api<Json>(t.app, s.auth, 'GET', path)).body;
+  assert.deepEqual(
+    {
+      name: now.name,
+      enabled: now.enabled,
+      pixelId: now.pixelId,
+      testEventCode: now.testEventCode,
+      mapping: now.mapping,
+    },
+    {
+      name: 'Renamed',
+      enabled: false,
+      pixelId: '999000111',
+      testEventCode: 'TEST777',
+      mapping: { deposit: 'Purchase' },
+    },
+  );
+
+  const action = await api<{ id: string }>(
+    t.app,
+    s.auth,
+    'POST',
+    `/api/v1/campaigns/${s.campaign.id}/auto-actions`,
+    { event: 'registration', url: `${bot.url}/hook` },
+  );
+  assert.equal(action.status, 201);
+  const actionPath = `/api/v1/campaigns/${s.campaign.id}/auto-actions/${action.body.id}`;
+  const actionChanges: Json[] = [
+    { event: 'first_deposit' },
+    { enabled: false },
+    { payload: { text: 'paid' } },
+  ];
+  const actionAnswers = await Promise.all(
+    actionChanges.map((c) => api(t.app, s.auth, 'PATCH', actionPath, c)),
+  );
+  assert.deepEqual(
+    actionAnswers.map((a) => a.status),
+    actionChanges.map(() => 200),
+  );
+  const after = (
+    await api<Json>(t.app, s.auth, 'GET', `/api/v1/campaigns/${s.campaign.id}/auto-actions`)
+  ).body.items as Json[];
+  const changed = after.find((a) => a.id === action.body.id);
+  assert.deepEqual(
+    { event: changed?.event, enabled: changed?.enabled, payload: changed?.payload },
+    { event: 'first_deposit', enabled: false, payload: { text: 'paid' } },
+  );
+});

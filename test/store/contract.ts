@@ -1036,6 +1036,35 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal(await s.getDestination(ws, 'nope'), null);
       });
 
+      test('destinations: a change made against a revision another change has passed is refused', async () => {
+        const ws = await workspace();
+        const c = await campaign(ws);
+        const d = await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        assert.equal(d.revision, 0);
+        const [first, second] = await Promise.all([
+          s.updateDestination(ws, d.id, destination('first', hook()), T0 + 1, d.revision),
+          s.updateDestination(ws, d.id, destination('second', hook()), T0 + 2, d.revision),
+        ]);
+        assert.equal(first !== 'stale' && first?.revision, 1);
+        assert.equal(second, 'stale');
+        assert.equal((await s.getDestination(ws, d.id))?.name, 'first');
+        const third = await s.updateDestination(ws, d.id, destination('third', hook()), T0 + 3, 1);
+        assert.equal(third !== 'stale' && third?.name, 'third');
+        // Without a revision it writes whatever is there.
+        const plain = await s.updateDestination(ws, d.id, destination('plain', hook()), T0 + 4);
+        assert.equal(plain?.revision, 3);
+        // Another workspace's, or a deleted one, is not found rather than stale.
+        assert.equal(
+          await s.updateDestination(await workspace(), d.id, destination('x', hook()), T0 + 5, 3),
+          null,
+        );
+        assert.equal(await s.deleteDestination(ws, d.id, T0 + 6), true);
+        assert.equal(
+          await s.updateDestination(ws, d.id, destination('x', hook()), T0 + 7, 3),
+          null,
+        );
+      });
+
       test('a recorded conversion is queued once per routed destination, with what a forwarder needs', async () => {
         await take();
         const ws = await workspace();

@@ -451,4 +451,14 @@ CREATE INDEX outbox_pending ON outbox(destination_id, next_at, id) WHERE status 
 DROP INDEX outbox_due;
 `,
   },
+  {
+    version: 9,
+    name: 'destination revisions',
+    // A change to a source is merged into the row it read, with awaits in
+    // between (secrets sealed, a webhook's host resolved); the revision lets
+    // the write refuse a row that changed meanwhile, so the merge runs again.
+    sql: `
+ALTER TABLE destinations ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
+`,
+  },
 ];

@@ -489,6 +489,7 @@ function toDestination(r: Row): Destination {
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
     deleted: r.deleted_at !== null,
+    revision: num(r.revision),
   };
 }
 
@@ -1716,17 +1717,34 @@ export class PostgresStore implements Store {
     return r ? toDestination(r) : null;
   }
 
+  updateDestination(
+    workspaceId: string,
+    destinationId: string,
+    input: DestinationInput,
+    at: number,
+  ): Promise<Destination | null>;
+  updateDestination(
+    workspaceId: string,
+    destinationId: string,
+    input: DestinationInput,
+    at: number,
+    ifRevision: number,
+  ): Promise<Destination | null | 'stale'>;
   async updateDestination(
     workspaceId: string,
     destinationId: string,
     input: DestinationInput,
     at: number,
-  ): Promise<Destination | null> {
+    ifRevision?: number,
+  ): Promise<Destination | null | 'stale'> {
     return this.tx(async (c) => {
       const r = await this.one(
         c,
-        `UPDATE destinations SET name = $1, enabled = $2, settings = $3, secret = $4, updated_at = $5
-         WHERE id = $6 AND workspace_id = $7 AND deleted_at IS NULL RETURNING *`,
+        `UPDATE destinations
+         SET name = $1, enabled = $2, settings = $3, secret = $4, updated_at = $5, revision = revision + 1
+         WHERE id = $6 AND workspace_id = $7 AND deleted_at IS NULL
+           AND ($8::bigint IS NULL OR revision = $8)
+         RETURNING *`,
         [
           input.name,
           input.enabled,
@@ -1735,9 +1753,20 @@ export class PostgresStore implements Store {
           at,
           id(destinationId),
           id(workspaceId),
+          ifRevision ?? null,
         ],
       );
-      if (!r) return null;
+      if (!r) {
+        if (ifRevision === undefined) return null;
+        // Under READ COMMITTED the UPDATE waited for a concurrent change and
+        // then saw its revision; a row still there was changed meanwhile.
+        const exists = await this.one(
+          c,
+          'SELECT 1 FROM destinations WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL',
+          [id(destinationId), id(workspaceId)],
+        );
+        return exists ? 'stale' : null;
+      }
       await this.writeRoutes(c, r.id, r.campaign_id, input);
       return toDestination(r);
     });
@@ -1815,6 +1844,7 @@ export class PostgresStore implements Store {
          d.id AS d_id, d.workspace_id AS d_workspace_id, d.campaign_id AS d_campaign_id, d.name AS d_name,
          d.enabled AS d_enabled, d.settings AS d_settings, d.secret AS d_secret,
          d.created_at AS d_created_at, d.updated_at AS d_updated_at, d.deleted_at AS d_deleted_at,
+         d.revision AS d_revision,
          l.clickid, l.external_id, l.username, l.params AS lead_params, l.created_at AS lead_created_at,
          k.id AS click_row, k.at AS click_at, k.ip, k.user_agent, k.referrer, k.params AS click_params,
          v.amount_micros, v.currency, v.tid
@@ -1856,6 +1886,7 @@ export class PostgresStore implements Store {
           created_at: r.d_created_at,
           updated_at: r.d_updated_at,
           deleted_at: r.d_deleted_at,
+          revision: r.d_revision,
         }),
         subject: r.subject as Subject,
         subjectId: String(r.subject_id),

@@ -215,6 +215,7 @@ function toDestination(r: Row): Destination {
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
     deleted: r.deleted_at !== null,
+    revision: Number(r.revision),
   };
 }
 
@@ -1430,16 +1431,32 @@ export class SqliteStore implements Store {
     return r ? toDestination(r) : null;
   }
 
+  updateDestination(
+    workspaceId: string,
+    destinationId: string,
+    input: DestinationInput,
+    at: number,
+  ): Promise<Destination | null>;
+  updateDestination(
+    workspaceId: string,
+    destinationId: string,
+    input: DestinationInput,
+    at: number,
+    ifRevision: number,
+  ): Promise<Destination | null | 'stale'>;
   async updateDestination(
     workspaceId: string,
     destinationId: string,
     input: DestinationInput,
     at: number,
-  ): Promise<Destination | null> {
+    ifRevision?: number,
+  ): Promise<Destination | null | 'stale'> {
     return this.batch(() => {
       const r = this.sql(
-        `UPDATE destinations SET name = ?, enabled = ?, settings = ?, secret = ?, updated_at = ?
-         WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING *`,
+        `UPDATE destinations
+         SET name = ?, enabled = ?, settings = ?, secret = ?, updated_at = ?, revision = revision + 1
+         WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL AND (? IS NULL OR revision = ?)
+         RETURNING *`,
       ).get(
         input.name,
         input.enabled ? 1 : 0,
@@ -1448,8 +1465,16 @@ export class SqliteStore implements Store {
         at,
         id(destinationId),
         id(workspaceId),
+        ifRevision ?? null,
+        ifRevision ?? null,
       ) as Row | undefined;
-      if (!r) return null;
+      if (!r) {
+        if (ifRevision === undefined) return null;
+        const exists = this.sql(
+          'SELECT 1 FROM destinations WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
+        ).get(id(destinationId), id(workspaceId));
+        return exists ? 'stale' : null;
+      }
       this.writeRoutes(Number(r.id), Number(r.campaign_id), input);
       return toDestination(r);
     });

@@ -9,6 +9,7 @@ import {
 import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
 import { type App, Type } from '../../../http/json-schema.js';
+import { changeDestination } from './change-destination.js';
 import { presentAutoAction } from './present.js';
 import { HttpUrl } from './schemas.js';
 import { checkDestinationUrl } from './sources.js';
@@ -141,28 +142,31 @@ export async function autoActionRoutes(app: App): Promise<void> {
       const ws = account(request).workspace.id;
       const { id, actionId } = request.params;
       const body = request.body;
-      const { destination, action } = await actionOf(ws, id, actionId);
       checkPayload(body.payload);
-      const url = body.url?.trim() ?? action.url;
-      if (body.url !== undefined) await checkDestinationUrl(url, config.allowPrivateWebhooks);
-      const event = body.event ?? action.event;
-      const settings: DestinationSettings = {
-        kind: 'auto_action',
-        autoAction: { event, url, payload: body.payload ?? action.payload },
-      };
-      const updated = await store.updateDestination(
-        ws,
-        actionId,
-        {
-          name: `${event} → ${new URL(url).host}`,
-          enabled: body.enabled ?? destination.enabled,
-          settings,
-          secret: null,
-          routes: routeEvents(settings),
+      const updated = await changeDestination(
+        store,
+        'auto action',
+        async () => (await actionOf(ws, id, actionId)).destination,
+        async (current) => {
+          if (current.settings.kind !== 'auto_action') throw notFound('auto action');
+          const action = current.settings.autoAction;
+          const url = body.url?.trim() ?? action.url;
+          if (body.url !== undefined) await checkDestinationUrl(url, config.allowPrivateWebhooks);
+          const event = body.event ?? action.event;
+          const settings: DestinationSettings = {
+            kind: 'auto_action',
+            autoAction: { event, url, payload: body.payload ?? action.payload },
+          };
+          return {
+            name: `${event} → ${new URL(url).host}`,
+            enabled: body.enabled ?? current.enabled,
+            settings,
+            secret: null,
+            routes: routeEvents(settings),
+          };
         },
-        now(),
+        now,
       );
-      if (!updated) throw notFound('auto action');
       return presentAutoAction(updated);
     },
   );

@@ -13,6 +13,7 @@ import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
 import { type App, type Static, Type } from '../../../http/json-schema.js';
 import type { Destination } from '../../../store/store.js';
+import { changeDestination } from './change-destination.js';
 import { presentSource } from './present.js';
 import { Name } from './schemas.js';
 
@@ -266,23 +267,23 @@ export async function sourceRoutes(app: App): Promise<void> {
       const ws = account(request).workspace.id;
       const { id, sourceId } = request.params;
       const body = request.body;
-      const current = await sourceOf(ws, id, sourceId);
-      const kind = current.settings.kind === 'facebook' ? 'facebook' : 'webhook';
-      const { settings, secret } = await settle(kind, body, current);
-      const enabled = body.enabled ?? current.enabled;
-      const updated = await store.updateDestination(
-        ws,
-        sourceId,
-        {
-          name: body.name?.trim() ?? current.name,
-          enabled,
-          settings,
-          secret,
-          routes: routeEvents(settings),
+      const updated = await changeDestination(
+        store,
+        'source',
+        () => sourceOf(ws, id, sourceId),
+        async (current) => {
+          const kind = current.settings.kind === 'facebook' ? 'facebook' : 'webhook';
+          const { settings, secret } = await settle(kind, body, current);
+          return {
+            name: body.name?.trim() ?? current.name,
+            enabled: body.enabled ?? current.enabled,
+            settings,
+            secret,
+            routes: routeEvents(settings),
+          };
         },
-        now(),
+        now,
       );
-      if (!updated) throw notFound('source');
       return presentSource(updated);
     },
   );
