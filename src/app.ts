@@ -22,6 +22,7 @@ import { apiRoutes } from './routes/api/v1/index.js';
 import { clickRoutes } from './routes/clicks/click.js';
 import { answerFrameworkError, inboundRoutes } from './routes/inbound/postback.js';
 import { isAppRoute, webAppRoutes } from './routes/web-app.js';
+import { LogRetention } from './store/log-retention.js';
 import type { Campaign, PostbackConfig, Store } from './store/store.js';
 import { isStorageUnavailable } from './store/unavailable.js';
 
@@ -45,6 +46,8 @@ declare module 'fastify' {
     campaigns: LookupCache<Campaign>;
     /** Delivers the outbox; main.ts starts it, tests drive it. */
     forwarder: OutboxWorker;
+    /** Deletes old log rows; main.ts starts it, tests drive it. */
+    retention: LogRetention;
     /** Request schemas, compiled on first use or by compileRest once listening. */
     validators: LazyValidators;
   }
@@ -90,7 +93,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     'forwarder',
     new OutboxWorker({ store: deps.store, config: deps.config, secrets, now, log: app.log }),
   );
+  app.decorate(
+    'retention',
+    new LogRetention({
+      store: deps.store,
+      days: deps.config.logRetentionDays,
+      now,
+      log: app.log,
+    }),
+  );
   app.addHook('onClose', async () => {
+    await app.retention.stop();
     await app.forwarder.stop();
   });
   app.decorate('postbacks', new LookupCache((token) => deps.store.findPostbackByToken(token), now));

@@ -27,6 +27,8 @@ export interface Config {
    * had open), instead of waiting on a network that stopped carrying anything.
    */
   databaseQueryTimeoutMs: number;
+  /** Postback-log rows and delivery attempts older than this are deleted; 0 keeps them. */
+  logRetentionDays: number;
   /** Requests handled at once; beyond it the server answers 503 + Retry-After. */
   maxInFlight: number;
   /** Where files of ours live besides the database: the generated secret key. */
@@ -137,6 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5_000, 100, 120_000),
     databaseQueryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    logRetentionDays: integer(env, 'LOG_RETENTION_DAYS', 90, 0, 36_500),
     maxInFlight: integer(env, 'MAX_IN_FLIGHT', 1024, 1, 1_000_000),
     dataDir: env.DATA_DIR?.trim() || './data',
     secretKey,

@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   // Attempts cut off by a previous stop are picked up again (same event ids).
   await store.releaseDeliveryLeases();
   app.forwarder.start();
+  app.retention.start();
   app.log.info({ publicUrl: config.publicUrl, engine: store.engine }, 'clickback is ready');
   if (store.engine === 'postgres' && config.secretKey === null) {
     app.log.warn(

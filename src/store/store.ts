@@ -272,6 +272,11 @@ export interface DestinationInput {
   routes: string[];
 }
 
+export interface PrunedLogs {
+  postbackLogs: number;
+  deliveries: number;
+}
+
 export interface FinishedDelivery {
   outboxId: string;
   attempt: DeliveryAttempt | null;
@@ -494,6 +499,14 @@ export interface Store {
    * transaction: a Facebook request of 100 events is one commit, not 100.
    */
   finishDeliveries(finished: FinishedDelivery[]): Promise<void>;
+  /**
+   * Log retention: of the `limit` oldest postback-log rows and the `limit`
+   * oldest delivery attempts (by id, the order they were written), deletes
+   * those written before `before`. Counted events, clicks, leads and the
+   * outbox are never pruned. Returns how many rows of each went; none means
+   * the oldest rows are younger than `before`.
+   */
+  pruneLogs(before: number, limit: number): Promise<PrunedLogs>;
   /** Frees leases held by a process that is gone (the embedded engine has one process). */
   releaseDeliveryLeases(): Promise<void>;
   listDeliveries(workspaceId: string, filter: DeliveryFilter): Promise<Page<DeliveryEntry>>;

@@ -1611,6 +1611,69 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal(again[0]?.attempts, 0, 'a lost lease is no attempt');
       });
 
+      test('log retention: the oldest rows written before the cutoff go, a chunk at a time; what was counted stays', async () => {
+        // Pruning reads every workspace's oldest rows: a store of its own
+        // keeps the other tests' rows out of it (the helpers use `s`).
+        const shared = s;
+        const fresh = await open();
+        s = fresh.store;
+        try {
+          const ws = await workspace();
+          const c = await campaign(ws);
+          const p = await postback(ws);
+          await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+          const l = await click(c);
+          // Times in the order written: the fourth is old although written
+          // after a young one (a clock set back), and goes once it is reached.
+          const times = [1_000, 2_000, 9_000, 1_500, 3_000];
+          for (const [n, at] of times.entries()) {
+            await s.recordEvent({
+              ...event(ws, l.clickid, { event: 'deposit', micros: 5_000_000n, tid: `t${n}` }),
+              postbackId: p.id,
+              log: {
+                postbackId: p.id,
+                workspaceId: ws,
+                at,
+                method: 'GET',
+                url: `/api/postbacks/${p.token}/deposit?n=${n}`,
+                ip: null,
+                userAgent: null,
+                body: null,
+              },
+            });
+          }
+          const jobs = await claim(T0, { limit: 10 });
+          assert.equal(jobs.length, times.length);
+          for (const [n, job] of jobs.entries()) {
+            await s.finishDelivery(job.outboxId, attempt('delivered', times[n] as number), {
+              state: 'done',
+              status: 'delivered',
+            });
+          }
+          const logAts = async () =>
+            (await s.listPostbackLogs(ws, { limit: 10 })).items.map((i) => i.at).reverse();
+          const deliveryAts = async () =>
+            (await s.listDeliveries(ws, { limit: 10 })).items.map((i) => i.at).reverse();
+          assert.deepEqual(await deliveryAts(), times);
+
+          assert.deepEqual(await s.pruneLogs(5_000, 2), { postbackLogs: 2, deliveries: 2 });
+          assert.deepEqual(await logAts(), [9_000, 1_500, 3_000]);
+          assert.deepEqual(await s.pruneLogs(5_000, 2), { postbackLogs: 1, deliveries: 1 });
+          assert.deepEqual(await s.pruneLogs(5_000, 2), { postbackLogs: 1, deliveries: 1 });
+          assert.deepEqual(await s.pruneLogs(5_000, 2), { postbackLogs: 0, deliveries: 0 });
+          assert.deepEqual(await logAts(), [9_000]);
+          assert.deepEqual(await deliveryAts(), [9_000]);
+
+          const counted = await s.getLead(ws, l.clickid);
+          assert.equal(counted?.events.length, times.length, 'conversions are never pruned');
+          assert.deepEqual(await s.outboxCounts(ws), { delivered: times.length });
+          assert.deepEqual(await s.pruneLogs(10_000, 100), { postbackLogs: 1, deliveries: 1 });
+        } finally {
+          s = shared;
+          await fresh.dispose();
+        }
+      });
+
       test('finishDelivery: retry makes the row due at nextAt with one more attempt; done closes it', async () => {
         await take();
         const ws = await workspace();

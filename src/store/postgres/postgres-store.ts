@@ -37,6 +37,7 @@ import type {
   Page,
   PostbackConfig,
   PostbackInput,
+  PrunedLogs,
   RecordEvent,
   RecordOutcome,
   StatsQuery,
@@ -2042,6 +2043,25 @@ export class PostgresStore implements Store {
         ],
       );
     });
+  }
+
+  async pruneLogs(before: number, limit: number): Promise<PrunedLogs> {
+    // Two statements, each its own transaction: nothing to keep together.
+    // Nodes pruning at once take the same oldest rows; one deletes them and
+    // the others find them gone.
+    const logs = await this.run(
+      this.pool,
+      `DELETE FROM postback_logs
+       WHERE id IN (SELECT id FROM postback_logs ORDER BY id LIMIT $1) AND at < $2`,
+      [limit, before],
+    );
+    const deliveries = await this.run(
+      this.pool,
+      `DELETE FROM deliveries
+       WHERE id IN (SELECT id FROM deliveries ORDER BY id LIMIT $1) AND at < $2`,
+      [limit, before],
+    );
+    return { postbackLogs: logs.rowCount ?? 0, deliveries: deliveries.rowCount ?? 0 };
   }
 
   async releaseDeliveryLeases(): Promise<void> {

@@ -38,6 +38,7 @@ import type {
   Page,
   PostbackConfig,
   PostbackInput,
+  PrunedLogs,
   RecordEvent,
   RecordOutcome,
   StatsQuery,
@@ -1670,6 +1671,21 @@ export class SqliteStore implements Store {
       attempt?.error ?? null,
       o.id,
     );
+  }
+
+  async pruneLogs(before: number, limit: number): Promise<PrunedLogs> {
+    // A chunk reads its rows from the front of the table by rowid: no index
+    // on the time, and no scan past the oldest rows that are still kept.
+    return this.batch(() => ({
+      postbackLogs: this.sql(
+        `DELETE FROM postback_logs
+         WHERE id IN (SELECT id FROM postback_logs ORDER BY id LIMIT ?) AND at < ?`,
+      ).run(limit, before).changes,
+      deliveries: this.sql(
+        `DELETE FROM deliveries
+         WHERE id IN (SELECT id FROM deliveries ORDER BY id LIMIT ?) AND at < ?`,
+      ).run(limit, before).changes,
+    }));
   }
 
   async releaseDeliveryLeases(): Promise<void> {
