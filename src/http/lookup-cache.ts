@@ -8,6 +8,12 @@ const MAX_ENTRIES = 10_000;
 
 export class LookupCache<T> {
   private readonly entries = new Map<string, { value: T | null; at: number }>();
+  /**
+   * Bumped by every invalidation: a load that began before one may have read
+   * the row before the change (PostgreSQL answers after a round trip), so it
+   * answers its caller but is not kept.
+   */
+  private generation = 0;
 
   constructor(
     private readonly load: (key: string) => Promise<T | null>,
@@ -27,7 +33,9 @@ export class LookupCache<T> {
   }
 
   private async loadAndKeep(key: string, at: number): Promise<T | null> {
+    const generation = this.generation;
     const value = await this.load(key);
+    if (generation !== this.generation) return value;
     // Bounded: a flood of made-up keys cannot grow it without limit.
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
     this.entries.set(key, { value, at });
@@ -35,6 +43,7 @@ export class LookupCache<T> {
   }
 
   invalidate(...keys: string[]): void {
+    this.generation++;
     for (const key of keys) this.entries.delete(key);
   }
 }

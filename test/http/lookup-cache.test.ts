@@ -40,3 +40,28 @@ test('find answers a cached row at once, and loads (a promise) only on a miss, a
   assert.deepEqual(await loaded('a'), { name: 'A2' });
   assert.deepEqual(loads, ['a', 'missing', 'a', 'missing', 'a']);
 });
+
+test('a load under way when its key is invalidated answers its caller but is not kept', async () => {
+  let row = { enabled: true };
+  let release: () => void = () => {};
+  let slow = true;
+  const cache = new LookupCache(
+    async () => {
+      const read = row;
+      // The row is read, then the answer is delayed (a network round trip).
+      if (slow) await new Promise<void>((resolve) => (release = resolve));
+      return read;
+    },
+    () => 1_000,
+  );
+  const first = cache.find('t');
+  // The change commits and invalidates while the first load is under way.
+  row = { enabled: false };
+  cache.invalidate('t');
+  release();
+  assert.deepEqual(await first, { enabled: true });
+  slow = false;
+  const next = cache.find('t');
+  assert.ok(next instanceof Promise, 'the row read before the change was not kept');
+  assert.deepEqual(await next, { enabled: false });
+});
