@@ -34,8 +34,14 @@ export interface WorkerDeps {
 
 /** Outbox rows being delivered by one process, across destinations. */
 const MAX_ROWS_IN_FLIGHT = 1_000;
-/** A leased row is left alone by other workers for this long. */
-const LEASE_MS = 120_000;
+/**
+ * A leased row is left alone by other workers (and by this one's next
+ * claims) for at least this long, and longer with a longer timeout: see
+ * leaseMs.
+ */
+const MIN_LEASE_MS = 120_000;
+/** Past the attempt's own time: writing its log row, a slow event loop. */
+const LEASE_MARGIN_MS = 60_000;
 const MAX_DELAY_MS = 3_600_000;
 /**
  * While deliveries are under way, claims start at most this often. Under load
@@ -64,8 +70,18 @@ export class OutboxWorker {
   private claimTimer: NodeJS.Timeout | null = null;
   private claiming: Promise<unknown> | null = null;
 
+  /**
+   * How long a claimed row stays leased. An attempt may wait up to one
+   * timeout for a slot to its destination (a claim takes no rows for a
+   * destination already at its concurrency, so at most one round waits),
+   * then take one timeout to be answered. A lease that ran out before the
+   * attempt ended would let the row be claimed and sent again.
+   */
+  private readonly leaseMs: number;
+
   constructor(private readonly deps: WorkerDeps) {
     const f = deps.config.forward;
+    this.leaseMs = Math.max(MIN_LEASE_MS, 2 * f.timeoutMs + LEASE_MARGIN_MS);
     this.policy = {
       baseMs: f.retryBaseMs,
       maxDelayMs: Math.max(f.retryBaseMs, MAX_DELAY_MS),
@@ -164,7 +180,7 @@ export class OutboxWorker {
     const now = this.deps.now();
     const jobs = await this.deps.store.claimDeliveries({
       now,
-      leaseUntil: now + LEASE_MS,
+      leaseUntil: now + this.leaseMs,
       limit: free,
       perDestination: concurrency,
       perBatchedDestination: concurrency * FACEBOOK_BATCH,

@@ -13,46 +13,52 @@ let t: TestApp;
 let bot: FakeDestination;
 let campaign: Campaign;
 
-before(async () => {
-  bot = await fakeDestination();
-  t = await testApp({ ALLOW_PRIVATE_WEBHOOKS: 'true' });
-  const account = await t.store.createAccount({
-    email: `worker-${Date.now()}@example.com`,
+/** An account, a campaign and a bot's auto action on every click, in `app`'s store. */
+async function seed(app: TestApp): Promise<Campaign> {
+  const account = await app.store.createAccount({
+    email: `worker-${Date.now()}-${Math.random()}@example.com`,
     passwordHash: 'x',
     workspaceName: 'Worker',
-    at: t.clock.now,
+    at: app.clock.now,
   });
   if (account === 'email_taken') throw new Error('seed failed');
-  campaign = await t.store.createCampaign(
+  const created = await app.store.createCampaign(
     account.workspace.id,
     { name: 'Worker', description: '', buyer: 'b', destinationUrl: '' },
     () => `w${Date.now()}`,
-    t.clock.now,
+    app.clock.now,
   );
   const settings: DestinationInput['settings'] = {
     kind: 'auto_action',
     autoAction: { event: 'click', url: `${bot.url}/hook`, payload: {} },
   };
-  await t.store.createDestination(
+  await app.store.createDestination(
     account.workspace.id,
-    campaign.id,
+    created.id,
     { name: 'bot', enabled: true, settings, secret: null, routes: routeEvents(settings) },
-    t.clock.now,
+    app.clock.now,
   );
+  return created;
+}
+
+before(async () => {
+  bot = await fakeDestination();
+  t = await testApp({ ALLOW_PRIVATE_WEBHOOKS: 'true' });
+  campaign = await seed(t);
 });
 after(async () => {
   await t.close();
   await bot.close();
 });
 
-const click = () =>
-  t.store.recordClick({
-    campaign,
+const click = (app = t, on = campaign) =>
+  app.store.recordClick({
+    campaign: on,
     params: {},
     ip: null,
     userAgent: null,
     referrer: null,
-    at: t.clock.now,
+    at: app.clock.now,
     newClickid,
   });
 
@@ -87,4 +93,24 @@ test('a started worker sends a new event on its own; one stopped claims nothing 
   await sleep(100);
   assert.equal(bot.received.length, 1);
   assert.equal(await unclaimed(), 1);
+});
+
+test('an attempt is not claimed again while it may still be under way, at the longest FORWARD_TIMEOUT_MS', async () => {
+  const slow = await testApp({ ALLOW_PRIVATE_WEBHOOKS: 'true', FORWARD_TIMEOUT_MS: '120000' });
+  try {
+    const on = await seed(slow);
+    bot.received.length = 0;
+    bot.script.push({ status: 200, delayMs: 500 });
+    await click(slow, on);
+    const first = slow.app.forwarder.runOnce();
+    await bot.waitFor(1);
+    // An attempt may wait one timeout for a slot to its destination, then
+    // take one more to answer.
+    slow.clock.advance(2 * 120_000);
+    assert.equal(await slow.app.forwarder.runOnce(), 0, 'its lease still holds');
+    assert.equal(await first, 1);
+    assert.equal(bot.received.length, 1, 'sent once');
+  } finally {
+    await slow.close();
+  }
 });
