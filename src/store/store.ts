@@ -510,8 +510,16 @@ export interface Store {
   /** Frees leases held by a process that is gone (the embedded engine has one process). */
   releaseDeliveryLeases(): Promise<void>;
   listDeliveries(workspaceId: string, filter: DeliveryFilter): Promise<Page<DeliveryEntry>>;
-  /** Queues a delivery's event again now, with a fresh attempt budget. */
-  retryDelivery(workspaceId: string, deliveryId: string, now: number): Promise<string | null>;
+  /**
+   * Queues a delivery's event again now, with a fresh attempt budget; answers
+   * its outbox row. 'in_flight': an attempt holds the row's lease right now,
+   * and nothing is changed (its outcome decides; a retry is asked again after).
+   */
+  retryDelivery(
+    workspaceId: string,
+    deliveryId: string,
+    now: number,
+  ): Promise<string | null | 'in_flight'>;
   /** Called after a commit that queued deliveries, so the worker need not wait for its next poll. */
   onOutbox(listener: () => void): void;
   /** Rows of the outbox by status, for tests, health and the UI. */

@@ -378,6 +378,19 @@ test('a 400 fails for good; a Facebook error marked transient is retried; a manu
   assert.equal(again?.eventId, failed?.eventId, 'the same event id');
   assert.equal(again?.attempt, 2);
 
+  // While an attempt is under way, a retry is refused rather than dropped.
+  fb.script.push({ status: 200, body: '{"events_received":1}', delayMs: 300 });
+  const path = `/api/v1/deliveries/${failed?.id}/retry`;
+  assert.equal((await api(t.app, s.auth, 'POST', path)).status, 202);
+  const sent = fb.received.length;
+  const sending = drain();
+  await fb.waitFor(sent + 1);
+  const during = await api<{ error: { code: string } }>(t.app, s.auth, 'POST', path);
+  assert.equal(during.status, 409);
+  assert.equal(during.body.error.code, 'in_flight');
+  await sending;
+  assert.equal((await deliveries(s.auth, '?status=delivered'))[0]?.attempt, 3);
+
   const other = await signup(t.app);
   const foreign = await api(t.app, other.auth, 'POST', `/api/v1/deliveries/${failed?.id}/retry`);
   assert.equal(foreign.status, 404);

@@ -1981,8 +1981,9 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal(retried?.queuedAt, T0 + 100);
         assert.equal(retried?.eventAt, T0, 'still the same event');
 
-        // While that attempt holds the lease, a second manual retry does not steal it.
-        await s.retryDelivery(ws, last.id, T0 + 200);
+        // While that attempt holds the lease, a second manual retry does not
+        // steal it, and says so.
+        assert.equal(await s.retryDelivery(ws, last.id, T0 + 200), 'in_flight');
         assert.deepEqual(await claim(T0 + 200), []);
         await s.finishDelivery(job.outboxId, attempt('delivered', T0 + 300), {
           state: 'done',

@@ -2121,7 +2121,7 @@ export class PostgresStore implements Store {
     workspaceId: string,
     deliveryId: string,
     now: number,
-  ): Promise<string | null> {
+  ): Promise<string | null | 'in_flight'> {
     return this.tx(async (c) => {
       const d = await this.one(
         c,
@@ -2129,13 +2129,16 @@ export class PostgresStore implements Store {
         [id(deliveryId), id(workspaceId)],
       );
       if (!d) return null;
-      // A row being delivered right now keeps its lease: that attempt is the retry.
-      await this.run(
+      // A row being delivered right now keeps its lease: the attempt under
+      // way may end for good (its last try, a refusal), so the caller is told
+      // rather than answered as if the retry were queued.
+      const moved = await this.run(
         c,
         `UPDATE outbox SET status = 'pending', next_at = $1, queued_at = $1, budget_from = attempts
          WHERE id = $2 AND (lease_until IS NULL OR lease_until <= $1)`,
         [now, d.outbox_id],
       );
+      if (moved.rowCount === 0) return 'in_flight';
       this.queued.add(c);
       return String(d.outbox_id);
     });

@@ -1759,18 +1759,21 @@ export class SqliteStore implements Store {
     workspaceId: string,
     deliveryId: string,
     now: number,
-  ): Promise<string | null> {
+  ): Promise<string | null | 'in_flight'> {
     return this.batch(() => {
       const d = this.sql('SELECT outbox_id FROM deliveries WHERE id = ? AND workspace_id = ?').get(
         id(deliveryId),
         id(workspaceId),
       ) as Row | undefined;
       if (!d) return null;
-      // A row being delivered right now keeps its lease: that attempt is the retry.
-      this.sql(
+      // A row being delivered right now keeps its lease: the attempt under
+      // way may end for good (its last try, a refusal), so the caller is told
+      // rather than answered as if the retry were queued.
+      const moved = this.sql(
         `UPDATE outbox SET status = 'pending', next_at = ?, queued_at = ?, budget_from = attempts
          WHERE id = ? AND (lease_until IS NULL OR lease_until <= ?)`,
-      ).run(now, now, d.outbox_id, now);
+      ).run(now, now, d.outbox_id, now).changes;
+      if (moved === 0) return 'in_flight';
       this.outboxWritten = true;
       return String(d.outbox_id);
     });

@@ -1,7 +1,7 @@
 // /api/v1/deliveries — the source logs: every outbound attempt to a Facebook
 // pixel, a webhook or an auto action, and a manual retry of any of them.
 import { account } from '../../../http/auth.js';
-import { notFound } from '../../../http/errors.js';
+import { AppError, notFound } from '../../../http/errors.js';
 import { type App, Type } from '../../../http/json-schema.js';
 import { presentDelivery } from './present.js';
 import { Cursor, IdParams, Limit } from './schemas.js';
@@ -49,6 +49,13 @@ export async function deliveryRoutes(app: App): Promise<void> {
       const { id } = request.params;
       const outboxId = await store.retryDelivery(ws, id, now());
       if (outboxId === null) throw notFound('delivery');
+      if (outboxId === 'in_flight') {
+        throw new AppError(
+          409,
+          'in_flight',
+          'this event is being sent right now; retry it once that attempt is logged, if it fails',
+        );
+      }
       return reply.status(202).send({ outboxId, status: 'pending' });
     },
   );
