@@ -263,7 +263,9 @@ test('sqlite: a write made while the store stops, with the lock taken, fails as 
 // the call has run up to its first real wait. With SQLite's busy handler off
 // on the store's connection, a write that went around the batch queue fails
 // with SQLITE_BUSY here, every time.
+let lockedStores = 0;
 storeContract('sqlite, every call made while another process holds the write lock', async () => {
+  const first = lockedStores++ === 0;
   const dir = tempDir();
   const path = `${dir.path}/locked-calls.db`;
   const store = openSqliteStore({ path });
@@ -310,10 +312,14 @@ storeContract('sqlite, every call made while another process holds the write loc
     store: locked,
     async dispose() {
       await other.stop();
-      assert.ok(calls > 100, `only ${calls} calls were made under the lock`);
-      assert.equal(store.integrityCheck(), 'ok');
+      const integrity = store.integrityCheck();
       await store.close();
       dir.remove();
+      // The contract's own store makes hundreds of calls; one a test opens
+      // for itself (log retention) a few dozen.
+      const least = first ? 100 : 10;
+      assert.ok(calls > least, `only ${calls} calls were made under the lock`);
+      assert.equal(integrity, 'ok');
     },
   };
 });
