@@ -53,6 +53,9 @@ const en = {
   'err.not_found': 'It no longer exists or belongs to another workspace.',
   'err.private_address':
     'This URL points at a private or local address: webhooks may only reach public ones (ALLOW_PRIVATE_WEBHOOKS=true on the server lifts this).',
+  'err.in_flight':
+    'This event is being sent right now. If that attempt fails, retry it once it shows here.',
+  'err.conflict': 'Someone else kept changing this at the same moment. Reload it and save again.',
 
   'auth.loginTitle': 'Log in',
   'auth.signupTitle': 'Create a workspace',
@@ -349,6 +352,9 @@ const ru: Record<MessageKey, string> = {
   'err.not_found': 'Этого больше нет или оно принадлежит другому пространству.',
   'err.private_address':
     'Этот URL ведёт на частный или локальный адрес: вебхуки ходят только на публичные (ALLOW_PRIVATE_WEBHOOKS=true на сервере снимает запрет).',
+  'err.in_flight':
+    'Это событие отправляется прямо сейчас. Если попытка не удастся, повторите, когда она появится здесь.',
+  'err.conflict': 'Кто-то другой менял это в тот же момент. Обновите страницу и сохраните снова.',
 
   'auth.loginTitle': 'Вход',
   'auth.signupTitle': 'Новое рабочее пространство',
