@@ -463,16 +463,9 @@ export interface Store {
   listDestinations(workspaceId: string, campaignId: string): Promise<Destination[]>;
   getDestination(workspaceId: string, id: string): Promise<Destination | null>;
   /**
-   * Replaces its settings. With ifRevision, only if no other change has been
-   * made since it was read at that revision: otherwise 'stale', and nothing
-   * is written.
+   * Replaces its settings, only if no other change has been made since it was
+   * read at `ifRevision`: otherwise 'stale', and nothing is written.
    */
-  updateDestination(
-    workspaceId: string,
-    id: string,
-    input: DestinationInput,
-    at: number,
-  ): Promise<Destination | null>;
   updateDestination(
     workspaceId: string,
     id: string,

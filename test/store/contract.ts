@@ -912,6 +912,19 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         };
       }
 
+      /** updateDestination from `revision`, which no other change has passed. */
+      async function change(
+        ws: string,
+        destinationId: string,
+        input: DestinationInput,
+        at: number,
+        revision: number,
+      ) {
+        const changed = await s.updateDestination(ws, destinationId, input, at, revision);
+        assert.notEqual(changed, 'stale');
+        return changed === 'stale' ? assert.fail() : changed;
+      }
+
       const pixel = (mapping: Record<string, string>): DestinationSettings => ({
         kind: 'facebook',
         facebook: { pixelId: '1234567890', testEventCode: null, mapping, actionSource: 'website' },
@@ -1014,16 +1027,17 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal(await s.getDestination(other, d.id), null);
         assert.deepEqual(await s.listDestinations(other, c.id), []);
         assert.equal(
-          await s.updateDestination(other, d.id, destination('Hijack', hook()), T0 + 1),
+          await s.updateDestination(other, d.id, destination('Hijack', hook()), T0 + 1, 0),
           null,
         );
         assert.equal(await s.deleteDestination(other, d.id, T0 + 1), false);
 
-        const updated = await s.updateDestination(
+        const updated = await change(
           ws,
           d.id,
           destination('Pixel 2', pixel({ deposit: 'Purchase' }), { secret: null }),
           T0 + 5,
+          d.revision,
         );
         assert.equal(updated?.name, 'Pixel 2');
         assert.equal(updated?.secret, null);
@@ -1056,17 +1070,15 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal((await s.getDestination(ws, d.id))?.name, winner.name);
         const third = await s.updateDestination(ws, d.id, destination('third', hook()), T0 + 3, 1);
         assert.equal(third !== 'stale' && third?.name, 'third');
-        // Without a revision it writes whatever is there.
-        const plain = await s.updateDestination(ws, d.id, destination('plain', hook()), T0 + 4);
-        assert.equal(plain?.revision, 3);
+        assert.equal(third !== 'stale' && third?.revision, 2);
         // Another workspace's, or a deleted one, is not found rather than stale.
         assert.equal(
-          await s.updateDestination(await workspace(), d.id, destination('x', hook()), T0 + 5, 3),
+          await s.updateDestination(await workspace(), d.id, destination('x', hook()), T0 + 5, 2),
           null,
         );
         assert.equal(await s.deleteDestination(ws, d.id, T0 + 6), true);
         assert.equal(
-          await s.updateDestination(ws, d.id, destination('x', hook()), T0 + 7, 3),
+          await s.updateDestination(ws, d.id, destination('x', hook()), T0 + 7, 2),
           null,
         );
       });
@@ -1368,19 +1380,20 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
           'hook conversion registration#1',
           'pixel conversion registration#1',
         ]);
-        const off = await s.updateDestination(ws, d.id, { ...input, enabled: false }, T0 + 1);
+        const off = await change(ws, d.id, { ...input, enabled: false }, T0 + 1, d.revision);
         assert.equal(off?.enabled, false);
         assert.deepEqual(await next(), ['hook conversion registration#1']);
-        await s.updateDestination(ws, d.id, input, T0 + 2);
+        await change(ws, d.id, input, T0 + 2, off.revision);
         assert.deepEqual(await next(), [
           'hook conversion registration#1',
           'pixel conversion registration#1',
         ]);
-        await s.updateDestination(
+        await change(
           ws,
           d.id,
           destination('pixel', pixel({ deposit: 'Purchase' })),
           T0 + 3,
+          off.revision + 1,
         );
         assert.deepEqual(await next(), [
           'hook conversion registration#1',

@@ -1718,33 +1718,19 @@ export class PostgresStore implements Store {
     return r ? toDestination(r) : null;
   }
 
-  updateDestination(
-    workspaceId: string,
-    destinationId: string,
-    input: DestinationInput,
-    at: number,
-  ): Promise<Destination | null>;
-  updateDestination(
-    workspaceId: string,
-    destinationId: string,
-    input: DestinationInput,
-    at: number,
-    ifRevision: number,
-  ): Promise<Destination | null | 'stale'>;
   async updateDestination(
     workspaceId: string,
     destinationId: string,
     input: DestinationInput,
     at: number,
-    ifRevision?: number,
+    ifRevision: number,
   ): Promise<Destination | null | 'stale'> {
     return this.tx(async (c) => {
       const r = await this.one(
         c,
         `UPDATE destinations
          SET name = $1, enabled = $2, settings = $3, secret = $4, updated_at = $5, revision = revision + 1
-         WHERE id = $6 AND workspace_id = $7 AND deleted_at IS NULL
-           AND ($8::bigint IS NULL OR revision = $8)
+         WHERE id = $6 AND workspace_id = $7 AND deleted_at IS NULL AND revision = $8
          RETURNING *`,
         [
           input.name,
@@ -1754,11 +1740,10 @@ export class PostgresStore implements Store {
           at,
           id(destinationId),
           id(workspaceId),
-          ifRevision ?? null,
+          ifRevision,
         ],
       );
       if (!r) {
-        if (ifRevision === undefined) return null;
         // Under READ COMMITTED the UPDATE waited for a concurrent change and
         // then saw its revision; a row still there was changed meanwhile.
         const exists = await this.one(

@@ -1432,31 +1432,18 @@ export class SqliteStore implements Store {
     return r ? toDestination(r) : null;
   }
 
-  updateDestination(
-    workspaceId: string,
-    destinationId: string,
-    input: DestinationInput,
-    at: number,
-  ): Promise<Destination | null>;
-  updateDestination(
-    workspaceId: string,
-    destinationId: string,
-    input: DestinationInput,
-    at: number,
-    ifRevision: number,
-  ): Promise<Destination | null | 'stale'>;
   async updateDestination(
     workspaceId: string,
     destinationId: string,
     input: DestinationInput,
     at: number,
-    ifRevision?: number,
+    ifRevision: number,
   ): Promise<Destination | null | 'stale'> {
     return this.batch(() => {
       const r = this.sql(
         `UPDATE destinations
          SET name = ?, enabled = ?, settings = ?, secret = ?, updated_at = ?, revision = revision + 1
-         WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL AND (? IS NULL OR revision = ?)
+         WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL AND revision = ?
          RETURNING *`,
       ).get(
         input.name,
@@ -1466,11 +1453,9 @@ export class SqliteStore implements Store {
         at,
         id(destinationId),
         id(workspaceId),
-        ifRevision ?? null,
-        ifRevision ?? null,
+        ifRevision,
       ) as Row | undefined;
       if (!r) {
-        if (ifRevision === undefined) return null;
         const exists = this.sql(
           'SELECT 1 FROM destinations WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL',
         ).get(id(destinationId), id(workspaceId));
