@@ -154,3 +154,29 @@ export async function fire(
   const res = await app.inject({ method: 'GET', url });
   return { status: res.statusCode, body: res.json() as Record<string, unknown> };
 }
+
+/** A workspace with one custom postback configuration, for tests that write log rows. */
+export async function workspaceWithPostback(store: Store, name: string) {
+  const account = await store.createAccount({
+    email: `${name}@example.com`,
+    passwordHash: 'x',
+    workspaceName: name,
+    at: 0,
+  });
+  if (account === 'email_taken') throw new Error(`${name}: email taken`);
+  const postback = await store.createPostback(
+    account.workspace.id,
+    {
+      name,
+      network: 'custom',
+      campaignId: null,
+      clickidParam: 'clickid',
+      currency: 'USD',
+      macros: {},
+      enabled: true,
+    },
+    `${name}token0000000000`,
+    0,
+  );
+  return { workspaceId: account.workspace.id, postback };
+}

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { LogRetention } from '../../src/store/log-retention.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { api, signup, type TestApp, tempDir, testApp } from '../helpers.js';
+import { api, signup, type TestApp, tempDir, testApp, workspaceWithPostback } from '../helpers.js';
 
 const DAY = 86_400_000;
 
@@ -109,29 +109,7 @@ test('once started, rounds run on their own, in chunks, until a stop', async () 
   const dir = tempDir();
   const store = openSqliteStore({ path: `${dir.path}/retention.db` });
   try {
-    const account = await store.createAccount({
-      email: 'r@example.com',
-      passwordHash: 'x',
-      workspaceName: 'W',
-      at: 0,
-    });
-    assert.notEqual(account, 'email_taken');
-    if (account === 'email_taken') return;
-    const ws = account.workspace.id;
-    const p = await store.createPostback(
-      ws,
-      {
-        name: 'P',
-        network: 'custom',
-        campaignId: null,
-        clickidParam: 'clickid',
-        currency: 'USD',
-        macros: {},
-        enabled: true,
-      },
-      'retentiontoken0000000001',
-      0,
-    );
+    const { workspaceId: ws, postback: p } = await workspaceWithPostback(store, 'retention');
     const row = (at: number) =>
       store.appendPostbackLog(
         {

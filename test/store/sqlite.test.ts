@@ -4,36 +4,10 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Reader } from '../../src/store/sqlite/reader.js';
 import { bucketOf } from '../../src/store/sqlite/rollups.js';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { tempDir } from '../helpers.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { tempDir, workspaceWithPostback } from '../helpers.js';
 import { storeContract } from './contract.js';
 import { rollupLifecycle } from './stats-model.js';
-
-/** A workspace with one custom postback configuration, for tests that write log rows. */
-async function workspaceWithPostback(store: SqliteStore, name: string) {
-  const account = await store.createAccount({
-    email: `${name}@example.com`,
-    passwordHash: 'x',
-    workspaceName: name,
-    at: 0,
-  });
-  if (account === 'email_taken') throw new Error(`${name}: email taken`);
-  const postback = await store.createPostback(
-    account.workspace.id,
-    {
-      name,
-      network: 'custom',
-      campaignId: null,
-      clickidParam: 'clickid',
-      currency: 'USD',
-      macros: {},
-      enabled: true,
-    },
-    `${name}token0000000000`,
-    0,
-  );
-  return { workspaceId: account.workspace.id, postback };
-}
 
 storeContract('sqlite', async () => {
   const dir = tempDir();
