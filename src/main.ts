@@ -28,7 +28,8 @@ async function main(): Promise<void> {
   }, 1000);
   compileLater.unref();
   // Attempts cut off by a previous stop are picked up again (same event ids).
-  await store.releaseDeliveryLeases();
+  const freed = await app.forwarder.releaseGoneLeases();
+  if (freed > 0) app.log.info({ deliveries: freed }, 'deliveries cut off by a stop are due again');
   app.forwarder.start();
   app.retention.start();
   app.log.info({ publicUrl: config.publicUrl, engine: store.engine }, 'clickback is ready');

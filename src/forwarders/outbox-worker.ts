@@ -13,6 +13,7 @@ import {
   facebookEvent,
   isTransientFacebookError,
 } from './facebook.js';
+import { leaseOwnerIsGone, newLeaseOwner, releaseLeaseOwner } from './lease-owner.js';
 import { type PreparedDelivery, requestLogText, send } from './outbound-http.js';
 import type { SecretBox } from './secret-box.js';
 import { autoActionRequest, webhookRequest } from './webhook.js';
@@ -78,6 +79,8 @@ export class OutboxWorker {
    * attempt ended would let the row be claimed and sent again.
    */
   private readonly leaseMs: number;
+  /** Written on every row this worker leases (see lease-owner.ts). */
+  readonly owner = newLeaseOwner();
 
   constructor(private readonly deps: WorkerDeps) {
     const f = deps.config.forward;
@@ -143,15 +146,27 @@ export class OutboxWorker {
     }
     // A claim under way finishes first: the deliveries it starts are waited for too.
     if (this.claiming) await this.claiming;
-    if (this.running.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.running]),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    if (this.running.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.running]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // Attempts still under way keep their leases, and this owner counts as live.
+    if (this.running.size === 0) releaseLeaseOwner(this.owner);
+  }
+
+  /**
+   * Frees the leases of workers that are gone (a server killed mid-attempt),
+   * so their events are sent again now instead of when the leases run out
+   * (same event ids). A live server's leases are left to it.
+   */
+  releaseGoneLeases(): Promise<number> {
+    return this.deps.store.releaseDeliveryLeases((owner) => leaseOwnerIsGone(owner));
   }
 
   /** One claim and every delivery it started, awaited: for tests and tools. */
@@ -181,6 +196,7 @@ export class OutboxWorker {
     const jobs = await this.deps.store.claimDeliveries({
       now,
       leaseUntil: now + this.leaseMs,
+      owner: this.owner,
       limit: free,
       perDestination: concurrency,
       perBatchedDestination: concurrency * FACEBOOK_BATCH,

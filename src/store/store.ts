@@ -351,6 +351,8 @@ export interface DeliveryEntry extends DeliveryAttempt {
 export interface ClaimInput {
   now: number;
   leaseUntil: number;
+  /** The worker taking the rows (see forwarders/lease-owner.ts). */
+  owner: string;
   limit: number;
   perDestination: number;
   perBatchedDestination: number;
@@ -500,8 +502,13 @@ export interface Store {
    * the oldest rows are younger than `before`.
    */
   pruneLogs(before: number, limit: number): Promise<PrunedLogs>;
-  /** Frees leases held by a process that is gone (the embedded engine has one process). */
-  releaseDeliveryLeases(): Promise<void>;
+  /**
+   * Frees the leases of the owners `isGone` says are gone (a server stopped
+   * by kill -9 or a crash), so their rows are sent again now rather than when
+   * the leases run out; answers how many rows were freed. Leases of other
+   * owners, live processes among them, are left alone.
+   */
+  releaseDeliveryLeases(isGone: (owner: string) => boolean): Promise<number>;
   listDeliveries(workspaceId: string, filter: DeliveryFilter): Promise<Page<DeliveryEntry>>;
   /**
    * Queues a delivery's event again now, with a fresh attempt budget; answers

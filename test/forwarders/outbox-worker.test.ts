@@ -68,6 +68,7 @@ const unclaimed = async () =>
     await t.store.claimDeliveries({
       now: t.clock.now,
       leaseUntil: t.clock.now + 1,
+      owner: 'test:1:unclaimed',
       limit: 100,
       perDestination: 100,
       perBatchedDestination: 100,

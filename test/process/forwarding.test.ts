@@ -137,6 +137,65 @@ test('kill -9 while deliveries are failing: after the restart each event arrives
   assert.equal((await second.stop()).code, 0);
 });
 
+test("a second server on the same file leaves the first one's attempts alone; a restart takes over a killed one's at once", async () => {
+  const fb = await fakeDestination();
+  cleanups.push(() => fb.close());
+  fb.fallback = 'hang';
+  const dir = tempDir();
+  cleanups.push(() => dir.remove());
+  // Leases last two minutes: anything sent again sooner was freed on purpose.
+  const env = {
+    FACEBOOK_GRAPH_URL: fb.url,
+    FORWARD_TIMEOUT_MS: '30000',
+    FORWARD_POLL_MS: '50',
+    LOG_LEVEL: 'warn',
+  };
+  const db = join(dir.path, 'two.db');
+  const first = await startServer(db, env);
+  const f = await funnel(first, '77777', fb);
+  const clickid = await click(first, f.slug);
+  assert.equal((await postback(first, f, 'registration', { clickid })).status, 'recorded');
+  await fb.waitFor(1);
+  await new Promise((r) => setTimeout(r, 300));
+  const hanging = new Set(fb.received.flatMap((r) => eventIds(r.body)));
+  assert.ok(hanging.size > 0);
+
+  const second = await startServer(db, env);
+  // The second server polls every 50 ms: long enough for it to take the rows.
+  await new Promise((r) => setTimeout(r, 1_500));
+  const sent = fb.received.flatMap((r) => eventIds(r.body));
+  assert.equal(
+    sent.length,
+    new Set(sent).size,
+    `no event sent twice while the first attempt hangs: ${sent.join(', ')}`,
+  );
+
+  first.process.kill('SIGKILL');
+  second.process.kill('SIGKILL');
+  await exitWithin(first, 5_000);
+  await exitWithin(second, 5_000);
+  fb.fallback = { status: 200, body: '{"events_received":1}' };
+  const started = Date.now();
+  const third = await startServer(db, env);
+  const delivered = () =>
+    fb.received.filter((r) => r.status === 200).flatMap((r) => eventIds(r.body));
+  while (delivered().length < 2 && Date.now() - started < 15_000) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(
+    new Set(delivered()),
+    new Set(fb.received.flatMap((r) => eventIds(r.body))),
+    'every event tried is delivered after the restart, long before its lease ran out',
+  );
+  assert.equal(
+    delivered().length,
+    2,
+    `the lead and the registration, once each: ${delivered().join(', ')}`,
+  );
+  assert.equal((await third.stop()).code, 0);
+});
+
 test('a destination that never answers does not slow the postbacks', async (t) => {
   const dead = await fakeDestination();
   cleanups.push(() => dead.close());

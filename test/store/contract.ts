@@ -959,6 +959,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         return s.claimDeliveries({
           now,
           leaseUntil: now + LEASE,
+          owner: 'here:1:worker',
           limit: 1_000,
           perDestination: 1_000,
           perBatchedDestination: 1_000,
@@ -1630,6 +1631,37 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal(again[0]?.attempts, 0, 'a lost lease is no attempt');
       });
 
+      test("freeing leases frees only the gone owners' rows, which are then claimed again", async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        const l = await click(c);
+        for (const tid of ['one', 'two']) {
+          await s.recordEvent(event(ws, l.clickid, { event: 'custom', tid, at: T0 }));
+        }
+        const live = await claim(T0 + 10, { owner: 'here:7:live', limit: 1 });
+        const gone = await claim(T0 + 10, { owner: 'here:8:gone', limit: 1 });
+        assert.equal(live.length + gone.length, 2);
+        assert.deepEqual(await claim(T0 + 11), [], 'both leased');
+
+        const asked: string[] = [];
+        const freed = await s.releaseDeliveryLeases((owner) => {
+          asked.push(owner);
+          return owner === 'here:8:gone';
+        });
+        assert.equal(freed, 1);
+        assert.deepEqual(asked.sort(), ['here:7:live', 'here:8:gone'], 'each leasing owner, once');
+        const again = await claim(T0 + 12);
+        assert.deepEqual(
+          again.map((j) => j.outboxId),
+          gone.map((j) => j.outboxId),
+          "the gone owner's row, and not the live one's",
+        );
+        assert.equal(await s.releaseDeliveryLeases(() => false), 0);
+        await take();
+      });
+
       test('log retention: the oldest rows written before the cutoff go, a chunk at a time; what was counted stays', async () => {
         // Pruning reads every workspace's oldest rows: a store of its own
         // keeps the other tests' rows out of it (the helpers use `s`).
@@ -1837,6 +1869,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
                 (stores[i % stores.length] as Store).claimDeliveries({
                   now,
                   leaseUntil: FAR,
+                  owner: `here:${i}:racer`,
                   limit: 7,
                   perDestination: 1_000,
                   perBatchedDestination: 1_000,

@@ -461,4 +461,14 @@ DROP INDEX outbox_due;
 ALTER TABLE destinations ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 10,
+    name: 'delivery lease owners',
+    // Leases did not say whose they were, so a restarted node could not free
+    // the ones its previous incarnation held: they waited to run out. A lease
+    // now names its worker, and only a gone worker's leases are freed.
+    sql: `
+ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+`,
+  },
 ];

@@ -1791,7 +1791,7 @@ export class PostgresStore implements Store {
       // The destinations with pending rows are walked one index step each,
       // then each one's oldest due rows read: a claim reads only what it
       // takes, however many rows wait (migration 8).
-      `UPDATE outbox SET lease_until = $1 WHERE id IN (
+      `UPDATE outbox SET lease_until = $1, lease_owner = $7 WHERE id IN (
          WITH RECURSIVE pending(id) AS (
            SELECT min(destination_id) FROM outbox WHERE status = 'pending'
            UNION ALL
@@ -1819,6 +1819,7 @@ export class PostgresStore implements Store {
         input.perDestination,
         input.limit,
         input.perBatchedDestination,
+        input.owner,
       ],
     );
     if (claimed.length === 0) return [];
@@ -2049,10 +2050,23 @@ export class PostgresStore implements Store {
     return { postbackLogs: logs.rowCount ?? 0, deliveries: deliveries.rowCount ?? 0 };
   }
 
-  async releaseDeliveryLeases(): Promise<void> {
-    // Deliberately nothing: other live nodes may hold leases on this database,
-    // and clearing them would send their in-flight rows twice. A dead node's
-    // leases expire on their own (lease_until), and then any node claims the rows.
+  async releaseDeliveryLeases(isGone: (owner: string) => boolean): Promise<number> {
+    // Other live nodes may hold leases on this database: only the owners
+    // `isGone` vouches for are freed. The rest run out on their own.
+    const owners = await this.all(
+      this.pool,
+      `SELECT DISTINCT lease_owner FROM outbox
+       WHERE status = 'pending' AND lease_until IS NOT NULL AND lease_owner IS NOT NULL`,
+    );
+    const gone = owners.map((r) => String(r.lease_owner)).filter(isGone);
+    if (gone.length === 0) return 0;
+    const freed = await this.run(
+      this.pool,
+      `UPDATE outbox SET lease_until = NULL, lease_owner = NULL
+       WHERE status = 'pending' AND lease_until IS NOT NULL AND lease_owner = ANY($1::text[])`,
+      [gone],
+    );
+    return freed.rowCount ?? 0;
   }
 
   async listDeliveries(workspaceId: string, filter: DeliveryFilter): Promise<Page<DeliveryEntry>> {

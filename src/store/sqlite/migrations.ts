@@ -473,4 +473,14 @@ DROP INDEX outbox_due;
 ALTER TABLE destinations ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 10,
+    name: 'delivery lease owners',
+    // A server freed every lease at start, those of another live server on
+    // the same file too, which then sent its rows a second time. A lease now
+    // names its worker, and only a gone worker's leases are freed.
+    sql: `
+ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+`,
+  },
 ];

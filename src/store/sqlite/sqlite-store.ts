@@ -1519,8 +1519,8 @@ export class SqliteStore implements Store {
       const taken = candidates.slice(0, input.limit).map((c) => c.id);
       if (taken.length > 0) {
         this.sql(
-          'UPDATE outbox SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))',
-        ).run(input.leaseUntil, JSON.stringify(taken));
+          'UPDATE outbox SET lease_until = ?, lease_owner = ? WHERE id IN (SELECT value FROM json_each(?))',
+        ).run(input.leaseUntil, input.owner, JSON.stringify(taken));
       }
       return taken.map((id) => ({ id }));
     });
@@ -1673,13 +1673,21 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async releaseDeliveryLeases(): Promise<void> {
-    await this.batch(() =>
+  async releaseDeliveryLeases(isGone: (owner: string) => boolean): Promise<number> {
+    return this.batch(() => {
       // Only pending rows hold leases (closing a row clears its lease).
-      this.sql(
-        "UPDATE outbox SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL",
-      ).run(),
-    );
+      const owners = this.sql(
+        `SELECT DISTINCT lease_owner FROM outbox
+         WHERE status = 'pending' AND lease_until IS NOT NULL AND lease_owner IS NOT NULL`,
+      ).all() as Row[];
+      const gone = owners.map((r) => String(r.lease_owner)).filter(isGone);
+      if (gone.length === 0) return 0;
+      return this.sql(
+        `UPDATE outbox SET lease_until = NULL, lease_owner = NULL
+         WHERE status = 'pending' AND lease_until IS NOT NULL
+           AND lease_owner IN (SELECT value FROM json_each(?))`,
+      ).run(JSON.stringify(gone)).changes;
+    });
   }
 
   async listDeliveries(workspaceId: string, filter: DeliveryFilter): Promise<Page<DeliveryEntry>> {
