@@ -40,7 +40,7 @@ test('PostgreSQL ending the connections under load: 200 or 503, never 500 nor a 
   // Only this server's connections are ended: other tests share the database.
   url.searchParams.set('application_name', application);
 
-  const server = await startServer('unused', { LOG_LEVEL: 'warn', DATABASE_URL: url.toString() });
+  const server = await startServer(null, { LOG_LEVEL: 'warn', DATABASE_URL: url.toString() });
   const tracker = await setUpTracker(server, LEADS);
 
   let killed = 0;

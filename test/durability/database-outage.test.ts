@@ -54,7 +54,7 @@ test('PostgreSQL down, unreachable, then stalled, under load: 503 within the tim
   cleanups.push(() => proxy.close());
   const url = schemaUrl(proxy.url(TEST_DATABASE_URL));
 
-  const server = await startServer('unused', {
+  const server = await startServer(null, {
     LOG_LEVEL: 'warn',
     DATABASE_URL: url.toString(),
     DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),

@@ -31,8 +31,10 @@ before(async () => {
   // Started together: the advisory lock lets exactly one of them migrate.
   nodes = await Promise.all(
     [1, 2, 3].map(() =>
-      startServer('unused', {
+      startServer(null, {
         DATABASE_URL: schemaUrl(),
+        // Nodes of one database share the key that seals access tokens.
+        SECRET_KEY: 'bXVsdGktbm9kZSB0ZXN0IGtleSwgMzIgYnl0ZXMgbG8=',
         LOG_LEVEL: 'warn',
         DATABASE_POOL_SIZE: '6',
       }),

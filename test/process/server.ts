@@ -134,9 +134,13 @@ export async function exitWithin(child: Child, ms: number): Promise<Exit> {
   }
 }
 
-/** Starts the server and waits until GET /healthz answers 200 (15 s at most). */
+/**
+ * Starts the server and waits until GET /healthz answers 200 (15 s at most).
+ * `dbPath`: an embedded database file, or null when `env` has DATABASE_URL
+ * (the generated secret key then lives in a fresh directory of the child's).
+ */
 export async function startServer(
-  dbPath: string,
+  dbPath: string | null,
   env: Record<string, string> = {},
 ): Promise<Server> {
   const port = await freePort();
@@ -144,10 +148,9 @@ export async function startServer(
   const child = spawnMain({
     PORT: String(port),
     HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite:${dbPath}`,
-    PUBLIC_URL: base,
     // The generated secret key lives beside the database, not in the checkout.
-    DATA_DIR: dirname(dbPath),
+    ...(dbPath === null ? {} : { DATABASE_URL: `sqlite:${dbPath}`, DATA_DIR: dirname(dbPath) }),
+    PUBLIC_URL: base,
     LOG_LEVEL: 'info',
     ...env,
   });
