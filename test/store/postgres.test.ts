@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import pg from 'pg';
+import { countingPlan } from '../../src/domain/events.js';
 import { newClickid } from '../../src/domain/random-id.js';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { Store } from '../../src/store/store.js';
@@ -237,20 +238,31 @@ test('postgres: statistics rollups are backfilled by migration 5 and follow dele
  * A TCP proxy in front of PostgreSQL that, once a client sends `marker`, holds
  * the server's answer back until it is complete (ReadyForQuery: committed) and
  * then cuts the connection: the statement committed, the client never hears so.
- * It cuts once; later connections pass through.
+ * With `reach: false` the statement never reaches the server: the connection
+ * is cut as it is sent. It cuts once, and only from when `enabled` (default:
+ * at once, or when `enable()` is called); later connections pass through.
  */
-async function cuttingProxy(marker: string) {
+async function cuttingProxy(marker: string, options: { reach?: boolean; enabled?: boolean } = {}) {
   const target = new URL(TEST_DATABASE_URL);
   const readyForQuery = Buffer.from([0x5a, 0, 0, 0, 5]);
   const sockets = new Set<net.Socket>();
   let cuts = 0;
+  let enabled = options.enabled ?? true;
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
     sockets.add(client).add(upstream);
     let armed = false;
     let held: Buffer[] = [];
     client.on('data', (chunk) => {
-      if (cuts === 0 && chunk.includes(marker)) armed = true;
+      if (enabled && cuts === 0 && chunk.includes(marker)) {
+        if (options.reach === false) {
+          cuts++;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        armed = true;
+      }
       upstream.write(chunk);
     });
     upstream.on('data', (chunk) => {
@@ -279,6 +291,9 @@ async function cuttingProxy(marker: string) {
   return {
     url: url.toString(),
     cuts: () => cuts,
+    enable: () => {
+      enabled = true;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -352,5 +367,116 @@ test('postgres: clicks whose statement committed but whose answer was lost fail,
     await client.end();
     await store.close();
     await proxy.close();
+  }
+});
+
+test('postgres: a group whose COMMIT went unanswered is answered as it was done: committed, each deposit recorded and logged once; rolled back, each written again', {
+  skip: !available,
+}, async () => {
+  const N = 6;
+  for (const reach of [true, false]) {
+    const proxy = await cuttingProxy('COMMIT', { reach, enabled: false });
+    const schema = freshSchema();
+    const store = await openPostgresStore({ url: proxy.url, poolSize: 2, schema });
+    const client = new pg.Client({
+      connectionString: TEST_DATABASE_URL,
+      options: `-c search_path=${schema}`,
+    });
+    await client.connect();
+    try {
+      const acc = await store.createAccount({
+        email: 'unanswered@example.com',
+        passwordHash: 'x',
+        workspaceName: 'W',
+        at: 0,
+      });
+      const ws = acc === 'email_taken' ? assert.fail() : acc.workspace.id;
+      const campaign = await store.createCampaign(
+        ws,
+        { name: 'C', description: '', buyer: '', destinationUrl: '' },
+        () => 'unanswered',
+        0,
+      );
+      const postback = await store.createPostback(
+        ws,
+        {
+          name: 'P',
+          network: 'custom',
+          campaignId: null,
+          clickidParam: 'clickid',
+          currency: 'USD',
+          macros: {},
+          enabled: true,
+        },
+        'unansweredtoken',
+        0,
+      );
+      const leads = [];
+      for (let i = 0; i < N; i++) {
+        leads.push(
+          await store.recordClick({
+            campaign,
+            params: {},
+            ip: null,
+            userAgent: null,
+            referrer: null,
+            at: 0,
+            newClickid,
+          }),
+        );
+      }
+      proxy.enable();
+      // Sent in one turn: one group, one COMMIT, the one cut.
+      const answers = await Promise.all(
+        leads.map((lead, i) => {
+          const tid = `t${i}`;
+          return store.recordEvent({
+            workspaceId: ws,
+            scopeCampaignId: null,
+            clickid: lead.clickid,
+            postbackId: postback.id,
+            plan: countingPlan({ event: 'deposit', micros: 5_000_000n, currency: 'USD', tid }),
+            micros: 5_000_000n,
+            currency: 'USD',
+            tid,
+            fields: {},
+            at: 1,
+            windowMs: 0,
+            log: {
+              postbackId: postback.id,
+              workspaceId: ws,
+              at: 1,
+              method: 'GET',
+              url: `/api/postbacks/x/deposit?tid=${tid}`,
+              ip: null,
+              userAgent: null,
+              body: null,
+            },
+            note: null,
+          });
+        }),
+      );
+      assert.equal(proxy.cuts(), 1, `reach ${reach}: the COMMIT was cut`);
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        Array(N).fill('recorded'),
+        `reach ${reach}: each deposit is answered as recorded, never duplicate`,
+      );
+      const counted = await client.query('SELECT count(*)::int AS n FROM conversions');
+      const logged = await client.query(
+        'SELECT url, count(*)::int AS n FROM postback_logs GROUP BY url ORDER BY url',
+      );
+      assert.equal(counted.rows[0].n, N, `reach ${reach}: each deposit counted once`);
+      assert.deepEqual(
+        logged.rows.map((r) => r.n),
+        Array(N).fill(1),
+        `reach ${reach}: each call logged once`,
+      );
+    } finally {
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+      await store.close();
+      await proxy.close();
+    }
   }
 });

@@ -218,6 +218,9 @@ const MAX_BATCH = 32;
 const MAX_GROUPS_IN_FLIGHT = 2;
 /** The longest a write waits for a slot before another group starts anyway. */
 const GROUP_WAIT_MS = 20;
+/** A group's COMMIT that went unanswered: how often, and how far apart, to ask what became of it. */
+const COMMIT_OUTCOME_TRIES = 20;
+const COMMIT_OUTCOME_WAIT_MS = 50;
 
 interface FirstAttempt {
   /** $1-$11 of the folded statement in countEvent. */
@@ -629,13 +632,22 @@ export class PostgresStore implements Store {
     let results: unknown[] | null = null;
     let queued = false;
     let broken: Error | undefined;
+    /** The transaction's id, and whether its COMMIT was sent: see commitOutcome. */
+    let xid: string | null = null;
+    let committing = false;
+    let failure: unknown;
+    const done: unknown[] = [];
     try {
-      await client.query('BEGIN');
+      // One round trip: the id asked for with BEGIN is the one this group's
+      // writes would have been given anyway (every group writes).
+      const begun = (await client.query(
+        'BEGIN; SELECT pg_current_xact_id()::text AS xid',
+      )) as unknown as pg.QueryResult[];
+      xid = String(begun[1]?.rows[0]?.xid);
       // The writes are concurrent requests: any order is one they could have
       // come in. Those that share no first attempt run first; then the
       // others' first attempts all at once, then the rest of each in turn.
       const sharing = sharingFirstAttempts(writes);
-      const done: unknown[] = [];
       for (const [i, w] of writes.entries()) {
         if (!sharing.includes(w)) done[i] = await w.fn(client);
       }
@@ -643,12 +655,13 @@ export class PostgresStore implements Store {
       for (const [i, w] of writes.entries()) {
         if (sharing.includes(w)) done[i] = await w.fn(client, firsts.get(w));
       }
-      results = done;
       await this.writeDeliveries(client);
       await this.writeLogs(client);
+      committing = true;
       await client.query('COMMIT');
+      results = done;
     } catch (error) {
-      results = null;
+      failure = error;
       broken = await rollBack(client, error);
     } finally {
       queued = this.queued.delete(client);
@@ -656,14 +669,50 @@ export class PostgresStore implements Store {
       this.deliveries.delete(client);
       client.release(broken);
     }
+    if (committing && isStorageUnavailable(failure)) {
+      // The COMMIT went unanswered (its connection ended): the group may have
+      // committed. (An error the database answered it with means it did not.) Running its writes again would answer a counted deposit
+      // `duplicate` and log its call twice, so ask the database first.
+      const outcome = await this.commitOutcome(xid as string);
+      if (outcome === 'committed') results = done;
+      else if (outcome === 'unknown') {
+        // Neither answered nor certainly lost: refused, and the network's
+        // retry is counted once whichever it was.
+        for (const w of writes) w.reject(failure);
+        return;
+      }
+    }
     if (results) {
       writes.forEach((w, i) => {
-        w.resolve(results[i]);
+        w.resolve((results as unknown[])[i]);
       });
       if (queued) this.outboxListener?.();
       return;
     }
     await Promise.all(writes.map((w) => this.tx(w.fn).then(w.resolve, w.reject)));
+  }
+
+  /**
+   * What became of the transaction `xid` whose COMMIT got no answer, asked on
+   * another connection. A COMMIT the database has received but not finished
+   * shows as in progress for a moment; past that, or if the database cannot
+   * be asked, the outcome is unknown.
+   */
+  private async commitOutcome(xid: string): Promise<'committed' | 'aborted' | 'unknown'> {
+    for (let asked = 0; asked < COMMIT_OUTCOME_TRIES; asked++) {
+      if (asked > 0) await new Promise((r) => setTimeout(r, COMMIT_OUTCOME_WAIT_MS));
+      let status: unknown;
+      try {
+        status = (await this.one(this.pool, 'SELECT pg_xact_status($1::xid8) AS status', [xid]))
+          ?.status;
+      } catch {
+        return 'unknown';
+      }
+      if (status === 'committed') return 'committed';
+      // Aborted, or too old to tell (not possible this soon): not committed.
+      if (status !== 'in progress') return 'aborted';
+    }
+    return 'unknown';
   }
 
   /** Runs the first attempts of `sharing` (see sharingFirstAttempts) as one statement (FIRST_ATTEMPTS_SQL). */
