@@ -1997,7 +1997,7 @@ export class PostgresStore implements Store {
       }
       await this.run(
         c,
-        `UPDATE outbox SET status = $1, next_at = $2, attempts = attempts + $3, lease_until = NULL, last_error = $4
+        `UPDATE outbox SET status = $1, next_at = $2, attempts = attempts + $3, lease_until = NULL, lease_owner = NULL, last_error = $4
          WHERE id = $5`,
         [
           outcome.state === 'done' ? outcome.status : 'pending',
@@ -2065,7 +2065,7 @@ export class PostgresStore implements Store {
       await this.run(
         c,
         `UPDATE outbox o SET status = u.status, next_at = u.next_at, attempts = o.attempts + u.added,
-           lease_until = NULL, last_error = u.last_error
+           lease_until = NULL, lease_owner = NULL, last_error = u.last_error
          FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::integer[], $5::text[])
            AS u(id, status, next_at, added, last_error)
          WHERE o.id = u.id`,

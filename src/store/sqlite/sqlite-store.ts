@@ -1647,7 +1647,7 @@ export class SqliteStore implements Store {
       );
     }
     this.sql(
-      `UPDATE outbox SET status = ?, next_at = ?, attempts = attempts + ?, lease_until = NULL, last_error = ?
+      `UPDATE outbox SET status = ?, next_at = ?, attempts = attempts + ?, lease_until = NULL, lease_owner = NULL, last_error = ?
        WHERE id = ?`,
     ).run(
       outcome.state === 'done' ? outcome.status : 'pending',
