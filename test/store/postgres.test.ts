@@ -5,7 +5,7 @@ import pg from 'pg';
 import { countingPlan } from '../../src/domain/events.js';
 import { newClickid } from '../../src/domain/random-id.js';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
-import type { Store } from '../../src/store/store.js';
+import type { Lead, Store } from '../../src/store/store.js';
 import { isStorageUnavailable } from '../../src/store/unavailable.js';
 import { freshSchema, openTestPostgres, postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
 import { PgProxy } from '../pg-proxy.js';
@@ -242,13 +242,24 @@ test('postgres: statistics rollups are backfilled by migration 5 and follow dele
  * is cut as it is sent. It cuts once, and only from when `enabled` (default:
  * at once, or when `enable()` is called); later connections pass through.
  */
-async function cuttingProxy(marker: string, options: { reach?: boolean; enabled?: boolean } = {}) {
+async function cuttingProxy(
+  marker: string,
+  options: { reach?: boolean; enabled?: boolean; refuseAfterCut?: boolean } = {},
+) {
   const target = new URL(TEST_DATABASE_URL);
   const readyForQuery = Buffer.from([0x5a, 0, 0, 0, 5]);
   const sockets = new Set<net.Socket>();
   let cuts = 0;
   let enabled = options.enabled ?? true;
+  let refusing = false;
   const server = net.createServer((client) => {
+    // Out of reach after the cut, until pass(): a new connection is taken and
+    // never answered.
+    if (refusing) {
+      sockets.add(client);
+      client.on('error', () => {});
+      return;
+    }
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
     sockets.add(client).add(upstream);
     let armed = false;
@@ -272,6 +283,7 @@ async function cuttingProxy(marker: string, options: { reach?: boolean; enabled?
       cuts++;
       armed = false;
       held = [];
+      if (options.refuseAfterCut) refusing = true;
       client.destroy();
       upstream.destroy();
     });
@@ -293,6 +305,9 @@ async function cuttingProxy(marker: string, options: { reach?: boolean; enabled?
     cuts: () => cuts,
     enable: () => {
       enabled = true;
+    },
+    pass: () => {
+      refusing = false;
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -370,6 +385,78 @@ test('postgres: clicks whose statement committed but whose answer was lost fail,
   }
 });
 
+/** A workspace with `n` leads, and a deposit of 5 USD (transaction id `t<i>`) for lead i. */
+async function depositsFor(store: Store, n: number) {
+  const acc = await store.createAccount({
+    email: 'unanswered@example.com',
+    passwordHash: 'x',
+    workspaceName: 'W',
+    at: 0,
+  });
+  const ws = acc === 'email_taken' ? assert.fail() : acc.workspace.id;
+  const campaign = await store.createCampaign(
+    ws,
+    { name: 'C', description: '', buyer: '', destinationUrl: '' },
+    () => 'unanswered',
+    0,
+  );
+  const postback = await store.createPostback(
+    ws,
+    {
+      name: 'P',
+      network: 'custom',
+      campaignId: null,
+      clickidParam: 'clickid',
+      currency: 'USD',
+      macros: {},
+      enabled: true,
+    },
+    'unansweredtoken',
+    0,
+  );
+  const leads: Lead[] = [];
+  for (let i = 0; i < n; i++) {
+    const click = { campaign, params: {}, ip: null, userAgent: null, referrer: null, at: 0 };
+    leads.push(await store.recordClick({ ...click, newClickid }));
+  }
+  return (i: number) => {
+    const tid = `t${i}`;
+    return store.recordEvent({
+      workspaceId: ws,
+      scopeCampaignId: null,
+      clickid: (leads[i] as Lead).clickid,
+      postbackId: postback.id,
+      plan: countingPlan({ event: 'deposit', micros: 5_000_000n, currency: 'USD', tid }),
+      micros: 5_000_000n,
+      currency: 'USD',
+      tid,
+      fields: {},
+      at: 1,
+      windowMs: 0,
+      log: {
+        postbackId: postback.id,
+        workspaceId: ws,
+        at: 1,
+        method: 'GET',
+        url: `/api/postbacks/x/deposit?tid=${tid}`,
+        ip: null,
+        userAgent: null,
+        body: null,
+      },
+      note: null,
+    });
+  };
+}
+
+/** Conversions, and log rows per call, in `schema`. */
+async function counts(client: pg.Client) {
+  const counted = await client.query('SELECT count(*)::int AS n FROM conversions');
+  const logged = await client.query(
+    'SELECT url, count(*)::int AS n FROM postback_logs GROUP BY url ORDER BY url',
+  );
+  return { conversions: counted.rows[0].n as number, logRows: logged.rows.map((r) => r.n) };
+}
+
 test('postgres: a group whose COMMIT went unanswered is answered as it was done: committed, each deposit recorded and logged once; rolled back, each written again', {
   skip: !available,
 }, async () => {
@@ -384,93 +471,20 @@ test('postgres: a group whose COMMIT went unanswered is answered as it was done:
     });
     await client.connect();
     try {
-      const acc = await store.createAccount({
-        email: 'unanswered@example.com',
-        passwordHash: 'x',
-        workspaceName: 'W',
-        at: 0,
-      });
-      const ws = acc === 'email_taken' ? assert.fail() : acc.workspace.id;
-      const campaign = await store.createCampaign(
-        ws,
-        { name: 'C', description: '', buyer: '', destinationUrl: '' },
-        () => 'unanswered',
-        0,
-      );
-      const postback = await store.createPostback(
-        ws,
-        {
-          name: 'P',
-          network: 'custom',
-          campaignId: null,
-          clickidParam: 'clickid',
-          currency: 'USD',
-          macros: {},
-          enabled: true,
-        },
-        'unansweredtoken',
-        0,
-      );
-      const leads = [];
-      for (let i = 0; i < N; i++) {
-        leads.push(
-          await store.recordClick({
-            campaign,
-            params: {},
-            ip: null,
-            userAgent: null,
-            referrer: null,
-            at: 0,
-            newClickid,
-          }),
-        );
-      }
+      const deposit = await depositsFor(store, N);
       proxy.enable();
       // Sent in one turn: one group, one COMMIT, the one cut.
-      const answers = await Promise.all(
-        leads.map((lead, i) => {
-          const tid = `t${i}`;
-          return store.recordEvent({
-            workspaceId: ws,
-            scopeCampaignId: null,
-            clickid: lead.clickid,
-            postbackId: postback.id,
-            plan: countingPlan({ event: 'deposit', micros: 5_000_000n, currency: 'USD', tid }),
-            micros: 5_000_000n,
-            currency: 'USD',
-            tid,
-            fields: {},
-            at: 1,
-            windowMs: 0,
-            log: {
-              postbackId: postback.id,
-              workspaceId: ws,
-              at: 1,
-              method: 'GET',
-              url: `/api/postbacks/x/deposit?tid=${tid}`,
-              ip: null,
-              userAgent: null,
-              body: null,
-            },
-            note: null,
-          });
-        }),
-      );
+      const answers = await Promise.all(Array.from({ length: N }, (_, i) => deposit(i)));
       assert.equal(proxy.cuts(), 1, `reach ${reach}: the COMMIT was cut`);
       assert.deepEqual(
         answers.map((a) => a.status),
         Array(N).fill('recorded'),
         `reach ${reach}: each deposit is answered as recorded, never duplicate`,
       );
-      const counted = await client.query('SELECT count(*)::int AS n FROM conversions');
-      const logged = await client.query(
-        'SELECT url, count(*)::int AS n FROM postback_logs GROUP BY url ORDER BY url',
-      );
-      assert.equal(counted.rows[0].n, N, `reach ${reach}: each deposit counted once`);
       assert.deepEqual(
-        logged.rows.map((r) => r.n),
-        Array(N).fill(1),
-        `reach ${reach}: each call logged once`,
+        await counts(client),
+        { conversions: N, logRows: Array(N).fill(1) },
+        `reach ${reach}: each deposit counted once, each call logged once`,
       );
     } finally {
       await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
@@ -478,5 +492,51 @@ test('postgres: a group whose COMMIT went unanswered is answered as it was done:
       await store.close();
       await proxy.close();
     }
+  }
+});
+
+test('postgres: a group whose COMMIT went unanswered, with the database out of reach, is refused within a second; the retries are counted once', {
+  skip: !available,
+}, async () => {
+  const N = 4;
+  const proxy = await cuttingProxy('COMMIT', { enabled: false, refuseAfterCut: true });
+  const schema = freshSchema();
+  // Running the writes again would wait out this connect timeout.
+  const store = await openPostgresStore({
+    url: proxy.url,
+    poolSize: 2,
+    schema,
+    connectTimeoutMs: 3_000,
+  });
+  const client = new pg.Client({
+    connectionString: TEST_DATABASE_URL,
+    options: `-c search_path=${schema}`,
+  });
+  await client.connect();
+  try {
+    const deposit = await depositsFor(store, N);
+    proxy.enable();
+    const started = performance.now();
+    const answers = await Promise.allSettled(Array.from({ length: N }, (_, i) => deposit(i)));
+    const tookMs = performance.now() - started;
+    assert.equal(proxy.cuts(), 1);
+    for (const a of answers) {
+      assert.equal(a.status, 'rejected');
+      assert.ok(isStorageUnavailable((a as PromiseRejectedResult).reason), String(a));
+    }
+    assert.ok(tookMs < 2_000, `refused after ${Math.round(tookMs)} ms`);
+    // It had committed: the network's retries find each deposit counted.
+    proxy.pass();
+    const again = await Promise.all(Array.from({ length: N }, (_, i) => deposit(i)));
+    assert.deepEqual(
+      again.map((a) => a.status),
+      Array(N).fill('duplicate'),
+    );
+    assert.deepEqual(await counts(client), { conversions: N, logRows: Array(N).fill(2) });
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+    await store.close();
+    await proxy.close();
   }
 });

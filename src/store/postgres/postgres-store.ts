@@ -218,8 +218,8 @@ const MAX_BATCH = 32;
 const MAX_GROUPS_IN_FLIGHT = 2;
 /** The longest a write waits for a slot before another group starts anyway. */
 const GROUP_WAIT_MS = 20;
-/** A group's COMMIT that went unanswered: how often, and how far apart, to ask what became of it. */
-const COMMIT_OUTCOME_TRIES = 20;
+/** A group's COMMIT that went unanswered: how long to find out what became of it, and how often to ask. */
+const COMMIT_OUTCOME_MS = 1_000;
 const COMMIT_OUTCOME_WAIT_MS = 50;
 
 interface FirstAttempt {
@@ -639,7 +639,8 @@ export class PostgresStore implements Store {
     const done: unknown[] = [];
     try {
       // One round trip: the id asked for with BEGIN is the one this group's
-      // writes would have been given anyway (every group writes).
+      // writes would have been given anyway (a group of postbacks writes at
+      // least their log rows; one that writes nothing pays a commit record).
       const begun = (await client.query(
         'BEGIN; SELECT pg_current_xact_id()::text AS xid',
       )) as unknown as pg.QueryResult[];
@@ -699,20 +700,39 @@ export class PostgresStore implements Store {
    * be asked, the outcome is unknown.
    */
   private async commitOutcome(xid: string): Promise<'committed' | 'aborted' | 'unknown'> {
-    for (let asked = 0; asked < COMMIT_OUTCOME_TRIES; asked++) {
-      if (asked > 0) await new Promise((r) => setTimeout(r, COMMIT_OUTCOME_WAIT_MS));
-      let status: unknown;
-      try {
-        status = (await this.one(this.pool, 'SELECT pg_xact_status($1::xid8) AS status', [xid]))
-          ?.status;
-      } catch {
-        return 'unknown';
+    // A connection of its own, not one of the pool's: under load those are
+    // all taken, and the answer is owed within a second.
+    const deadline = performance.now() + COMMIT_OUTCOME_MS;
+    const left = () => Math.max(1, Math.round(deadline - performance.now()));
+    const client = new pg.Client({
+      ...this.pool.options,
+      connectionTimeoutMillis: left(),
+      query_timeout: left(),
+    });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      while (performance.now() < deadline) {
+        const status = (
+          await client.query({
+            text: 'SELECT pg_xact_status($1::xid8) AS status',
+            values: [xid],
+            query_timeout: left(),
+          } as pg.QueryConfig)
+        ).rows[0]?.status;
+        if (status === 'committed') return 'committed';
+        if (status === 'aborted') return 'aborted';
+        // 'in progress': the COMMIT is still being carried out (or the
+        // connection's end not yet noticed). Anything else cannot be told.
+        if (status !== 'in progress') return 'unknown';
+        await new Promise((r) => setTimeout(r, Math.min(COMMIT_OUTCOME_WAIT_MS, left())));
       }
-      if (status === 'committed') return 'committed';
-      // Aborted, or too old to tell (not possible this soon): not committed.
-      if (status !== 'in progress') return 'aborted';
+      return 'unknown';
+    } catch {
+      return 'unknown';
+    } finally {
+      await client.end().catch(() => {});
     }
-    return 'unknown';
   }
 
   /** Runs the first attempts of `sharing` (see sharingFirstAttempts) as one statement (FIRST_ATTEMPTS_SQL). */
