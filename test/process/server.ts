@@ -143,6 +143,7 @@ export async function startServer(
   dbPath: string | null,
   env: Record<string, string> = {},
 ): Promise<Server> {
+  if (dbPath === null && !env.DATABASE_URL) throw new Error('startServer(null) needs DATABASE_URL');
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawnMain({
