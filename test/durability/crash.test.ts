@@ -96,7 +96,7 @@ interface Storage {
  */
 async function crashAndRecover(
   ctx: { diagnostic(message: string): void },
-  dbPath: string,
+  dbPath: string | null,
   env: Record<string, string>,
   inspect: () => Promise<Storage>,
 ) {
@@ -222,7 +222,7 @@ test('PostgreSQL: kill -9 under load loses no recorded postback; constraints and
   skip: !pgAvailable && 'PostgreSQL unreachable',
 }, async (ctx) => {
   const { schema, admin, url } = await postgresSchema(cleanups);
-  await crashAndRecover(ctx, 'unused', { DATABASE_URL: url().toString() }, async () => {
+  await crashAndRecover(ctx, null, { DATABASE_URL: url().toString() }, async () => {
     const q = async <T>(sql: string) => (await admin.query(sql)).rows[0] as T;
     const s = `"${schema}"`;
     const totals = await q<{ n: string; micros: string }>(
