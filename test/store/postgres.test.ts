@@ -4,9 +4,10 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { countingPlan } from '../../src/domain/events.js';
 import { newClickid } from '../../src/domain/random-id.js';
-import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { Lead, Store } from '../../src/store/store.js';
 import { isStorageUnavailable } from '../../src/store/unavailable.js';
+import { workspaceWithPostback } from '../helpers.js';
 import { freshSchema, openTestPostgres, postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
 import { PgProxy } from '../pg-proxy.js';
 import { storeContract } from './contract.js';
@@ -317,103 +318,102 @@ async function cuttingProxy(
   };
 }
 
+/**
+ * Runs `body` against a store on a fresh schema behind cuttingProxy(marker,
+ * cut), with a direct connection to that schema for checking what was kept;
+ * drops the schema after.
+ */
+async function behindCuttingProxy(
+  marker: string,
+  cut: Parameters<typeof cuttingProxy>[1],
+  options: { poolSize: number; connectTimeoutMs?: number },
+  body: (
+    store: PostgresStore,
+    direct: pg.Client,
+    proxy: Awaited<ReturnType<typeof cuttingProxy>>,
+  ) => Promise<void>,
+): Promise<void> {
+  const proxy = await cuttingProxy(marker, cut);
+  const schema = freshSchema();
+  const store = await openPostgresStore({ url: proxy.url, schema, ...options });
+  const direct = new pg.Client({
+    connectionString: TEST_DATABASE_URL,
+    options: `-c search_path=${schema}`,
+  });
+  await direct.connect();
+  try {
+    await body(store, direct, proxy);
+  } finally {
+    await direct.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await direct.end();
+    await store.close();
+    await proxy.close();
+  }
+}
+
+/** A workspace with a custom postback configuration and a campaign. */
+async function workspaceWithCampaign(store: Store, name: string) {
+  const { workspaceId, postback } = await workspaceWithPostback(store, name);
+  const campaign = await store.createCampaign(
+    workspaceId,
+    { name: 'C', description: '', buyer: '', destinationUrl: '' },
+    () => `${name}slug`,
+    0,
+  );
+  return { workspaceId, postback, campaign };
+}
+
 test('postgres: clicks whose statement committed but whose answer was lost fail, and are written once', {
   skip: !available,
 }, async () => {
   // The text of the clicks statement, sent when a connection prepares it.
-  const proxy = await cuttingProxy('WITH input AS MATERIALIZED');
-  const schema = freshSchema();
-  const store = await openPostgresStore({ url: proxy.url, poolSize: 1, schema });
-  const client = new pg.Client({
-    connectionString: TEST_DATABASE_URL,
-    options: `-c search_path=${schema}`,
-  });
-  await client.connect();
-  try {
-    const acc = await store.createAccount({
-      email: 'lost@example.com',
-      passwordHash: 'x',
-      workspaceName: 'W',
-      at: 0,
-    });
-    const ws = acc === 'email_taken' ? assert.fail() : acc.workspace.id;
-    const campaign = await store.createCampaign(
-      ws,
-      { name: 'C', description: '', buyer: '', destinationUrl: '' },
-      () => 'lostconn',
-      0,
-    );
-    const click = (n: string) =>
-      store.recordClick({
-        campaign,
-        params: { n },
-        ip: null,
-        userAgent: null,
-        referrer: null,
-        at: 0,
-        newClickid,
-      });
-    const lost = await Promise.allSettled([click('a'), click('b'), click('c')]);
-    assert.equal(proxy.cuts(), 1);
-    assert.deepEqual(
-      lost.map((o) => o.status),
-      ['rejected', 'rejected', 'rejected'],
-    );
-    // The store goes on, on a new connection.
-    assert.equal((await click('d')).params.n, 'd');
-    // What committed is there once: no click was written again after the cut.
-    const rows = await client.query(
-      `SELECT l.params->>'n' AS n, count(*)::int AS clicks
+  await behindCuttingProxy(
+    'WITH input AS MATERIALIZED',
+    {},
+    { poolSize: 1 },
+    async (store, direct, proxy) => {
+      const { campaign } = await workspaceWithCampaign(store, 'lost');
+      const click = (n: string) =>
+        store.recordClick({
+          campaign,
+          params: { n },
+          ip: null,
+          userAgent: null,
+          referrer: null,
+          at: 0,
+          newClickid,
+        });
+      const lost = await Promise.allSettled([click('a'), click('b'), click('c')]);
+      assert.equal(proxy.cuts(), 1);
+      assert.deepEqual(
+        lost.map((o) => o.status),
+        ['rejected', 'rejected', 'rejected'],
+      );
+      // The store goes on, on a new connection.
+      assert.equal((await click('d')).params.n, 'd');
+      // What committed is there once: no click was written again after the cut.
+      const rows = await direct.query(
+        `SELECT l.params->>'n' AS n, count(*)::int AS clicks
        FROM leads l JOIN clicks c ON c.id = l.click_id GROUP BY 1 ORDER BY 1`,
-    );
-    assert.deepEqual(
-      rows.rows.map((r) => [r.n, r.clicks]),
-      [
-        ['a', 1],
-        ['b', 1],
-        ['c', 1],
-        ['d', 1],
-      ],
-    );
-    const total = await client.query('SELECT count(*)::int AS n FROM clicks');
-    assert.equal(total.rows[0].n, 4);
-  } finally {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-    await store.close();
-    await proxy.close();
-  }
+      );
+      assert.deepEqual(
+        rows.rows.map((r) => [r.n, r.clicks]),
+        [
+          ['a', 1],
+          ['b', 1],
+          ['c', 1],
+          ['d', 1],
+        ],
+      );
+      const total = await direct.query('SELECT count(*)::int AS n FROM clicks');
+      assert.equal(total.rows[0].n, 4);
+    },
+  );
 });
 
 /** A workspace with `n` leads, and a deposit of 5 USD (transaction id `t<i>`) for lead i. */
 async function depositsFor(store: Store, n: number) {
-  const acc = await store.createAccount({
-    email: 'unanswered@example.com',
-    passwordHash: 'x',
-    workspaceName: 'W',
-    at: 0,
-  });
-  const ws = acc === 'email_taken' ? assert.fail() : acc.workspace.id;
-  const campaign = await store.createCampaign(
-    ws,
-    { name: 'C', description: '', buyer: '', destinationUrl: '' },
-    () => 'unanswered',
-    0,
-  );
-  const postback = await store.createPostback(
-    ws,
-    {
-      name: 'P',
-      network: 'custom',
-      campaignId: null,
-      clickidParam: 'clickid',
-      currency: 'USD',
-      macros: {},
-      enabled: true,
-    },
-    'unansweredtoken',
-    0,
-  );
+  const { workspaceId: ws, postback, campaign } = await workspaceWithCampaign(store, 'unanswered');
   const leads: Lead[] = [];
   for (let i = 0; i < n; i++) {
     const click = { campaign, params: {}, ip: null, userAgent: null, referrer: null, at: 0 };
@@ -462,36 +462,28 @@ test('postgres: a group whose COMMIT went unanswered is answered as it was done:
 }, async () => {
   const N = 6;
   for (const reach of [true, false]) {
-    const proxy = await cuttingProxy('COMMIT', { reach, enabled: false });
-    const schema = freshSchema();
-    const store = await openPostgresStore({ url: proxy.url, poolSize: 2, schema });
-    const client = new pg.Client({
-      connectionString: TEST_DATABASE_URL,
-      options: `-c search_path=${schema}`,
-    });
-    await client.connect();
-    try {
-      const deposit = await depositsFor(store, N);
-      proxy.enable();
-      // Sent in one turn: one group, one COMMIT, the one cut.
-      const answers = await Promise.all(Array.from({ length: N }, (_, i) => deposit(i)));
-      assert.equal(proxy.cuts(), 1, `reach ${reach}: the COMMIT was cut`);
-      assert.deepEqual(
-        answers.map((a) => a.status),
-        Array(N).fill('recorded'),
-        `reach ${reach}: each deposit is answered as recorded, never duplicate`,
-      );
-      assert.deepEqual(
-        await counts(client),
-        { conversions: N, logRows: Array(N).fill(1) },
-        `reach ${reach}: each deposit counted once, each call logged once`,
-      );
-    } finally {
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await client.end();
-      await store.close();
-      await proxy.close();
-    }
+    await behindCuttingProxy(
+      'COMMIT',
+      { reach, enabled: false },
+      { poolSize: 2 },
+      async (store, direct, proxy) => {
+        const deposit = await depositsFor(store, N);
+        proxy.enable();
+        // Sent in one turn: one group, one COMMIT, the one cut.
+        const answers = await Promise.all(Array.from({ length: N }, (_, i) => deposit(i)));
+        assert.equal(proxy.cuts(), 1, `reach ${reach}: the COMMIT was cut`);
+        assert.deepEqual(
+          answers.map((a) => a.status),
+          Array(N).fill('recorded'),
+          `reach ${reach}: each deposit is answered as recorded, never duplicate`,
+        );
+        assert.deepEqual(
+          await counts(direct),
+          { conversions: N, logRows: Array(N).fill(1) },
+          `reach ${reach}: each deposit counted once, each call logged once`,
+        );
+      },
+    );
   }
 });
 
@@ -499,44 +491,32 @@ test('postgres: a group whose COMMIT went unanswered, with the database out of r
   skip: !available,
 }, async () => {
   const N = 4;
-  const proxy = await cuttingProxy('COMMIT', { enabled: false, refuseAfterCut: true });
-  const schema = freshSchema();
-  // Running the writes again would wait out this connect timeout.
-  const store = await openPostgresStore({
-    url: proxy.url,
-    poolSize: 2,
-    schema,
-    connectTimeoutMs: 3_000,
-  });
-  const client = new pg.Client({
-    connectionString: TEST_DATABASE_URL,
-    options: `-c search_path=${schema}`,
-  });
-  await client.connect();
-  try {
-    const deposit = await depositsFor(store, N);
-    proxy.enable();
-    const started = performance.now();
-    const answers = await Promise.allSettled(Array.from({ length: N }, (_, i) => deposit(i)));
-    const tookMs = performance.now() - started;
-    assert.equal(proxy.cuts(), 1);
-    for (const a of answers) {
-      assert.equal(a.status, 'rejected');
-      assert.ok(isStorageUnavailable((a as PromiseRejectedResult).reason), String(a));
-    }
-    assert.ok(tookMs < 2_000, `refused after ${Math.round(tookMs)} ms`);
-    // It had committed: the network's retries find each deposit counted.
-    proxy.pass();
-    const again = await Promise.all(Array.from({ length: N }, (_, i) => deposit(i)));
-    assert.deepEqual(
-      again.map((a) => a.status),
-      Array(N).fill('duplicate'),
-    );
-    assert.deepEqual(await counts(client), { conversions: N, logRows: Array(N).fill(2) });
-  } finally {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-    await store.close();
-    await proxy.close();
-  }
+  // Running the writes again would wait out the connect timeout.
+  const cut = { enabled: false, refuseAfterCut: true };
+  await behindCuttingProxy(
+    'COMMIT',
+    cut,
+    { poolSize: 2, connectTimeoutMs: 3_000 },
+    async (store, direct, proxy) => {
+      const deposit = await depositsFor(store, N);
+      proxy.enable();
+      const started = performance.now();
+      const answers = await Promise.allSettled(Array.from({ length: N }, (_, i) => deposit(i)));
+      const tookMs = performance.now() - started;
+      assert.equal(proxy.cuts(), 1);
+      for (const a of answers) {
+        assert.equal(a.status, 'rejected');
+        assert.ok(isStorageUnavailable((a as PromiseRejectedResult).reason), String(a));
+      }
+      assert.ok(tookMs < 2_000, `refused after ${Math.round(tookMs)} ms`);
+      // It had committed: the network's retries find each deposit counted.
+      proxy.pass();
+      const again = await Promise.all(Array.from({ length: N }, (_, i) => deposit(i)));
+      assert.deepEqual(
+        again.map((a) => a.status),
+        Array(N).fill('duplicate'),
+      );
+      assert.deepEqual(await counts(direct), { conversions: N, logRows: Array(N).fill(2) });
+    },
+  );
 });
