@@ -297,12 +297,19 @@ export class OutboxWorker {
       response: null,
       ...fields,
     });
-    const close = (
+    const close = async (
       job: DeliveryJob,
       status: 'delivered' | 'failed' | 'expired' | 'skipped',
       fields: Partial<DeliveryAttempt>,
-    ) =>
-      store.finishDelivery(job.outboxId, attemptOf(job, status, fields), { state: 'done', status });
+    ) => {
+      const moved = await store.finishDelivery(
+        job.outboxId,
+        job.lease,
+        attemptOf(job, status, fields),
+        { state: 'done', status },
+      );
+      if (!moved) this.leaseLost([job.outboxId], destination.id);
+    };
     const closeAll = (status: 'failed' | 'skipped', error: string) =>
       Promise.all(jobs.map((job) => close(job, status, { error })));
 
@@ -411,7 +418,7 @@ export class OutboxWorker {
     const random = this.deps.random ?? Math.random;
 
     // The request's events are logged and moved on in one transaction.
-    await store.finishDeliveries(
+    const lost = await store.finishDeliveries(
       sendable.map(({ job, destinationEvent }, i): FinishedDelivery => {
         const fields = {
           destinationEvent,
@@ -422,6 +429,7 @@ export class OutboxWorker {
         };
         const done = (status: 'delivered' | 'failed', extra: Partial<DeliveryAttempt> = {}) => ({
           outboxId: job.outboxId,
+          lease: job.lease,
           attempt: attemptOf(job, status, { ...fields, ...extra }),
           outcome: { state: 'done' as const, status },
         });
@@ -440,10 +448,25 @@ export class OutboxWorker {
         const nextAt = at + retryDelay(this.policy, attemptsUsed, random());
         return {
           outboxId: job.outboxId,
+          lease: job.lease,
           attempt: attemptOf(job, 'retrying', { ...fields, error }),
           outcome: { state: 'retry', nextAt },
         };
       }),
+    );
+    if (lost.length > 0) this.leaseLost(lost, destination.id);
+  }
+
+  /**
+   * Rows whose leases ran out while their attempt was under way (an event
+   * loop stalled for minutes, a database out of reach) and that were claimed
+   * again, or retried by a user: the attempt is logged, the row is its new
+   * holder's.
+   */
+  private leaseLost(outboxIds: string[], destinationId: string): void {
+    this.deps.log.warn(
+      { outboxIds, destination: destinationId },
+      'outbox: a lease ran out before its attempt ended; the attempt is logged, the row is left to its new holder',
     );
   }
 }

@@ -279,15 +279,27 @@ export interface PrunedLogs {
 
 export interface FinishedDelivery {
   outboxId: string;
+  lease: DeliveryLease;
   attempt: DeliveryAttempt | null;
   outcome: DeliveryOutcome;
 }
 
 export type DeliveryStatus = 'delivered' | 'retrying' | 'failed' | 'expired' | 'skipped';
 
+/**
+ * The claim that holds an outbox row: its worker and when the lease ends. A
+ * row claimed again (its lease ran out, or a user asked for a retry) has
+ * another, and the older claim may no longer move it on.
+ */
+export interface DeliveryLease {
+  owner: string;
+  until: number;
+}
+
 /** One claimed outbox row with everything a forwarder needs to send it. */
 export interface DeliveryJob {
   outboxId: string;
+  lease: DeliveryLease;
   workspaceId: string;
   campaignId: string;
   campaignSlug: string;
@@ -483,17 +495,24 @@ export interface Store {
    * batches; none of `busy`) until `leaseUntil`; other workers skip them until then.
    */
   claimDeliveries(input: ClaimInput): Promise<DeliveryJob[]>;
-  /** Logs the attempt and moves the outbox row on, in one transaction. */
+  /**
+   * Logs the attempt and moves the outbox row on, in one transaction, if
+   * `lease` still holds the row; false if it does not (the lease ran out and
+   * the row was claimed again, or a retry was asked for): then the attempt is
+   * logged and counted, and the row is left to its holder.
+   */
   finishDelivery(
     outboxId: string,
+    lease: DeliveryLease,
     attempt: DeliveryAttempt | null,
     outcome: DeliveryOutcome,
-  ): Promise<void>;
+  ): Promise<boolean>;
   /**
    * finishDelivery for several rows (a request that carried them all), in one
    * transaction: a Facebook request of 100 events is one commit, not 100.
+   * Returns the rows their leases no longer held.
    */
-  finishDeliveries(finished: FinishedDelivery[]): Promise<void>;
+  finishDeliveries(finished: FinishedDelivery[]): Promise<string[]>;
   /**
    * Log retention: of the `limit` oldest postback-log rows and the `limit`
    * oldest delivery attempts (by id, the order they were written), deletes

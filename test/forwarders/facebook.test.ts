@@ -28,6 +28,7 @@ const CONTEXT: FacebookContext = {
 function job(patch: Partial<DeliveryJob> = {}): DeliveryJob {
   return {
     outboxId: '7',
+    lease: { owner: 'test:1:job', until: 0 },
     workspaceId: '1',
     campaignId: '3',
     campaignSlug: 'fbru2026',

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { routeEvents } from '../../src/domain/forwarding.js';
 import { newClickid } from '../../src/domain/random-id.js';
+import { OutboxWorker } from '../../src/forwarders/outbox-worker.js';
 import type { Campaign, DestinationInput } from '../../src/store/store.js';
 import { type FakeDestination, fakeDestination } from '../fake-destination.js';
 import { type TestApp, testApp } from '../helpers.js';
@@ -113,5 +114,55 @@ test('an attempt is not claimed again while it may still be under way, at the lo
     assert.equal(bot.received.length, 1, 'sent once');
   } finally {
     await slow.close();
+  }
+});
+
+test("an attempt that outlived its lease does not undo the next worker's delivery", async () => {
+  const app = await testApp({ ALLOW_PRIVATE_WEBHOOKS: 'true' });
+  const warnings: Array<{ worker: string; obj: object; msg?: string }> = [];
+  const worker = (name: string) =>
+    new OutboxWorker({
+      ...app.app.deps,
+      log: {
+        info() {},
+        warn: (obj, msg) => warnings.push({ worker: name, obj, msg }),
+        error() {},
+      },
+    });
+  const slow = worker('slow');
+  const next = worker('next');
+  try {
+    const on = await seed(app);
+    bot.received.length = 0;
+    // The first worker's request is answered late, with a retryable error.
+    bot.script.push({ status: 503, delayMs: 500 });
+    await click(app, on);
+    const first = slow.runOnce();
+    await bot.waitFor(1);
+
+    // Its lease runs out (an event loop stalled for minutes, say): another
+    // worker takes the row and delivers it.
+    app.clock.advance(10 * 60_000);
+    assert.equal(await next.runOnce(), 1, 'the lease ran out');
+    assert.equal(bot.received[1]?.status, 200);
+    assert.deepEqual(await app.store.outboxCounts(null), { delivered: 1 });
+
+    // The late 503 is logged and counted, and leaves the delivered row
+    // alone: nothing is sent a third time, however long one waits.
+    assert.equal(await first, 1);
+    assert.deepEqual(await app.store.outboxCounts(null), { delivered: 1 });
+    app.clock.advance(24 * 3_600_000);
+    assert.equal(await slow.runOnce(), 0);
+    assert.equal(await next.runOnce(), 0);
+    assert.equal(bot.received.length, 2);
+    assert.equal(await app.countRows('deliveries'), 2, 'both attempts are in the source log');
+    assert.deepEqual(
+      warnings.map((w) => [w.worker, w.msg?.split(';')[0]]),
+      [['slow', 'outbox: a lease ran out before its attempt ended']],
+    );
+  } finally {
+    await slow.stop();
+    await next.stop();
+    await app.close();
   }
 });

@@ -21,6 +21,7 @@ const AT = Date.parse('2026-11-20T12:00:00.250Z');
 function job(patch: Partial<DeliveryJob> = {}): DeliveryJob {
   return {
     outboxId: '7',
+    lease: { owner: 'test:1:job', until: 0 },
     workspaceId: '1',
     campaignId: '3',
     campaignSlug: 'slug',

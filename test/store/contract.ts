@@ -978,7 +978,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
           const jobs = await claim(FAR, { leaseUntil: FAR + 1, limit: 500 });
           if (jobs.length === 0) break;
           for (const j of jobs) {
-            await s.finishDelivery(j.outboxId, null, { state: 'done', status: 'skipped' });
+            await s.finishDelivery(j.outboxId, j.lease, null, { state: 'done', status: 'skipped' });
             if (j.workspaceId === ws) mine.push(j);
           }
         }
@@ -1631,6 +1631,125 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal(again[0]?.attempts, 0, 'a lost lease is no attempt');
       });
 
+      test('a claim whose lease ran out logs its attempt but leaves the row to the claim that holds it now', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        const l = await click(c);
+        for (const tid of ['one', 'two', 'three']) {
+          await s.recordEvent(event(ws, l.clickid, { event: 'custom', tid, at: T0 }));
+        }
+        const stale = await claim(T0 + 10, { owner: 'here:7:slow', limit: 3 });
+        assert.equal(stale.length, 3);
+        const [one, two, three] = stale as [DeliveryJob, DeliveryJob, DeliveryJob];
+        // Past the lease another worker takes the rows; the first attempts
+        // are still under way.
+        const taken = await claim(T0 + 10 + LEASE, { owner: 'here:8:next', limit: 2 });
+        assert.deepEqual(
+          taken.map((j) => j.outboxId),
+          [one.outboxId, two.outboxId],
+        );
+        const [oneNow, twoNow] = taken as [DeliveryJob, DeliveryJob];
+
+        // The old claim's answer comes back: a retry would put a delivered
+        // row back in the queue, a failure would close a row being sent.
+        assert.equal(
+          await s.finishDelivery(one.outboxId, one.lease, attempt('retrying', T0 + 20), {
+            state: 'retry',
+            nextAt: T0 + 30,
+          }),
+          false,
+        );
+        assert.deepEqual(
+          await s.finishDeliveries([
+            {
+              outboxId: two.outboxId,
+              lease: two.lease,
+              attempt: attempt('failed', T0 + 21),
+              outcome: { state: 'done', status: 'failed' },
+            },
+            {
+              outboxId: three.outboxId,
+              lease: three.lease,
+              attempt: attempt('delivered', T0 + 21),
+              outcome: { state: 'done', status: 'delivered' },
+            },
+          ]),
+          [two.outboxId],
+          'the row its lease still held moved on, the other did not',
+        );
+        assert.deepEqual(await s.outboxCounts(ws), { pending: 2, delivered: 1 });
+        assert.deepEqual(await claim(T0 + 11 + LEASE), [], "still the new claim's");
+
+        // The new claim's outcomes count; the attempts are numbered in turn.
+        assert.equal(
+          await s.finishDelivery(oneNow.outboxId, oneNow.lease, attempt('delivered', T0 + 22), {
+            state: 'done',
+            status: 'delivered',
+          }),
+          true,
+        );
+        assert.deepEqual(
+          await s.finishDeliveries([
+            {
+              outboxId: twoNow.outboxId,
+              lease: twoNow.lease,
+              attempt: attempt('retrying', T0 + 23),
+              outcome: { state: 'retry', nextAt: T0 + 40 + LEASE },
+            },
+          ]),
+          [],
+        );
+        assert.deepEqual(await s.outboxCounts(ws), { pending: 1, delivered: 2 });
+        const log = await s.listDeliveries(ws, { limit: 10 });
+        assert.deepEqual(
+          log.items
+            .map((x) => [x.outboxId, x.attempt, x.status])
+            .sort((x, y) => Number(x[0]) - Number(y[0]) || Number(x[1]) - Number(y[1])),
+          [
+            [one.outboxId, 1, 'retrying'],
+            [one.outboxId, 2, 'delivered'],
+            [two.outboxId, 1, 'failed'],
+            [two.outboxId, 2, 'retrying'],
+            [three.outboxId, 1, 'delivered'],
+          ],
+        );
+        const [later] = await claim(T0 + 40 + LEASE, { owner: 'here:8:next' });
+        assert.equal(later?.outboxId, two.outboxId);
+        assert.equal(later?.attempts, 2, 'the lost attempt counted too');
+        assert.ok(later);
+
+        // The same worker's claim of a row again is a new lease too; so is a
+        // retry a user asked for once the lease had run out.
+        assert.equal(
+          await s.finishDelivery(two.outboxId, twoNow.lease, null, {
+            state: 'retry',
+            nextAt: T0,
+          }),
+          false,
+          'an older claim of the same worker',
+        );
+        const [logged] = (await s.listDeliveries(ws, { limit: 10 })).items.filter(
+          (x) => x.outboxId === two.outboxId,
+        );
+        assert.ok(logged);
+        const afterLease = later.lease.until;
+        assert.equal(await s.retryDelivery(ws, logged.id, afterLease), two.outboxId);
+        assert.equal(
+          await s.finishDelivery(two.outboxId, later.lease, attempt('failed', afterLease + 1), {
+            state: 'done',
+            status: 'failed',
+          }),
+          false,
+          'a retry asked for after the lease ran out',
+        );
+        const [retried] = await claim(afterLease);
+        assert.equal(retried?.outboxId, two.outboxId);
+        assert.equal(retried?.attempts, 3);
+        await take();
+      });
+
       test("freeing leases frees only the gone owners' rows, which are then claimed again", async () => {
         await take();
         const ws = await workspace();
@@ -1696,10 +1815,15 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
           const jobs = await claim(T0, { limit: 10 });
           assert.equal(jobs.length, times.length);
           for (const [n, job] of jobs.entries()) {
-            await s.finishDelivery(job.outboxId, attempt('delivered', times[n] as number), {
-              state: 'done',
-              status: 'delivered',
-            });
+            await s.finishDelivery(
+              job.outboxId,
+              job.lease,
+              attempt('delivered', times[n] as number),
+              {
+                state: 'done',
+                status: 'delivered',
+              },
+            );
           }
           const logAts = async () =>
             (await s.listPostbackLogs(ws, { limit: 10 })).items.map((i) => i.at).reverse();
@@ -1735,22 +1859,27 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         const [job] = await claim(T0 + 1);
         assert.ok(job);
 
-        await s.finishDelivery(job.outboxId, attempt('retrying', T0 + 2), {
+        await s.finishDelivery(job.outboxId, job.lease, attempt('retrying', T0 + 2), {
           state: 'retry',
           nextAt: T0 + 5000,
         });
         assert.deepEqual(await claim(T0 + 4999), [], 'not before nextAt, lease released or not');
         const [second] = await claim(T0 + 5000);
-        assert.equal(second?.outboxId, job.outboxId);
+        assert.ok(second);
+        assert.equal(second.outboxId, job.outboxId);
         assert.equal(second?.attempts, 1);
         assert.equal(second?.budgetAttempts, 1);
 
         // A release without an attempt (shutdown) changes neither the count nor the log.
-        await s.finishDelivery(job.outboxId, null, { state: 'retry', nextAt: T0 + 6000 });
+        await s.finishDelivery(job.outboxId, second.lease, null, {
+          state: 'retry',
+          nextAt: T0 + 6000,
+        });
         const [third] = await claim(T0 + 6000);
-        assert.equal(third?.attempts, 1);
+        assert.ok(third);
+        assert.equal(third.attempts, 1);
 
-        await s.finishDelivery(job.outboxId, attempt('delivered', T0 + 6001), {
+        await s.finishDelivery(job.outboxId, third.lease, attempt('delivered', T0 + 6001), {
           state: 'done',
           status: 'delivered',
         });
@@ -1788,40 +1917,48 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal(jobs.length, 4);
         const [a, b, e, f] = jobs as [DeliveryJob, DeliveryJob, DeliveryJob, DeliveryJob];
         // b was tried once before.
-        await s.finishDelivery(b.outboxId, attempt('retrying', T0 + 2), {
+        await s.finishDelivery(b.outboxId, b.lease, attempt('retrying', T0 + 2), {
           state: 'retry',
           nextAt: T0 + 3,
         });
-        assert.deepEqual(
-          (await claim(T0 + 3)).map((j) => j.outboxId),
-          [b.outboxId],
-        );
+        const [bAgain] = await claim(T0 + 3);
+        assert.equal(bAgain?.outboxId, b.outboxId);
 
-        await s.finishDeliveries([
+        const lost = await s.finishDeliveries([
           {
             outboxId: a.outboxId,
+            lease: a.lease,
             attempt: attempt('delivered', T0 + 10),
             outcome: { state: 'done', status: 'delivered' },
           },
           {
             outboxId: b.outboxId,
+            lease: bAgain.lease,
             attempt: attempt('retrying', T0 + 10),
             outcome: { state: 'retry', nextAt: T0 + 5000 },
           },
           {
             outboxId: e.outboxId,
+            lease: e.lease,
             attempt: attempt('failed', T0 + 10),
             outcome: { state: 'done', status: 'failed' },
           },
           // Released without an attempt (a shutdown): no log row, no attempt counted.
-          { outboxId: f.outboxId, attempt: null, outcome: { state: 'retry', nextAt: T0 + 20 } },
-          // A row that does not exist is ignored.
+          {
+            outboxId: f.outboxId,
+            lease: f.lease,
+            attempt: null,
+            outcome: { state: 'retry', nextAt: T0 + 20 },
+          },
+          // A row that does not exist is ignored, and said not moved.
           {
             outboxId: '999999999',
+            lease: a.lease,
             attempt: attempt('delivered', T0 + 10),
             outcome: { state: 'done', status: 'delivered' },
           },
         ]);
+        assert.deepEqual(lost, ['999999999']);
         assert.deepEqual(await s.outboxCounts(ws), { delivered: 1, failed: 1, pending: 2 });
         const log = await s.listDeliveries(ws, { limit: 10 });
         assert.deepEqual(
@@ -1843,7 +1980,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         const [retried] = await claim(T0 + 5000);
         assert.equal(retried?.outboxId, b.outboxId);
         assert.equal(retried?.attempts, 2);
-        await s.finishDeliveries([]);
+        assert.deepEqual(await s.finishDeliveries([]), []);
       });
 
       test('concurrent claims never hand out one row twice', async () => {
@@ -1915,6 +2052,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
           const status = statusOf(j);
           await s.finishDelivery(
             j.outboxId,
+            j.lease,
             attempt(status, T0 + 10 + i, {
               destinationEvent: j.destination.id === fb.id ? 'X' : null,
             }),
@@ -2002,13 +2140,14 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         await s.recordEvent(event(ws, l.clickid, { event: 'registration', at: T0 }));
         const [job] = await claim(T0 + 1);
         assert.ok(job);
-        await s.finishDelivery(job.outboxId, attempt('retrying', T0 + 2), {
+        await s.finishDelivery(job.outboxId, job.lease, attempt('retrying', T0 + 2), {
           state: 'retry',
           nextAt: T0 + 3,
         });
         const [again] = await claim(T0 + 3);
-        assert.equal(again?.budgetAttempts, 1);
-        await s.finishDelivery(job.outboxId, attempt('failed', T0 + 4), {
+        assert.ok(again);
+        assert.equal(again.budgetAttempts, 1);
+        await s.finishDelivery(job.outboxId, again.lease, attempt('failed', T0 + 4), {
           state: 'done',
           status: 'failed',
         });
@@ -2027,7 +2166,8 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.deepEqual(await s.outboxCounts(ws), { pending: 1 });
         assert.deepEqual(await claim(T0 + 99), [], 'due from the retry on');
         const [retried] = await claim(T0 + 100);
-        assert.equal(retried?.outboxId, job.outboxId);
+        assert.ok(retried);
+        assert.equal(retried.outboxId, job.outboxId);
         assert.equal(retried?.attempts, 2, 'attempts made so far are kept');
         assert.equal(retried?.budgetAttempts, 0, 'the budget starts again');
         assert.equal(retried?.queuedAt, T0 + 100);
@@ -2037,7 +2177,7 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         // steal it, and says so.
         assert.equal(await s.retryDelivery(ws, last.id, T0 + 200), 'in_flight');
         assert.deepEqual(await claim(T0 + 200), []);
-        await s.finishDelivery(job.outboxId, attempt('delivered', T0 + 300), {
+        await s.finishDelivery(job.outboxId, retried.lease, attempt('delivered', T0 + 300), {
           state: 'done',
           status: 'delivered',
         });

@@ -21,6 +21,7 @@ import type {
   DeliveryEntry,
   DeliveryFilter,
   DeliveryJob,
+  DeliveryLease,
   DeliveryOutcome,
   Destination,
   DestinationInput,
@@ -186,6 +187,11 @@ function str(value: unknown): string | null {
 
 function num(value: unknown): number {
   return Number(value);
+}
+
+/** Whether an outbox row (read with its lease columns) is still held by `lease`. */
+function holds(row: Row, lease: DeliveryLease): boolean {
+  return row.lease_owner === lease.owner && num(row.lease_until) === lease.until;
 }
 
 function micros(value: unknown): bigint | null {
@@ -1925,9 +1931,11 @@ export class PostgresStore implements Store {
       map[f.key as string] = f.value as string;
       fields.set(leadId, map);
     }
+    const lease = { owner: input.owner, until: input.leaseUntil };
     return rows.map(
       (r): DeliveryJob => ({
         outboxId: String(r.id),
+        lease,
         workspaceId: String(r.workspace_id),
         campaignId: String(r.campaign_id),
         campaignSlug: r.slug as string,
@@ -1980,17 +1988,19 @@ export class PostgresStore implements Store {
 
   async finishDelivery(
     outboxId: string,
+    lease: DeliveryLease,
     attempt: DeliveryAttempt | null,
     outcome: DeliveryOutcome,
-  ): Promise<void> {
-    await this.tx(async (c) => {
+  ): Promise<boolean> {
+    return this.tx(async (c) => {
       // Locked, so the attempt number and the counter move on together.
       const o = await this.one(
         c,
-        'SELECT id, workspace_id, destination_id, campaign_id, event, attempts FROM outbox WHERE id = $1 FOR UPDATE',
+        `SELECT id, workspace_id, destination_id, campaign_id, event, attempts, lease_owner, lease_until
+         FROM outbox WHERE id = $1 FOR UPDATE`,
         [id(outboxId)],
       );
-      if (!o) return;
+      if (!o) return false;
       if (attempt) {
         await this.run(
           c,
@@ -2015,6 +2025,13 @@ export class PostgresStore implements Store {
           ],
         );
       }
+      if (!holds(o, lease)) {
+        // The request went out all the same: it is counted, and its numbering
+        // goes on, but the row's state is its holder's to set.
+        if (attempt)
+          await this.run(c, 'UPDATE outbox SET attempts = attempts + 1 WHERE id = $1', [o.id]);
+        return false;
+      }
       await this.run(
         c,
         `UPDATE outbox SET status = $1, next_at = $2, attempts = attempts + $3, lease_until = NULL, lease_owner = NULL, last_error = $4
@@ -2027,24 +2044,29 @@ export class PostgresStore implements Store {
           o.id,
         ],
       );
+      return true;
     });
   }
 
-  async finishDeliveries(finished: FinishedDelivery[]): Promise<void> {
-    if (finished.length === 0) return;
+  async finishDeliveries(finished: FinishedDelivery[]): Promise<string[]> {
+    if (finished.length === 0) return [];
     const ids = finished.map((f) => id(f.outboxId) as string);
     if (new Set(ids).size !== ids.length) {
       // The same row twice: its attempts are numbered one after the other.
-      for (const f of finished) await this.finishDelivery(f.outboxId, f.attempt, f.outcome);
-      return;
+      const lost: string[] = [];
+      for (const f of finished) {
+        if (!(await this.finishDelivery(f.outboxId, f.lease, f.attempt, f.outcome)))
+          lost.push(f.outboxId);
+      }
+      return lost;
     }
-    await this.tx(async (c) => {
+    return this.tx(async (c) => {
       // Locked in id order, so the attempt numbers and the counters move on
       // together and two workers' batches cannot deadlock.
       const rows = await this.all(
         c,
-        `SELECT id, workspace_id, destination_id, campaign_id, event, attempts FROM outbox
-         WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+        `SELECT id, workspace_id, destination_id, campaign_id, event, attempts, lease_owner, lease_until
+         FROM outbox WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
         [ids],
       );
       const byId = new Map(rows.map((o) => [String(o.id), o]));
@@ -2082,21 +2104,38 @@ export class PostgresStore implements Store {
           ],
         );
       }
-      await this.run(
-        c,
-        `UPDATE outbox o SET status = u.status, next_at = u.next_at, attempts = o.attempts + u.added,
-           lease_until = NULL, lease_owner = NULL, last_error = u.last_error
-         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::integer[], $5::text[])
-           AS u(id, status, next_at, added, last_error)
-         WHERE o.id = u.id`,
-        [
-          found.map((f) => f.o.id),
-          found.map((f) => (f.outcome.state === 'done' ? f.outcome.status : 'pending')),
-          found.map((f) => (f.outcome.state === 'retry' ? f.outcome.nextAt : (f.attempt?.at ?? 0))),
-          found.map((f) => (f.attempt ? 1 : 0)),
-          found.map((f) => f.attempt?.error ?? null),
-        ],
-      );
+      // A row its lease no longer holds only counts the attempt (see finishDelivery).
+      const held = found.filter((f) => holds(f.o, f.lease));
+      const lost = found.filter((f) => !holds(f.o, f.lease));
+      const lostAttempts = lost.filter((f) => f.attempt !== null).map((f) => f.o.id);
+      if (lostAttempts.length > 0) {
+        await this.run(
+          c,
+          'UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])',
+          [lostAttempts],
+        );
+      }
+      if (held.length > 0) {
+        await this.run(
+          c,
+          `UPDATE outbox o SET status = u.status, next_at = u.next_at, attempts = o.attempts + u.added,
+             lease_until = NULL, lease_owner = NULL, last_error = u.last_error
+           FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::integer[], $5::text[])
+             AS u(id, status, next_at, added, last_error)
+           WHERE o.id = u.id`,
+          [
+            held.map((f) => f.o.id),
+            held.map((f) => (f.outcome.state === 'done' ? f.outcome.status : 'pending')),
+            held.map((f) =>
+              f.outcome.state === 'retry' ? f.outcome.nextAt : (f.attempt?.at ?? 0),
+            ),
+            held.map((f) => (f.attempt ? 1 : 0)),
+            held.map((f) => f.attempt?.error ?? null),
+          ],
+        );
+      }
+      const moved = new Set(held.map((f) => f.outboxId));
+      return finished.filter((f) => !moved.has(f.outboxId)).map((f) => f.outboxId);
     });
   }
 
@@ -2202,7 +2241,8 @@ export class PostgresStore implements Store {
       // rather than answered as if the retry were queued.
       const moved = await this.run(
         c,
-        `UPDATE outbox SET status = 'pending', next_at = $1, queued_at = $1, budget_from = attempts
+        `UPDATE outbox SET status = 'pending', next_at = $1, queued_at = $1, budget_from = attempts,
+           lease_until = NULL, lease_owner = NULL
          WHERE id = $2 AND (lease_until IS NULL OR lease_until <= $1)`,
         [now, d.outbox_id],
       );

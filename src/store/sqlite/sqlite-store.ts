@@ -22,6 +22,7 @@ import type {
   DeliveryEntry,
   DeliveryFilter,
   DeliveryJob,
+  DeliveryLease,
   DeliveryOutcome,
   Destination,
   DestinationInput,
@@ -1565,8 +1566,10 @@ export class SqliteStore implements Store {
       }
       return d;
     };
+    const lease = { owner: input.owner, until: input.leaseUntil };
     return rows.map((r) => ({
       outboxId: String(r.id),
+      lease,
       workspaceId: String(r.workspace_id),
       campaignId: String(r.campaign_id),
       campaignSlug: r.slug as string,
@@ -1606,24 +1609,26 @@ export class SqliteStore implements Store {
 
   async finishDelivery(
     outboxId: string,
+    lease: DeliveryLease,
     attempt: DeliveryAttempt | null,
     outcome: DeliveryOutcome,
-  ): Promise<void> {
-    return this.batch(() => this.finishOne({ outboxId, attempt, outcome }));
+  ): Promise<boolean> {
+    return this.batch(() => this.finishOne({ outboxId, lease, attempt, outcome }));
   }
 
-  async finishDeliveries(finished: FinishedDelivery[]): Promise<void> {
-    if (finished.length === 0) return;
-    return this.batch(() => {
-      for (const f of finished) this.finishOne(f);
-    });
+  async finishDeliveries(finished: FinishedDelivery[]): Promise<string[]> {
+    if (finished.length === 0) return [];
+    return this.batch(() => finished.filter((f) => !this.finishOne(f)).map((f) => f.outboxId));
   }
 
-  private finishOne({ outboxId, attempt, outcome }: FinishedDelivery): void {
+  /** False if the lease no longer holds the row (see Store.finishDelivery). */
+  private finishOne({ outboxId, lease, attempt, outcome }: FinishedDelivery): boolean {
     const o = this.sql(
-      'SELECT id, workspace_id, destination_id, campaign_id, event, attempts FROM outbox WHERE id = ?',
+      `SELECT id, workspace_id, destination_id, campaign_id, event, attempts, lease_owner, lease_until
+       FROM outbox WHERE id = ?`,
     ).get(id(outboxId)) as Row | undefined;
-    if (!o) return;
+    if (!o) return false;
+    const held = o.lease_owner === lease.owner && Number(o.lease_until) === lease.until;
     if (attempt) {
       this.sql(
         `INSERT INTO deliveries (workspace_id, outbox_id, destination_id, campaign_id, event, destination_event, event_id, attempt, at, duration_ms, http_status, status, error, request, response)
@@ -1646,6 +1651,12 @@ export class SqliteStore implements Store {
         attempt.response,
       );
     }
+    if (!held) {
+      // The request went out all the same: it is counted, and its numbering
+      // goes on, but the row's state is its holder's to set.
+      if (attempt) this.sql('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?').run(o.id);
+      return false;
+    }
     this.sql(
       `UPDATE outbox SET status = ?, next_at = ?, attempts = attempts + ?, lease_until = NULL, lease_owner = NULL, last_error = ?
        WHERE id = ?`,
@@ -1656,6 +1667,7 @@ export class SqliteStore implements Store {
       attempt?.error ?? null,
       o.id,
     );
+    return true;
   }
 
   async pruneLogs(before: number, limit: number): Promise<PrunedLogs> {
@@ -1763,7 +1775,8 @@ export class SqliteStore implements Store {
       // way may end for good (its last try, a refusal), so the caller is told
       // rather than answered as if the retry were queued.
       const moved = this.sql(
-        `UPDATE outbox SET status = 'pending', next_at = ?, queued_at = ?, budget_from = attempts
+        `UPDATE outbox SET status = 'pending', next_at = ?, queued_at = ?, budget_from = attempts,
+           lease_until = NULL, lease_owner = NULL
          WHERE id = ? AND (lease_until IS NULL OR lease_until <= ?)`,
       ).run(now, now, d.outbox_id, now).changes;
       if (moved === 0) return 'in_flight';
