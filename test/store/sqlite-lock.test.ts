@@ -135,6 +135,25 @@ test('sqlite: a write lock held past the wait bound fails the waiting writes as 
   });
 });
 
+test('sqlite: a write that joins a lock wait late gets a whole bound of its own, and lands after the first write fails', async () => {
+  await withLockedStore({ lockWaitMs: 600 }, async ({ store, other, workspaceId }) => {
+    await other.hold();
+    const early = newLead(store, workspaceId, 'early');
+    early.catch(() => {});
+    await sleep(400);
+    let lateSettled = false;
+    const late = newLead(store, workspaceId, 'late').finally(() => {
+      lateSettled = true;
+    });
+    await assert.rejects(early, (error) => isStorageUnavailable(error));
+    assert.equal(lateSettled, false, 'the late write was answered with the first one');
+    await other.release();
+    const lead = await late;
+    assert.equal((await store.getLead(workspaceId, lead.clickid))?.externalId, 'late');
+    assert.equal(store.countRows('leads'), 1, 'the write that was failed was committed');
+  });
+});
+
 test('sqlite: a stop with writes waiting on the lock answers them before the file closes', async () => {
   await withLockedStore({}, async ({ store, other, path, workspaceId }) => {
     // Let go by the other process itself while close() waits on this thread.
@@ -145,6 +164,23 @@ test('sqlite: a stop with writes waiting on the lock answers them before the fil
     const lead = await write;
     const again = openSqliteStore({ path });
     assert.equal((await again.getLead(workspaceId, lead.clickid))?.externalId, 'waiting');
+    await again.close();
+  });
+});
+
+test('sqlite: a stop waits for the lock as long as its newest waiting write may', async () => {
+  await withLockedStore({ lockWaitMs: 1000 }, async ({ store, other, path, workspaceId }) => {
+    // Let go by the other process itself, past the first write's bound but
+    // within the second's, while close() waits on this thread.
+    await other.hold(1100);
+    const first = newLead(store, workspaceId, 'first');
+    await sleep(500);
+    const second = newLead(store, workspaceId, 'second');
+    await sleep(100);
+    await store.close();
+    const leads = await Promise.all([first, second]);
+    const again = openSqliteStore({ path });
+    for (const lead of leads) assert.ok(await again.getLead(workspaceId, lead.clickid));
     await again.close();
   });
 });

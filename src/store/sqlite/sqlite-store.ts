@@ -229,6 +229,11 @@ interface PendingOp {
   fn: () => unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /**
+   * When the write joined a wait for a lock another process holds; 0 if it
+   * came before that wait began, which is then its start (lockBusySince).
+   */
+  since: number;
 }
 
 /** A campaign's forward routes: our event (`deposit`, `deposit#2`, `*`) → where it goes. */
@@ -354,7 +359,13 @@ export class SqliteStore implements Store {
         reject(new Error('the store is closed'));
         return;
       }
-      this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({
+        fn,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        // Read only while a wait is under way: the hot path takes no clock.
+        since: this.lockBusySince === null ? 0 : Date.now(),
+      });
       if (this.pending.length === 1) setImmediate(this.flush);
     });
   }
@@ -449,20 +460,26 @@ export class SqliteStore implements Store {
    * and with it every request on this thread, reads included. Instead the
    * batch goes back to the head of the queue and BEGIN is tried again in a
    * few ms while the thread serves on; writes arriving meanwhile join it.
-   * After lockWaitMs it fails as unavailable (503), as a busy handler's
-   * timeout would have.
+   * A write that has waited lockWaitMs since it joined fails as unavailable
+   * (503), as a busy handler's timeout would have; one that joined later
+   * waits on for the rest of its own bound.
    */
   private waitForLock(ops: PendingOp[], error: unknown): void {
     const now = Date.now();
     this.lockBusySince ??= now;
-    if (this.closing || now - this.lockBusySince >= this.lockWaitMs) {
+    const spell = this.lockBusySince;
+    const waiting: PendingOp[] = [];
+    for (const op of ops) {
+      if (!this.closing && now - (op.since || spell) < this.lockWaitMs) waiting.push(op);
+      else op.reject(error);
+    }
+    if (waiting.length === 0) {
       this.lockBusySince = null;
       this.lockAttempts = 0;
-      for (const op of ops) op.reject(error);
       return;
     }
     // No write can have been queued meanwhile: flush runs without yielding.
-    this.pending = ops;
+    this.pending = waiting;
     const wait = LOCK_RETRY_MS[Math.min(this.lockAttempts++, LOCK_RETRY_MS.length - 1)];
     this.lockRetry = setTimeout(this.flush, wait);
   }
@@ -479,9 +496,16 @@ export class SqliteStore implements Store {
     if (this.pending.length > 0) {
       // The last batch waits for the lock here, on the thread: nothing is
       // served any more, and its callers are answered before the file closes.
+      // It waits for what is left of its newest write's bound.
       if (this.lockRetry) clearTimeout(this.lockRetry);
-      const waited = this.lockBusySince === null ? 0 : Date.now() - this.lockBusySince;
-      this.db.pragma(`busy_timeout = ${Math.max(0, this.lockWaitMs - waited)}`);
+      const spell = this.lockBusySince;
+      let left = this.lockWaitMs;
+      if (spell !== null) {
+        let joined = spell;
+        for (const op of this.pending) joined = Math.max(joined, op.since || spell);
+        left = Math.max(0, joined + this.lockWaitMs - Date.now());
+      }
+      this.db.pragma(`busy_timeout = ${left}`);
       this.flush();
     }
     await stopping;
