@@ -11,8 +11,9 @@
 //     had little to copy, and says it is ready;
 //  2. the store holds its next batch (requests keep arriving and join it) while
 //     the worker copies and fsyncs the last few milliseconds of frames;
-//  3. that batch begins with every frame checkpointed, so the log restarts and
-//     the file is cut back to `journal_size_limit`.
+//  3. that batch begins with every frame checkpointed, so the log restarts
+//     from the beginning of its file (which keeps its size up to
+//     `journal_size_limit`, see openSqliteStore).
 // A hold costs 2-4 ms at full load. What made it short is the fsync after each
 // partial pass (see below): before it, the completing pass synced every page
 // copied since the last restart and holds took up to 25 ms. Step 1 on its own
