@@ -135,7 +135,9 @@ test('sqlite: a write lock held past the wait bound fails the waiting writes as 
   });
 });
 
-test('sqlite: a write that joins a lock wait late gets a whole bound of its own, and lands after the first write fails', async () => {
+test('sqlite: a write that joins a lock wait late gets a whole bound of its own, and lands after the first write fails', {
+  timeout: 10_000,
+}, async () => {
   await withLockedStore({ lockWaitMs: 600 }, async ({ store, other, workspaceId }) => {
     await other.hold();
     const early = newLead(store, workspaceId, 'early');
@@ -168,7 +170,9 @@ test('sqlite: a stop with writes waiting on the lock answers them before the fil
   });
 });
 
-test('sqlite: a stop waits for the lock as long as its newest waiting write may', async () => {
+test('sqlite: a stop waits for the lock as long as its newest waiting write may', {
+  timeout: 10_000,
+}, async () => {
   await withLockedStore({ lockWaitMs: 1000 }, async ({ store, other, path, workspaceId }) => {
     // Let go by the other process itself, past the first write's bound but
     // within the second's, while close() waits on this thread.

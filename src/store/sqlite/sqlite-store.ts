@@ -95,8 +95,8 @@ export function openSqliteStore(options: SqliteOptions): SqliteStore {
   // at every restart (about once a second at full load), the first commit
   // after one truncated the file on this thread and the next ones grew it
   // again, which doubled the postbacks' p99. Only a log grown past twice the
-  // threshold, the most a restart lets it reach (a long read held the
-  // checkpoints back), is cut back, to that.
+  // threshold, where the checkpointer stops waiting for a short hold (writes
+  // outran it, or a long read held checkpoints back), is cut back, to that.
   const pageSize = Number(db.pragma('page_size', { simple: true }));
   db.pragma(`journal_size_limit = ${2 * checkpoint.restartFrames * pageSize}`);
   return new SqliteStore(
