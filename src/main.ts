@@ -1,11 +1,13 @@
 // The process: configuration, store, server, graceful shutdown.
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { keepTickShape } from './keep-tick-shape.js';
 import { openStore } from './store/open-store.js';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 async function main(): Promise<void> {
+  keepTickShape();
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
