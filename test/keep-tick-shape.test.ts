@@ -45,7 +45,7 @@ console.log(JSON.stringify({
 }));
 `;
 
-test('the kept nextTick object outlives full collections and keeps the class later ones get', () => {
+test('the kept nextTick object outlives full collections, and later ones share its hidden class', () => {
   const child = spawnSync(
     process.execPath,
     [
