@@ -85,7 +85,7 @@ export function parseInboundPostback(req: InboundRequest, config: InboundConfig)
   let event: string | null = null;
   try {
     const params = readParams(req);
-    clickid = pick(params, [...ALIASES.clickid, config.clickidParam]);
+    clickid = pick(params, clickidNames(config.clickidParam));
     event = readEvent(req.pathEvent, params);
     if (clickid === null) {
       throw new ParseError(
@@ -146,8 +146,12 @@ export function parseInboundPostback(req: InboundRequest, config: InboundConfig)
   }
 }
 
+/** The characters a macro starts with: most values are ruled out by their first one. */
+const MACRO_START = new Set(['{', '[', '<', '%', '$']);
+
 /** `{sub1}`, `{{click_id}}`, `[subid]`, `<cid>`, `%sub1%`, `$sub1`: the network did not fill it in. */
 export function looksLikeMacro(value: string): boolean {
+  if (!MACRO_START.has(value.charAt(0))) return false;
   return /^(\{+[^{}]*\}+|\[[^[\]]*\]|<[^<>]*>|%[A-Za-z0-9_.]+%|\$\{?[A-Za-z_][A-Za-z0-9_.]*\}?)$/.test(
     value,
   );
@@ -176,13 +180,19 @@ function readParams(req: InboundRequest): Params {
 }
 
 function addPairs(params: Params, text: string): void {
-  if (text === '') return;
-  for (const pair of text.split('&')) {
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const name = decodeStrict(eq === -1 ? pair : pair.slice(0, eq));
-    const value = eq === -1 ? '' : decodeStrict(pair.slice(eq + 1));
-    add(params, name, value);
+  let start = 0;
+  // The next `=` at or after `start` (-1: none left), searched again only once
+  // passed, so pairs without one cost no second scan of the rest.
+  let eq = -2;
+  while (start < text.length) {
+    let end = text.indexOf('&', start);
+    if (end === -1) end = text.length;
+    if (end > start) {
+      if (eq !== -1 && eq < start) eq = text.indexOf('=', start);
+      if (eq === -1 || eq > end) add(params, decodeStrict(text.slice(start, end)), '');
+      else add(params, decodeStrict(text.slice(start, eq)), decodeStrict(text.slice(eq + 1, end)));
+    }
+    start = end + 1;
   }
 }
 
@@ -230,25 +240,33 @@ function add(params: Params, name: string, value: string): void {
   else params.set(name, [value]);
 }
 
+/** The clickid's names: the aliases, then the configured parameter unless it is one of them. */
+let clickidNamesFor = { param: 'clickid', names: ALIASES.clickid as readonly string[] };
+function clickidNames(param: string): readonly string[] {
+  if (clickidNamesFor.param !== param) {
+    const names = ALIASES.clickid.includes(param as never)
+      ? ALIASES.clickid
+      : [...ALIASES.clickid, param];
+    clickidNamesFor = { param, names };
+  }
+  return clickidNamesFor.names;
+}
+
 /**
- * The one value carried by any of `names`. Empty values count as absent; two
- * different values (`amount=1&amount=2`, or `clickid=a&sub1=b`) are refused.
+ * The one value carried by any of `names` (each listed once). Empty values
+ * count as absent; two different values (`amount=1&amount=2`, or
+ * `clickid=a&sub1=b`) are refused.
  */
-function pick(
-  params: Params,
-  names: readonly string[],
-  normalise: (value: string) => string = (v) => v,
-): string | null {
+function pick(params: Params, names: readonly string[], upperCase = false): string | null {
   let found: string | null = null;
   let foundIn = '';
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
-    // A name listed twice (the configured clickid parameter is often an alias) is read once.
-    if (names.indexOf(name) !== i) continue;
     const values = params.get(name);
     if (values === undefined) continue;
-    for (const raw of values) {
-      const value = normalise(raw.trim());
+    for (let j = 0; j < values.length; j++) {
+      const trimmed = (values[j] as string).trim();
+      const value = upperCase ? trimmed.toUpperCase() : trimmed;
       if (value === '') continue;
       if (found !== null && value !== found) {
         throw new ParseError(
@@ -265,12 +283,17 @@ function pick(
   return found;
 }
 
+/** pick() of a single name; its list is built only when the name is there. */
+function pickOne(params: Params, name: string): string | null {
+  return params.has(name) ? pick(params, [name]) : null;
+}
+
 function readEvent(pathEvent: string | null, params: Params): string {
   let raw = pathEvent;
   if (raw === null) raw = pick(params, ALIASES.event);
   if (raw === null) {
     for (const [flag, event] of EVENT_FLAGS) {
-      const value = pick(params, [flag]);
+      const value = pickOne(params, flag);
       if (value !== null && /^(true|1|yes)$/i.test(value)) {
         raw = event;
         break;
@@ -302,7 +325,7 @@ function readAmount(params: Params, event: string): bigint | null {
 }
 
 function readCurrency(params: Params, fallback: string): string {
-  const raw = pick(params, ALIASES.currency, (v) => v.toUpperCase());
+  const raw = pick(params, ALIASES.currency, true);
   if (raw === null) return fallback;
   const parsed = parseCurrency(raw);
   if (!parsed.ok) throw new ParseError('invalid_currency', parsed.reason);
@@ -334,12 +357,12 @@ function readFields(params: Params): Record<string, string> {
   };
   for (const name of params.keys()) {
     if (!name.startsWith('fields.')) continue;
-    const value = pick(params, [name]);
+    const value = pickOne(params, name);
     if (value !== null && !looksLikeMacro(value)) set(name.slice('fields.'.length), value);
   }
   for (const name of ID_FIELDS) {
     if (Object.hasOwn(fields, name)) continue;
-    const value = pick(params, [name]);
+    const value = pickOne(params, name);
     if (value !== null && !looksLikeMacro(value)) set(name, value);
   }
   return fields;

@@ -3,8 +3,8 @@
 
 export const MONEY_SCALE = 6;
 const MICROS = 1_000_000n;
-/** 12 integer digits: below 10^18 micro-units, well inside a signed 64-bit integer. */
-const AMOUNT_PATTERN = /^([+-]?)(\d{1,12})(?:[.,](\d{1,6}))?$/;
+/** At most 12 integer digits: below 10^18 micro-units, well inside a signed 64-bit integer. */
+const MAX_WHOLE_DIGITS = 12;
 
 export type ParsedAmount = { ok: true; micros: bigint } | { ok: false; reason: string };
 
@@ -14,16 +14,46 @@ export type ParsedAmount = { ok: true; micros: bigint } | { ok: false; reason: s
  */
 export function parseAmount(raw: string): ParsedAmount {
   const text = raw.trim();
-  const match = AMOUNT_PATTERN.exec(text);
-  if (!match) {
+  const micros = readMicros(text);
+  if (micros === null) {
     if (/[.,]\d{7,}$/.test(text)) {
       return { ok: false, reason: `amount "${clip(raw)}" has more than ${MONEY_SCALE} decimals` };
     }
     return { ok: false, reason: `amount "${clip(raw)}" is not a decimal number` };
   }
-  const [, sign, whole = '0', fraction = ''] = match;
-  const micros = BigInt(whole) * MICROS + BigInt(fraction.padEnd(MONEY_SCALE, '0'));
-  return { ok: true, micros: sign === '-' ? -micros : micros };
+  return { ok: true, micros };
+}
+
+/**
+ * `[+-]digits[(.|,)digits]` read by hand, on every postback's path: 1-12
+ * whole digits and 1-6 decimals, ASCII digits only; null for anything else.
+ */
+function readMicros(text: string): bigint | null {
+  const first = text.charCodeAt(0);
+  const negative = first === 45; // -
+  let i = negative || first === 43 ? 1 : 0; // + too
+  const wholeAt = i;
+  let whole = 0;
+  for (let d = digitAt(text, i); d !== -1; d = digitAt(text, ++i)) whole = whole * 10 + d;
+  if (i === wholeAt || i - wholeAt > MAX_WHOLE_DIGITS) return null;
+  let fraction = 0;
+  if (i < text.length) {
+    const separator = text.charCodeAt(i);
+    if (separator !== 46 && separator !== 44) return null; // . or ,
+    const fractionAt = ++i;
+    for (let d = digitAt(text, i); d !== -1; d = digitAt(text, ++i)) fraction = fraction * 10 + d;
+    const decimals = i - fractionAt;
+    if (decimals === 0 || decimals > MONEY_SCALE || i !== text.length) return null;
+    fraction *= 10 ** (MONEY_SCALE - decimals);
+  }
+  // Both parts are exact doubles (below 10^12 and 10^6); the sum is made in BigInt.
+  const micros = BigInt(whole) * MICROS + BigInt(fraction);
+  return negative ? -micros : micros;
+}
+
+function digitAt(text: string, i: number): number {
+  const d = text.charCodeAt(i) - 48;
+  return d >= 0 && d <= 9 ? d : -1;
 }
 
 /** Formats micro-units as the shortest exact decimal string: 150500000n → "150.5". */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import {
   type InboundConfig,
   type InboundRequest,
@@ -10,6 +11,7 @@ import {
 } from '../../src/domain/inbound-postback.js';
 
 const CONFIG: InboundConfig = { clickidParam: 'sub1', currency: 'USD' };
+const SEED = Number(process.env.FUZZ_SEED ?? 20_261_207);
 
 function parse(req: Partial<InboundRequest>, config: Partial<InboundConfig> = {}) {
   return parseInboundPostback(
@@ -677,6 +679,50 @@ describe('parseInboundPostback: encoding', () => {
 
   test('empty pairs are skipped', () => {
     assert.equal(reg('&&clickid=a&&').clickid, 'a');
+  });
+
+  test('a pair splits at its first =; a name alone has an empty value', () => {
+    const p = reg('clickid=a&fields.x&fields.y=1=2&fields.z&fields.w=%3D+b');
+    assert.deepEqual(p.fields, { y: '1=2', w: '= b' });
+  });
+
+  test('pairs read as URLSearchParams reads well-formed ones', () => {
+    const names = ['fields.a', 'fields.b', 'fields.c'];
+    const text = fc
+      .array(fc.constantFrom('x', 'y', '=', '%41', '%3D', '%26', '+', ' '), { maxLength: 4 })
+      .map((parts) => parts.join(''));
+    const pair = fc.oneof(
+      fc.tuple(fc.constantFrom(...names), text).map(([name, value]) => `${name}=${value}`),
+      fc.constantFrom(...names),
+      fc.constant(''),
+    );
+    fc.assert(
+      fc.property(fc.array(pair, { maxLength: 8 }), (pairs) => {
+        const query = ['clickid=c', ...pairs].join('&');
+        const expected: Record<string, string> = {};
+        let ambiguous = false;
+        const search = new URLSearchParams(query);
+        for (const name of names) {
+          const values = new Set(
+            search
+              .getAll(name)
+              .map((v) => v.trim())
+              .filter(Boolean),
+          );
+          if (values.size > 1) ambiguous = true;
+          const [value] = values;
+          if (value !== undefined) expected[name.slice('fields.'.length)] = value;
+        }
+        const result = parse({ pathEvent: 'registration', query });
+        if (ambiguous) {
+          assert.equal(result.ok ? 'ok' : result.code, 'ambiguous_parameter', query);
+        } else {
+          assert.ok(result.ok, query);
+          assert.deepEqual(result.postback.fields, expected, query);
+        }
+      }),
+      { seed: SEED, numRuns: 2_000 },
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import {
   formatMicros,
   isCurrency,
@@ -7,6 +8,17 @@ import {
   parseAmount,
   parseCurrency,
 } from '../../src/domain/money.js';
+
+const SEED = Number(process.env.FUZZ_SEED ?? 20_261_207);
+
+/** The grammar as a regular expression: what the hand-written parser must agree with. */
+function byPattern(raw: string): bigint | null {
+  const match = /^([+-]?)(\d{1,12})(?:[.,](\d{1,6}))?$/.exec(raw.trim());
+  if (!match) return null;
+  const [, sign, whole = '0', fraction = ''] = match;
+  const value = BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, '0'));
+  return sign === '-' ? -value : value;
+}
 
 function micros(raw: string): bigint {
   const parsed = parseAmount(raw);
@@ -22,6 +34,26 @@ function refused(raw: string): string {
 }
 
 describe('parseAmount', () => {
+  test('agrees with the grammar on any mix of digits, signs, separators and spaces', () => {
+    const piece = fc.constantFrom(
+      ...'0123456789.,+- e\u0663\u00a0x'.split(''),
+      '999999999999',
+      '123456',
+      '0000000',
+    );
+    fc.assert(
+      fc.property(
+        fc.array(piece, { maxLength: 12 }).map((parts) => parts.join('')),
+        (raw) => {
+          const parsed = parseAmount(raw);
+          const expected = byPattern(raw);
+          assert.deepEqual(parsed.ok ? parsed.micros : null, expected, JSON.stringify(raw));
+        },
+      ),
+      { seed: SEED, numRuns: 20_000 },
+    );
+  });
+
   test('uses 6 decimals of scale', () => {
     assert.equal(MONEY_SCALE, 6);
   });
