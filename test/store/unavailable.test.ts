@@ -84,10 +84,11 @@ test('PostgreSQL: a terminated session and a refused connection are unavailabili
     assert.equal(isStorageUnavailable(syntax), false);
 
     const { rows } = await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    const slow = victim.query('SELECT pg_sleep(5)');
+    // Caught from the start: the rejection may come before the admin's answer.
+    const slow = rejected(victim.query('SELECT pg_sleep(5)'));
     await new Promise((resolve) => setTimeout(resolve, 100));
     await admin.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
-    const terminated = await rejected(slow);
+    const terminated = await slow;
     assert.equal((terminated as { code: string }).code, '57P01');
     assert.equal(isStorageUnavailable(terminated), true);
   } finally {
