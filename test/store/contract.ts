@@ -1049,6 +1049,21 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal(await s.getDestination(ws, d.id), null);
         assert.deepEqual(await s.listDestinations(ws, c.id), []);
         assert.equal(await s.getDestination(ws, 'nope'), null);
+        // An id is its exact decimal text: nothing that merely parses to it.
+        const kept = await s.createDestination(ws, c.id, destination('Kept', hook()), T0 + 8);
+        assert.equal((await s.getDestination(ws, kept.id))?.name, 'Kept');
+        for (const text of ['', '0', `0${kept.id}`, ` ${kept.id}`, `${kept.id} `, `+${kept.id}`]) {
+          assert.equal(await s.getDestination(ws, text), null, JSON.stringify(text));
+        }
+        for (const text of [
+          `-${kept.id}`,
+          `${kept.id}.0`,
+          `${kept.id}e0`,
+          `${kept.id}x`,
+          '1'.repeat(20),
+        ]) {
+          assert.equal(await s.getDestination(ws, text), null, JSON.stringify(text));
+        }
       });
 
       test('destinations: a change made against a revision another change has passed is refused', async () => {
