@@ -20,8 +20,16 @@ import {
 const LEADS = 40;
 const CONCURRENCY = 32;
 const LOAD_MS = 3_000;
-/** How often every connection of the server is ended while the load runs. */
+/**
+ * How often every connection of the server is ended while the load runs, at
+ * most: a round also waits until ROUND_OK deposits have been answered 200
+ * since the last one. On a host where a new connection takes 10-25 ms, ending them all every
+ * 100 ms regardless left the pool reconnecting for the whole load (2-32 of
+ * about 90 deposits counted); the test is of surviving the ends, not of
+ * outrunning them.
+ */
 const KILL_EVERY_MS = 100;
+const ROUND_OK = 8;
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -44,7 +52,11 @@ test('PostgreSQL ending the connections under load: 200 or 503, never 500 nor a 
   const tracker = await setUpTracker(server, LEADS);
 
   let killed = 0;
+  let rounds = 0;
   let loading = true;
+  /** Deposits answered 200 since the last round of ends began. */
+  let okSinceRound = 0;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const killer = (async () => {
     while (loading) {
       const { rows } = await admin.query<{ ended: boolean }>(
@@ -53,7 +65,10 @@ test('PostgreSQL ending the connections under load: 200 or 503, never 500 nor a 
         [application],
       );
       killed += rows.filter((r) => r.ended).length;
-      await new Promise((resolve) => setTimeout(resolve, KILL_EVERY_MS));
+      rounds++;
+      okSinceRound = 0;
+      await sleep(KILL_EVERY_MS);
+      while (loading && okSinceRound < ROUND_OK) await sleep(5);
     }
   })();
 
@@ -65,7 +80,9 @@ test('PostgreSQL ending the connections under load: 200 or 503, never 500 nor a 
     while (Date.now() < deadline) {
       const d = deposit(tracker, next++);
       sent.set(d.tid, d);
-      first.set(d.tid, await attempt(`${server.base}${d.path}`));
+      const outcome = await attempt(`${server.base}${d.path}`);
+      if (outcome.kind === 'answer' && outcome.status === 200) okSinceRound++;
+      first.set(d.tid, outcome);
     }
   };
   try {
@@ -95,12 +112,13 @@ test('PostgreSQL ending the connections under load: 200 or 503, never 500 nor a 
     } else unexpected.push(`${tid}: ${o.status} ${JSON.stringify(o.body)}`);
   }
   ctx.diagnostic(
-    `${sent.size} deposits: ${counted.size} counted (${duplicates} of them answered duplicate), ${refused.length} answered 503; ${killed} connections ended`,
+    `${sent.size} deposits: ${counted.size} counted (${duplicates} of them answered duplicate), ${refused.length} answered 503; ${killed} connections ended in ${rounds} rounds`,
   );
   assert.deepEqual(unexpected.slice(0, 5), [], `every answer is 200 or 503\n${server.stderr()}`);
   assert.ok(server.running(), `the server is still up\n${server.stderr()}`);
   assert.ok(killed > 0, 'connections were ended while the load ran');
-  assert.ok(counted.size >= 100, `the load got going (${counted.size} counted)`);
+  assert.ok(rounds >= 5, `connections were ended again and again (${rounds} rounds)`);
+  assert.ok(counted.size >= 50, `the load got going (${counted.size} counted)`);
 
   await retryRefusedThenCheckStored({
     server,
