@@ -41,6 +41,12 @@ export interface InboundRequest {
   pathEvent: string | null;
   /** Raw query string, without the `?`. */
   query: string;
+  /**
+   * The same query as the HTTP framework already split it (repeated names as
+   * arrays, `+` as a space). Used only when the raw query holds no `%`: with
+   * nothing to decode there is nothing to refuse, and the split is the same.
+   */
+  splitQuery?: Readonly<Record<string, string | string[]>>;
   contentType: string | undefined;
   body: string;
 }
@@ -159,7 +165,8 @@ export function looksLikeMacro(value: string): boolean {
 
 function readParams(req: InboundRequest): Params {
   const params: Params = new Map();
-  addPairs(params, req.query);
+  if (req.splitQuery !== undefined && !req.query.includes('%')) addSplit(params, req.splitQuery);
+  else addPairs(params, req.query);
   if (req.body.length === 0) return params;
   const type = (req.contentType ?? '').toLowerCase();
   if (type.includes('json')) {
@@ -193,6 +200,14 @@ function addPairs(params: Params, text: string): void {
       else add(params, decodeStrict(text.slice(start, eq)), decodeStrict(text.slice(eq + 1, end)));
     }
     start = end + 1;
+  }
+}
+
+function addSplit(params: Params, split: Readonly<Record<string, string | string[]>>): void {
+  for (const name in split) {
+    const value = split[name] as string | string[];
+    // Copied: a body's values for the same name are added to the list.
+    params.set(name, typeof value === 'string' ? [value] : value.slice());
   }
 }
 

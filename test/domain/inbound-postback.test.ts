@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import Fastify from 'fastify';
 import {
   type InboundConfig,
   type InboundRequest,
@@ -723,6 +724,70 @@ describe('parseInboundPostback: encoding', () => {
       }),
       { seed: SEED, numRuns: 2_000 },
     );
+  });
+});
+
+describe('parseInboundPostback: a query the HTTP framework already split', () => {
+  test('reads the same as the raw query, whatever it holds', async () => {
+    // Fastify's own split (request.query), as the inbound route passes it.
+    const app = Fastify();
+    app.get('/q', async (request) => request.query);
+    const splitBy = async (query: string) =>
+      (await app.inject({ method: 'GET', url: `/q?${query}` })).json() as Record<
+        string,
+        string | string[]
+      >;
+    const piece = fc.constantFrom(
+      'clickid=',
+      'sub1=',
+      'amount=',
+      'tid=',
+      'currency=',
+      'fields.a=',
+      'fields.b=',
+      'trader_id=',
+      'event=',
+      'c1',
+      'c2',
+      '12.5',
+      'usd',
+      'deposit',
+      '=',
+      '&',
+      '+',
+      ' ',
+      '%41',
+      '%2B',
+      '%',
+      '%E0%A4%A',
+      '{sub1}',
+      '.',
+      'x',
+    );
+    const queries = fc.array(piece, { maxLength: 14 }).map((parts) => parts.join(''));
+    await fc.assert(
+      fc.asyncProperty(queries, fc.boolean(), async (query, inPath) => {
+        const req = { pathEvent: inPath ? 'deposit' : null, query };
+        const raw = parse(req);
+        const split = parse({ ...req, splitQuery: await splitBy(query) });
+        assert.deepEqual(split, raw, query);
+      }),
+      { seed: SEED, numRuns: 2_000 },
+    );
+    await app.close();
+  });
+
+  test('a body adds to the split lists without changing them', () => {
+    const splitQuery = Object.freeze({ clickid: Object.freeze(['a']) as unknown as string[] });
+    const p = ok({
+      pathEvent: 'registration',
+      query: 'clickid=a',
+      splitQuery,
+      contentType: 'application/x-www-form-urlencoded',
+      body: 'clickid=a&fields.k=v',
+    });
+    assert.equal(p.clickid, 'a');
+    assert.deepEqual(p.fields, { k: 'v' });
   });
 });
 

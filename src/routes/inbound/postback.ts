@@ -172,6 +172,7 @@ export async function inboundRoutes(app: App): Promise<void> {
       {
         pathEvent,
         query: queryAt === -1 ? '' : request.url.slice(queryAt + 1),
+        splitQuery: request.query as Record<string, string | string[]>,
         contentType: request.headers['content-type'],
         body,
       },
