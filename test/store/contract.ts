@@ -1293,6 +1293,45 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.equal((await take(ws)).length, 2, 'only the committed writes are queued');
       });
 
+      test('a write that throws while counting, among logged ones: one log row per committed postback', async () => {
+        const ws = await workspace();
+        const p = await postback(ws);
+        const c = await campaign(ws);
+        const [a, b, bad] = (await Promise.all([click(c), click(c), click(c)])) as [
+          Lead,
+          Lead,
+          Lead,
+        ];
+        const logged = (l: Lead, n: number): RecordEvent => ({
+          ...event(ws, l.clickid, { event: 'registration' }),
+          postbackId: p.id,
+          log: {
+            postbackId: p.id,
+            workspaceId: ws,
+            at: T0 + n,
+            method: 'GET',
+            url: `/api/postbacks/${p.token}/registration?clickid=${l.clickid}`,
+            ip: null,
+            userAgent: null,
+            body: null,
+          },
+        });
+        // Started together, so the embedded engine commits them as one group;
+        // an amount no database can bind throws inside the counting, before
+        // its own log row, after the first one's.
+        const outcomes = await Promise.allSettled([
+          s.recordEvent(logged(a, 1)),
+          s.recordEvent({ ...logged(bad, 2), micros: {} as unknown as bigint }),
+          s.recordEvent(logged(b, 3)),
+        ]);
+        assert.deepEqual(
+          outcomes.map((o) => o.status),
+          ['fulfilled', 'rejected', 'fulfilled'],
+        );
+        const rows = (await s.listPostbackLogs(ws, { limit: 10 })).items;
+        assert.deepEqual(rows.map((r) => r.clickid).sort(), [a.clickid, b.clickid].sort());
+      });
+
       test("clicks queue 'click', a first chat binding queues 'contact' once; '*' takes neither", async () => {
         await take();
         const ws = await workspace();

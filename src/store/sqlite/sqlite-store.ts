@@ -48,6 +48,7 @@ import type {
 } from '../store.js';
 import { emptyStatsRow } from '../store.js';
 import { CHECKPOINT_DEFAULTS, Checkpointer, type CheckpointOptions } from './checkpointer.js';
+import { LogBatch } from './log-batch.js';
 import { MIGRATIONS } from './migrations.js';
 import { Reader, type ReadQuery } from './reader.js';
 import { RollupBatch } from './rollups.js';
@@ -262,6 +263,8 @@ export class SqliteStore implements Store {
   private readonly leads = new LeadCache();
   /** Statistics for the rows a batch inserts, written just before it commits. */
   private readonly rollups: RollupBatch;
+  /** The postback-log rows of a batch, inserted just before it commits. */
+  private readonly logs: LogBatch;
 
   /** Set when a write queued deliveries; the listener hears of it after the commit. */
   private outboxWritten = false;
@@ -286,16 +289,19 @@ export class SqliteStore implements Store {
     private readonly lockWaitMs: number,
   ) {
     this.rollups = new RollupBatch(db);
+    this.logs = new LogBatch(db);
     this.runTogether = db.transaction((ops: PendingOp[]) => {
       this.began = true;
       const results = ops.map((op): BatchResult => ({ ok: true, value: op.fn() }));
       this.rollups.write();
+      this.logs.write();
       return results;
     });
     // Nested in a transaction, better-sqlite3 runs this as a savepoint.
     const inSavepoint = db.transaction((fn: () => unknown) => {
       const value = fn();
       this.rollups.write();
+      this.logs.write();
       return value;
     });
     this.runIsolated = db.transaction((ops: PendingOp[]) => {
@@ -314,6 +320,7 @@ export class SqliteStore implements Store {
           this.outboxWritten = queuedBefore;
           this.leads.rollbackTo(leadsBefore);
           this.rollups.clear();
+          this.logs.clear();
           this.routesInBatch.clear();
           return { ok: false, error };
         }
@@ -465,6 +472,7 @@ export class SqliteStore implements Store {
     this.outboxWritten = false;
     this.leads.discard();
     this.rollups.clear();
+    this.logs.clear();
     this.routesInBatch.clear();
   }
 
@@ -1244,11 +1252,10 @@ export class SqliteStore implements Store {
     throw new Error('counting plan ended without an outcome');
   }
 
+  /** Adds a postback-log row to the batch: inserted with the others just before it commits. */
   private insertLog(request: LogRequest, outcome: LogOutcome): void {
-    this.sql(
-      `INSERT INTO postback_logs (workspace_id, postback_id, at, method, url, ip, user_agent, body, http_status, status, error, event, clickid, conversion_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
+    // In LOG_COLUMNS order.
+    this.logs.add([
       id(request.workspaceId),
       id(request.postbackId),
       request.at,
@@ -1263,7 +1270,7 @@ export class SqliteStore implements Store {
       outcome.event,
       outcome.clickid,
       id(outcome.conversionId),
-    );
+    ]);
   }
 
   async appendPostbackLog(request: LogRequest, outcome: LogOutcome): Promise<void> {
