@@ -54,6 +54,11 @@ async function apiGet<T>(path: string): Promise<T> {
   return (await answer.json()) as T;
 }
 
+async function apiPatch(path: string, body: Record<string, unknown>): Promise<void> {
+  const answer = await page.request.patch(`${server.url}/api/v1${path}`, { data: body });
+  assert.equal(answer.status(), 200, await answer.text());
+}
+
 async function trackerTab(name: string): Promise<void> {
   await page
     .getByRole('navigation', { name: 'Tracker sections' })
@@ -190,11 +195,24 @@ describe('forwarding UI', () => {
     await card.getByRole('button', { name: 'Edit' }).click();
     const edit = page.getByRole('form', { name: 'Edit “Pixel Aviator”' });
     assert.equal(await edit.getByLabel('Access token').inputValue(), '');
+    // A change made elsewhere while the form is open, to a field it leaves alone...
+    const sourcePath = `/campaigns/${campaignId}/sources/${items[0]?.id}`;
+    await apiPatch(sourcePath, { actionSource: 'website' });
     await edit.getByLabel('Name', { exact: true }).fill('Pixel Aviator RU');
+    const patched = page.waitForResponse(
+      (r) => r.url().endsWith(`/api/v1${sourcePath}`) && r.request().method() === 'PATCH',
+    );
     await edit.getByRole('button', { name: 'Save', exact: true }).click();
+    assert.deepEqual((await patched).request().postDataJSON(), { name: 'Pixel Aviator RU' });
     const renamed = page.getByRole('article', { name: 'Pixel Aviator RU' });
     await renamed.waitFor();
     assert.match(await text(renamed.locator('.facts')), /✓ saved/);
+    // ...is kept.
+    const after = await apiGet<Record<string, unknown>>(sourcePath);
+    assert.equal(after.name, 'Pixel Aviator RU');
+    assert.equal(after.actionSource, 'website');
+    assert.equal(after.testEventCode, 'TEST4242');
+    await apiPatch(sourcePath, { actionSource: 'chat' });
   });
 
   test('Sources: add a webhook with macros, GET, first deposits only', async () => {

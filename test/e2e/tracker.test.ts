@@ -122,6 +122,48 @@ describe('tracker UI', () => {
     await shot(page, 'en-06-campaigns');
   });
 
+  test('a campaign form left open keeps a change made elsewhere meanwhile', async () => {
+    await page.getByRole('link', { name: 'FB Aviator RU' }).click();
+    await page.getByLabel('Buyer').waitFor();
+    assert.equal(await page.getByLabel('Buyer').inputValue(), 'alice');
+    const id = /\/tracker\/campaigns\/(\w+)/.exec(page.url())?.[1];
+    assert.ok(id, page.url());
+    // Someone else (another tab, a script) changes the buyer...
+    const status = await page.evaluate(async (campaignId) => {
+      const res = await fetch(`/api/v1/campaigns/${campaignId}`, {
+        method: 'PATCH',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ buyer: 'bob' }),
+      });
+      return res.status;
+    }, id);
+    assert.equal(status, 200);
+    // ...while this form, loaded before, changes only the description.
+    await page.getByLabel('Description').fill('Aviator, Russian traffic');
+    const saved = page.waitForResponse(
+      (r) => r.url().endsWith(`/api/v1/campaigns/${id}`) && r.request().method() === 'PATCH',
+    );
+    await page.getByRole('button', { name: 'Save' }).click();
+    const sent = (await saved).request().postDataJSON() as Record<string, unknown>;
+    assert.deepEqual(sent, { description: 'Aviator, Russian traffic' }, 'only the changed field');
+    // Both changes are kept, and the form now shows the other one too.
+    const buyer = page.getByLabel('Buyer');
+    for (let i = 0; i < 50 && (await buyer.inputValue()) !== 'bob'; i++) {
+      await page.waitForTimeout(100);
+    }
+    assert.equal(await buyer.inputValue(), 'bob');
+    const campaign = await page.evaluate(async (campaignId) => {
+      const res = await fetch(`/api/v1/campaigns/${campaignId}`, { credentials: 'same-origin' });
+      return (await res.json()) as { buyer: string; description: string; name: string };
+    }, id);
+    assert.equal(campaign.buyer, 'bob');
+    assert.equal(campaign.description, 'Aviator, Russian traffic');
+    assert.equal(campaign.name, 'FB Aviator RU');
+    await tab('Campaigns');
+    await page.getByRole('link', { name: 'FB Aviator RU' }).waitFor();
+  });
+
   test('1Win: create the postback, copy its links, fire them, watch logs, lead and analytics', async () => {
     await tab('Postbacks');
     await page.getByText('No postbacks yet').waitFor();

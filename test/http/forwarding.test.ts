@@ -892,3 +892,34 @@ test('changes to one source or auto action made at once all keep their fields', 
     { event: 'first_deposit', enabled: false, payload: { text: 'paid' } },
   );
 });
+
+test('an empty PATCH (a form saved unchanged) answers 200 and changes nothing', async () => {
+  const s = await setup();
+  const source = await addFacebook(s);
+  const action = await api<Json & { id: string }>(
+    t.app,
+    s.auth,
+    'POST',
+    `/api/v1/campaigns/${s.campaign.id}/auto-actions`,
+    { event: 'registration', url: `${bot.url}/reg`, payload: { step: 1 } },
+  );
+  assert.equal(action.status, 201, JSON.stringify(action.body));
+  const actions = `/api/v1/campaigns/${s.campaign.id}/auto-actions`;
+  for (const [path, read] of [
+    [`/api/v1/campaigns/${s.campaign.id}`, null],
+    [`/api/v1/campaigns/${s.campaign.id}/sources/${source.id}`, null],
+    // Auto actions are read through their list.
+    [`${actions}/${action.body.id}`, actions],
+  ] as const) {
+    const before = read
+      ? ((await api<{ items: Json[] }>(t.app, s.auth, 'GET', read)).body.items.find(
+          (i) => i.id === action.body.id,
+        ) as Json)
+      : (await api<Json>(t.app, s.auth, 'GET', path)).body;
+    const patched = await api<Json>(t.app, s.auth, 'PATCH', path, {});
+    assert.equal(patched.status, 200, `${path}: ${JSON.stringify(patched.body)}`);
+    const { updatedAt: _was, ...kept } = before;
+    const { updatedAt: _now, ...now } = patched.body;
+    assert.deepEqual(now, kept, path);
+  }
+});

@@ -71,6 +71,23 @@ export async function api<T>(
 export const get = <T>(path: string, query?: Query, signal?: AbortSignal) =>
   api<T>('GET', withQuery(path, query), undefined, signal);
 
+/**
+ * The fields of a form's `next` values that differ from what was loaded: what
+ * an edit form PATCHes, so a change someone else made meanwhile to a field
+ * this form left alone is kept rather than written back over.
+ */
+export function changedFields<T extends Record<string, unknown>>(
+  loaded: object,
+  next: T,
+): Partial<T> {
+  const before = loaded as Record<string, unknown>;
+  const changed: Partial<T> = {};
+  for (const key of Object.keys(next) as Array<keyof T & string>) {
+    if (JSON.stringify(next[key]) !== JSON.stringify(before[key])) changed[key] = next[key];
+  }
+  return changed;
+}
+
 // ---- Shapes of API.md (see src/routes/api/v1/present.ts) ----
 
 export interface User {

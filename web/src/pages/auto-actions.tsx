@@ -1,7 +1,7 @@
 // Campaign → Auto actions: when an event happens to a lead of this campaign, POST to
 // the bot's URL (so its funnel moves the lead on), with a JSON payload of the user's.
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
-import { type AutoAction, api, get } from '../api';
+import { type AutoAction, api, changedFields, get } from '../api';
 import { useI18n } from '../i18n';
 import { Link } from '../router';
 import { Empty, ErrorBox, Field, Loading, Notice } from '../ui/common';
@@ -270,8 +270,13 @@ function AutoActionForm({
     setBusy(true);
     try {
       const body = { event: picked, url: url.trim(), payload: parsed.payload };
+      // An edit sends only what it changed: a change made elsewhere meanwhile stays.
       const saved = action
-        ? await api<AutoAction>('PATCH', `${base}/${encodeURIComponent(action.id)}`, body)
+        ? await api<AutoAction>(
+            'PATCH',
+            `${base}/${encodeURIComponent(action.id)}`,
+            changedFields(action, body),
+          )
         : await api<AutoAction>('POST', base, body);
       onSaved(saved, !action);
     } catch (failure) {

@@ -1,7 +1,7 @@
 // Campaigns: the list with click URLs to copy, and one campaign: its settings form,
 // its sources (Facebook pixels, webhooks) and its auto actions (lazily loaded).
 import { type FormEvent, lazy, Suspense, useRef, useState } from 'react';
-import { api, type Campaign, get } from '../api';
+import { api, type Campaign, changedFields, get } from '../api';
 import { type MessageKey, useI18n } from '../i18n';
 import { Link, useRouter } from '../router';
 import { CopyButton, CopyField, Empty, ErrorBox, Field, Loading, Notice } from '../ui/common';
@@ -84,6 +84,15 @@ export function CampaignsPage() {
 
 const MACRO = '{{tracker.clickid}}';
 
+function formOf(campaign: Campaign) {
+  return {
+    name: campaign.name,
+    description: campaign.description,
+    buyer: campaign.buyer,
+    destinationUrl: campaign.destinationUrl,
+  };
+}
+
 export function CampaignEdit({
   id,
   section = 'settings',
@@ -107,12 +116,7 @@ export function CampaignEdit({
         undefined,
         signal,
       );
-      setForm({
-        name: campaign.name,
-        description: campaign.description,
-        buyer: campaign.buyer,
-        destinationUrl: campaign.destinationUrl,
-      });
+      setForm(formOf(campaign));
       setSaved(campaign);
       return campaign;
     },
@@ -146,7 +150,16 @@ export function CampaignEdit({
         destinationUrl: form.destinationUrl.trim(),
       };
       if (id) {
-        setSaved(await api<Campaign>('PATCH', `/campaigns/${encodeURIComponent(id)}`, body));
+        // Only what this form changed: a field changed elsewhere since the
+        // form loaded keeps that change, and the form then shows it.
+        const path = `/campaigns/${encodeURIComponent(id)}`;
+        const changes = saved ? changedFields(saved, body) : body;
+        const campaign =
+          Object.keys(changes).length > 0
+            ? await api<Campaign>('PATCH', path, changes)
+            : await get<Campaign>(path);
+        setSaved(campaign);
+        setForm(formOf(campaign));
         setJustCreated(false);
       } else {
         const created = await api<Campaign>('POST', '/campaigns', body);

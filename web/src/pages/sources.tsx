@@ -2,7 +2,14 @@
 // API, with the table mapping our events to Facebook's) or any webhook. Secrets are
 // write-only: the API says only whether one is saved.
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { api, type FacebookSource, get, type Source, type WebhookSource } from '../api';
+import {
+  api,
+  changedFields,
+  type FacebookSource,
+  get,
+  type Source,
+  type WebhookSource,
+} from '../api';
 import { useI18n } from '../i18n';
 import { Link } from '../router';
 import { Empty, ErrorBox, Field, Loading, Notice } from '../ui/common';
@@ -626,8 +633,14 @@ function SourceForm({
     }
     setBusy(true);
     try {
+      // An edit sends only what it changed (a secret or token: only when
+      // typed), so a change made elsewhere meanwhile to another field stays.
       const saved = source
-        ? await api<Source>('PATCH', `${base}/${encodeURIComponent(source.id)}`, body)
+        ? await api<Source>(
+            'PATCH',
+            `${base}/${encodeURIComponent(source.id)}`,
+            changedFields(source, body),
+          )
         : await api<Source>('POST', base, { type, ...body });
       onSaved(saved, !source);
     } catch (failure) {
