@@ -271,6 +271,32 @@ describe('forwarding UI', () => {
     assert.match(await text(row), /deposit_prompt/);
     assert.equal(await row.getByRole('switch').isChecked(), true);
     await shot(page, 'fwd-en-09-auto-actions');
+
+    // Its edit form sends only what it changed: a payload changed elsewhere
+    // while the form is open stays.
+    const [action] = (
+      await apiGet<{ items: Array<{ id: string }> }>(`/campaigns/${campaignId}/auto-actions`)
+    ).items;
+    const actionPath = `/campaigns/${campaignId}/auto-actions/${action?.id}`;
+    await row.getByRole('button', { name: 'Edit: Registration' }).click();
+    const edit = page.getByRole('form', { name: 'Edit auto action' });
+    await apiPatch(actionPath, { payload: { step: 'deposit_prompt', lang: 'ru' } });
+    await edit.getByLabel('Bot URL').fill(`${bot.url}/bot/hook2`);
+    const patched = page.waitForResponse(
+      (r) => r.url().endsWith(`/api/v1${actionPath}`) && r.request().method() === 'PATCH',
+    );
+    await edit.getByRole('button', { name: 'Save', exact: true }).click();
+    assert.deepEqual((await patched).request().postDataJSON(), { url: `${bot.url}/bot/hook2` });
+    await page.getByText('Auto action saved.').waitFor();
+    const [kept] = (
+      await apiGet<{ items: Array<{ url: string; payload: unknown }> }>(
+        `/campaigns/${campaignId}/auto-actions`,
+      )
+    ).items;
+    assert.equal(kept?.url, `${bot.url}/bot/hook2`);
+    assert.deepEqual(kept?.payload, { step: 'deposit_prompt', lang: 'ru' });
+    // As it was, for the traffic below.
+    await apiPatch(actionPath, { url: `${bot.url}/bot/hook`, payload: { step: 'deposit_prompt' } });
   });
 
   test('traffic: Facebook gets the mapped events, the bot and the webhook theirs', async () => {
