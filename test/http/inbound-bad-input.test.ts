@@ -1,6 +1,7 @@
 // The inbound postback receiver facing bad input: every refusal is the documented
 // 4xx (never a 5xx) with its error code, and leaves a row in the postback log.
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { api, funnel, signup, type TestApp, testApp } from '../helpers.js';
@@ -381,6 +382,38 @@ test('a token that never existed → 404 unknown_postback, no log row anywhere',
     assert.equal(listed.body.items.length, 0);
     // Not in any workspace: the table itself is empty.
     assert.equal(await fresh.countRows('postback_logs'), 0);
+  } finally {
+    await fresh.close();
+  }
+});
+
+test('a # in the request line: the query is what follows the first ?, over a real socket', async () => {
+  // The in-process injection drops a fragment; a socket delivers it as sent.
+  const fresh = await testApp();
+  try {
+    const account = await signup(fresh.app);
+    const f = await funnel(fresh.app, account.auth, '1win');
+    const base = `/api/postbacks/${(f.postback as { token: string }).token}/registration`;
+    await fresh.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = fresh.app.server.address() as { port: number };
+    const get = (path: string) =>
+      new Promise<{ status: number; body: Answer['body'] }>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path }, (res) => {
+          let text = '';
+          res.on('data', (chunk) => {
+            text += chunk;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        })
+          .on('error', reject)
+          .end();
+      });
+    const counted = await get(`${base}#x?clickid=${f.clickid}`);
+    assert.equal(counted.status, 200, JSON.stringify(counted.body));
+    assert.equal(counted.body.status, 'recorded');
+    const missing = await get(`${base}#clickid=${f.clickid}`);
+    assert.equal(missing.status, 400, JSON.stringify(missing.body));
+    assert.equal(missing.body.error?.code, 'missing_clickid');
   } finally {
     await fresh.close();
   }

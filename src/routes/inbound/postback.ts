@@ -168,11 +168,15 @@ export async function inboundRoutes(app: App): Promise<void> {
     }
 
     const queryAt = request.url.indexOf('?');
+    // Fastify's query starts after the first `?` or `#`, ours after the first
+    // `?`: its split is offered only when both are the same text.
+    const hashAt = request.url.indexOf('#');
+    const sameQuery = hashAt === -1 || (queryAt !== -1 && queryAt < hashAt);
     const parsed = parseInboundPostback(
       {
         pathEvent,
         query: queryAt === -1 ? '' : request.url.slice(queryAt + 1),
-        splitQuery: request.query as Record<string, string | string[]>,
+        splitQuery: sameQuery ? (request.query as Record<string, string | string[]>) : undefined,
         contentType: request.headers['content-type'],
         body,
       },
