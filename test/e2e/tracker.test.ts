@@ -153,6 +153,7 @@ describe('tracker UI', () => {
       await page.waitForTimeout(100);
     }
     assert.equal(await buyer.inputValue(), 'bob');
+    await shot(page, 'en-05b-campaign-saved-with-other-change');
     const campaign = await page.evaluate(async (campaignId) => {
       const res = await fetch(`/api/v1/campaigns/${campaignId}`, { credentials: 'same-origin' });
       return (await res.json()) as { buyer: string; description: string; name: string };
@@ -161,7 +162,14 @@ describe('tracker UI', () => {
     assert.equal(campaign.description, 'Aviator, Russian traffic');
     assert.equal(campaign.name, 'FB Aviator RU');
     await tab('Campaigns');
-    await page.getByRole('link', { name: 'FB Aviator RU' }).waitFor();
+    const name = page.getByRole('link', { name: 'FB Aviator RU' });
+    await name.waitFor();
+    // The description is a line of its own under the name, not run on after it.
+    const nameBox = await name.boundingBox();
+    const descriptionBox = await page.getByText('Aviator, Russian traffic').boundingBox();
+    assert.ok(nameBox && descriptionBox);
+    assert.ok(descriptionBox.y >= nameBox.y + nameBox.height - 1, 'below the name');
+    await shot(page, 'en-05c-campaigns-with-description');
   });
 
   test('1Win: create the postback, copy its links, fire them, watch logs, lead and analytics', async () => {

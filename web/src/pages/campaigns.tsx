@@ -59,7 +59,9 @@ export function CampaignsPage() {
                     <Link to={`/tracker/campaigns/${c.id}`} className="strong">
                       {c.name}
                     </Link>
-                    {c.description && <div className="muted small clip">{c.description}</div>}
+                    {c.description && (
+                      <div className="muted small clip cell-note">{c.description}</div>
+                    )}
                   </td>
                   <td>{c.buyer || <span className="muted">—</span>}</td>
                   <td>
