@@ -244,8 +244,8 @@ export async function inboundRoutes(app: App): Promise<void> {
   }
 
   // No automatic HEAD: a link checker's HEAD must not count a deposit.
-  // The answer's schema has it serialized by fast-json-stringify: about
-  // 140-220 ns against JSON.stringify's 445, on every postback.
+  // The answer's schema has it serialized by fast-json-stringify: 2,559
+  // instructions a postback against JSON.stringify's 5,758 (README, Performance).
   const schema = { hide: true, response: { 200: ANSWER } };
   app.route<{ Params: Params }>({
     method: ['GET', 'POST'],
