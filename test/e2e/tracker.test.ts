@@ -153,7 +153,14 @@ describe('tracker UI', () => {
       await page.waitForTimeout(100);
     }
     assert.equal(await buyer.inputValue(), 'bob');
+    // The form says it saved, until it is changed again.
+    const savedNote = page.getByRole('status').filter({ hasText: '✓ Saved' });
+    await savedNote.waitFor();
     await shot(page, 'en-05b-campaign-saved-with-other-change');
+    await page.getByLabel('Description').fill('Aviator, Russian traffic, edited');
+    await savedNote.waitFor({ state: 'detached' });
+    await page.getByLabel('Description').fill('Aviator, Russian traffic');
+    await savedNote.waitFor();
     const campaign = await page.evaluate(async (campaignId) => {
       const res = await fetch(`/api/v1/campaigns/${campaignId}`, { credentials: 'same-origin' });
       return (await res.json()) as { buyer: string; description: string; name: string };

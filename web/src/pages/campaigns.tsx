@@ -95,6 +95,17 @@ function formOf(campaign: Campaign) {
   };
 }
 
+type CampaignForm = ReturnType<typeof formOf>;
+
+function sameForm(a: CampaignForm, b: CampaignForm): boolean {
+  return (
+    a.name === b.name &&
+    a.description === b.description &&
+    a.buyer === b.buyer &&
+    a.destinationUrl === b.destinationUrl
+  );
+}
+
 export function CampaignEdit({
   id,
   section = 'settings',
@@ -109,6 +120,8 @@ export function CampaignEdit({
   const [justCreated, setJustCreated] = useState(search.get('created') === '1');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  /** The form as last saved; "Saved" shows until it is changed again. */
+  const [savedForm, setSavedForm] = useState<CampaignForm | null>(null);
   const destination = useRef<HTMLInputElement>(null);
   const loaded = useLoad(
     async (signal) => {
@@ -144,6 +157,7 @@ export function CampaignEdit({
     event.preventDefault();
     setBusy(true);
     setError(null);
+    setSavedForm(null);
     try {
       const body = {
         name: form.name.trim(),
@@ -162,6 +176,7 @@ export function CampaignEdit({
             : await get<Campaign>(path);
         setSaved(campaign);
         setForm(formOf(campaign));
+        setSavedForm(formOf(campaign));
         setJustCreated(false);
       } else {
         const created = await api<Campaign>('POST', '/campaigns', body);
@@ -288,6 +303,9 @@ export function CampaignEdit({
                   {t('common.delete')}
                 </button>
               )}
+              <span className="muted small" role="status">
+                {savedForm && sameForm(savedForm, form) ? `✓ ${t('common.saved')}` : ''}
+              </span>
             </div>
           </form>
           {saved && (
