@@ -900,11 +900,13 @@ export class PostgresStore implements Store {
       [keyHash],
     );
     if (!r) return null;
+    // Once a minute, and not waited for: bookkeeping holds up no request (a
+    // round trip more) and fails none.
     if (r.last_used_at === null || now - num(r.last_used_at) > 60_000) {
-      await this.run(this.pool, 'UPDATE api_keys SET last_used_at = $1 WHERE id = $2', [
+      this.run(this.pool, 'UPDATE api_keys SET last_used_at = $1 WHERE id = $2', [
         now,
         r.key_id,
-      ]);
+      ]).catch(() => {});
     }
     return toAccount(r);
   }

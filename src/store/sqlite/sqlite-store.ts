@@ -686,14 +686,14 @@ export class SqliteStore implements Store {
        WHERE k.key_hash = ? AND k.revoked_at IS NULL`,
     ).get(keyHash) as Row | undefined;
     if (!r) return null;
-    // Once a minute is precise enough and keeps reads from writing on every call.
+    // Once a minute is precise enough and keeps reads from writing on every
+    // call. Bookkeeping: the request neither waits for it (it commits with
+    // this turn's group, or waits with it for another process's write lock)
+    // nor fails with it.
     if (r.last_used_at === null || now - Number(r.last_used_at) > 60_000) {
-      const noted = this.batch(() =>
+      this.batch(() =>
         this.sql('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(now, r.key_id),
       ).catch(() => {});
-      // Bookkeeping: a request is not held up by it while writes already wait
-      // for another process's lock, nor failed by it.
-      if (this.lockBusySince === null) await noted;
     }
     return {
       user: { id: String(r.id), email: r.email as string },
