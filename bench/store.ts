@@ -19,6 +19,7 @@ import {
   type Target,
   target,
 } from './support.js';
+import { describeFrames, walFrames } from './wal-frames.js';
 
 const args = benchArgs();
 const SECONDS = Number(args.get('duration') ?? 10);
@@ -27,6 +28,9 @@ const WARMUP = Number(args.get('warmup') ?? 2);
 const CALLERS = Number(args.get('callers') ?? 32);
 const LEADS = Number(args.get('leads') ?? 100_000);
 const ROUNDS = Number(args.get('rounds') ?? 3);
+/** Writes whose WAL frames are counted, after FRAMES_WARM more (embedded engine; 0: none). */
+const FRAMES = Number(args.get('frames') ?? 20_000);
+const FRAMES_WARM = 2_000;
 const ONLY = args.get('only')?.split(',') ?? null;
 /** The campaign forwards clicks and deposits to a Facebook pixel: each write also queues a delivery. */
 const FORWARD = args.has('forward');
@@ -161,6 +165,9 @@ interface Row extends Measured {
   check: string;
 }
 
+/** One line per scenario: WAL frames per write (see wal-frames.ts). */
+const frames: string[] = [];
+
 async function scenario(
   name: string,
   table: string,
@@ -186,6 +193,17 @@ async function scenario(
       ...m,
       check: `${recorded} recorded, ${written} ${table} written${FORWARD ? `, ${queued} deliveries queued` : ''}${ok ? ' ✓' : ' ✗'}`,
     });
+    await t.dispose();
+  }
+  if (!POSTGRES && FRAMES > 0) {
+    const t = await target(`store_${table}_frames`, work);
+    const writer = await prepare(t);
+    const counted = await walFrames(t.url.slice('sqlite:'.length), (s) => writer(s, 'frames'), {
+      callers: CALLERS,
+      warm: FRAMES_WARM,
+      writes: FRAMES,
+    });
+    frames.push(describeFrames(`${name}${FORWARD ? ', forwarded' : ''}`, counted));
     await t.dispose();
   }
   return rows;
@@ -236,6 +254,12 @@ async function main() {
     console.log(
       `| ${r.scenario} | ${Math.round(r.perSecond)} | ${r.cpuUs.toFixed(1)} |${db} ${r.check} |`,
     );
+  }
+  if (frames.length > 0) {
+    console.log(
+      `\nWAL frames, counted over ${FRAMES} writes after ${FRAMES_WARM} (within 0.5% from run to run; ${CALLERS} callers, so one commit per ${CALLERS} writes):`,
+    );
+    for (const line of frames) console.log(`  ${line}`);
   }
   if (rows.some((r) => r.check.endsWith('✗'))) process.exitCode = 1;
 }
