@@ -378,6 +378,10 @@ describe('tracker UI', () => {
     };
     await page.getByRole('link', { name: 'Tracker' }).click();
     await ru('Кампании', 'ru-01-campaigns');
+    await page.getByRole('link', { name: 'FB Aviator RU' }).click();
+    await page.getByRole('button', { name: 'Сохранить' }).click();
+    await page.getByRole('status').filter({ hasText: '✓ Сохранено' }).waitFor();
+    await shot(page, 'ru-01b-campaign-saved');
     await ru('Постбэки', 'ru-02-postbacks');
     await page.getByRole('link', { name: '1Win' }).click();
     await page.getByLabel('Регистрация', { exact: true }).waitFor();

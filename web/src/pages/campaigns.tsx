@@ -95,17 +95,6 @@ function formOf(campaign: Campaign) {
   };
 }
 
-type CampaignForm = ReturnType<typeof formOf>;
-
-function sameForm(a: CampaignForm, b: CampaignForm): boolean {
-  return (
-    a.name === b.name &&
-    a.description === b.description &&
-    a.buyer === b.buyer &&
-    a.destinationUrl === b.destinationUrl
-  );
-}
-
 export function CampaignEdit({
   id,
   section = 'settings',
@@ -121,7 +110,7 @@ export function CampaignEdit({
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   /** The form as last saved; "Saved" shows until it is changed again. */
-  const [savedForm, setSavedForm] = useState<CampaignForm | null>(null);
+  const [savedForm, setSavedForm] = useState<typeof form | null>(null);
   const destination = useRef<HTMLInputElement>(null);
   const loaded = useLoad(
     async (signal) => {
@@ -304,7 +293,9 @@ export function CampaignEdit({
                 </button>
               )}
               <span className="muted small" role="status">
-                {savedForm && sameForm(savedForm, form) ? `✓ ${t('common.saved')}` : ''}
+                {savedForm && Object.keys(changedFields(savedForm, form)).length === 0
+                  ? `✓ ${t('common.saved')}`
+                  : ''}
               </span>
             </div>
           </form>
