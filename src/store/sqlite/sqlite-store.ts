@@ -293,15 +293,13 @@ export class SqliteStore implements Store {
     this.runTogether = db.transaction((ops: PendingOp[]) => {
       this.began = true;
       const results = ops.map((op): BatchResult => ({ ok: true, value: op.fn() }));
-      this.rollups.write();
-      this.logs.write();
+      this.writeDeferred();
       return results;
     });
     // Nested in a transaction, better-sqlite3 runs this as a savepoint.
     const inSavepoint = db.transaction((fn: () => unknown) => {
       const value = fn();
-      this.rollups.write();
-      this.logs.write();
+      this.writeDeferred();
       return value;
     });
     this.runIsolated = db.transaction((ops: PendingOp[]) => {
@@ -319,8 +317,7 @@ export class SqliteStore implements Store {
           if (!db.inTransaction) throw error;
           this.outboxWritten = queuedBefore;
           this.leads.rollbackTo(leadsBefore);
-          this.rollups.clear();
-          this.logs.clear();
+          this.dropDeferred();
           this.routesInBatch.clear();
           return { ok: false, error };
         }
@@ -467,12 +464,23 @@ export class SqliteStore implements Store {
     return !this.began && isBusy(error);
   }
 
+  /** The rows a write defers to the end of its batch or savepoint: rollups and log rows. */
+  private writeDeferred(): void {
+    this.rollups.write();
+    this.logs.write();
+  }
+
+  /** Drops deferred rows whose writes rolled back. */
+  private dropDeferred(): void {
+    this.rollups.clear();
+    this.logs.clear();
+  }
+
   /** What a rolled-back batch left in memory. */
   private forgetBatch(): void {
     this.outboxWritten = false;
     this.leads.discard();
-    this.rollups.clear();
-    this.logs.clear();
+    this.dropDeferred();
     this.routesInBatch.clear();
   }
 
