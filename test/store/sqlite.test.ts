@@ -122,6 +122,13 @@ test('sqlite: under writes that never pause, the WAL starts over instead of grow
     const pageSize = 4096;
     let written = 0;
     let largest = 0;
+    /**
+     * The largest from round 1,000 (some 35 MB in) on. Until the checkpoint
+     * worker has started (a thread loading its own copy of the driver),
+     * nothing checkpoints, and the log grows by however long that takes:
+     * 11-33 MB here, more on a busy machine.
+     */
+    let largestLater = 0;
     /** A log that starts over keeps its file, up to twice the threshold. */
     const kept = 2 * restartFrames * pageSize;
     let shrunk: string | null = null;
@@ -157,13 +164,14 @@ test('sqlite: under writes that never pause, the WAL starts over instead of grow
         shrunk ??= `cut from ${largest} to ${size} bytes in round ${round}`;
       }
       largest = Math.max(largest, size);
+      if (round >= 1000) largestLater = Math.max(largestLater, size);
     }
     assert.equal(store.countRows('postback_logs'), written);
-    // Without restarts the log would pass 130 MB here; with them it stays near
-    // the threshold, plus what is written before the worker's first report.
+    // Without restarts the log would pass 130 MB here; with them, once the
+    // worker runs, it stays within a few times the threshold (11-12 MB seen).
     assert.ok(
-      largest <= 32 * restartFrames * pageSize,
-      `the WAL reached ${(largest / 2 ** 20).toFixed(1)} MB`,
+      largestLater <= 32 * restartFrames * pageSize,
+      `the WAL reached ${(largestLater / 2 ** 20).toFixed(1)} MB after round 1,000`,
     );
     // Cut back at a restart, the file would be truncated by the commit after
     // it and grown again by the next ones, on the thread that answers.
