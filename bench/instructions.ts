@@ -11,6 +11,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -35,7 +36,11 @@ const WARM = Number(args.get('warm') ?? 20_000);
 const CONNECTIONS = 32;
 /** `--only=postbacks`, `--only=clicks`; `--only=baseline` counts the bare server alone. */
 const ONLY = args.get('only')?.split(',') ?? null;
-/** `--keep=DIR`: callgrind's files are copied there, for callgrind_annotate. */
+/**
+ * `--keep=DIR`: callgrind's files are copied there, for callgrind_annotate,
+ * with node's map of its compiled JavaScript (`perf-<pid>.map`, from
+ * --perf-basic-prof) to name the addresses callgrind shows for it.
+ */
 const KEEP = args.get('keep') ?? null;
 const only = (scenario: string) => ONLY === null || ONLY.includes(scenario);
 
@@ -85,6 +90,7 @@ async function underCallgrind(
       '--separate-threads=yes',
       `--callgrind-out-file=${outPrefix}.%p`,
       process.execPath,
+      ...(KEEP ? ['--perf-basic-prof'] : []),
       ...script(port),
     ],
     {
@@ -162,6 +168,11 @@ async function stopAndRead(server: Counted): Promise<number[]> {
   if (KEEP) {
     mkdirSync(KEEP, { recursive: true });
     for (const f of files) copyFileSync(join(dir, f), join(KEEP, f));
+    const map = `/tmp/perf-${server.child.pid}.map`;
+    if (existsSync(map)) {
+      copyFileSync(map, join(KEEP, `perf-${server.child.pid}.map`));
+      rmSync(map);
+    }
   }
   return files.map((f) => {
     const text = readFileSync(join(dir, f), 'utf8');
