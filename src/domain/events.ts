@@ -28,8 +28,22 @@ const ALIASES: Record<string, string> = {
 
 export type EventResult = { ok: true; event: string } | { ok: false; reason: string };
 
+/**
+ * The answers for names already written as we or a network's preset write
+ * them (`deposit`, `ftd`...), as most postbacks do: one lookup instead of a
+ * trim, a lowercasing and a regular expression (about 700 instructions).
+ */
+const SPELLED_AS_KNOWN = new Map<string, EventResult>(
+  [...Object.keys(ALIASES), ...Object.values(ALIASES)].map((name) => [
+    name,
+    Object.freeze({ ok: true, event: ALIASES[name] ?? name }),
+  ]),
+);
+
 /** Maps an inbound event name (any case, any alias) to ours, or says why it can't. */
 export function normaliseEvent(raw: string): EventResult {
+  const known = SPELLED_AS_KNOWN.get(raw);
+  if (known !== undefined) return known;
   const name = raw.trim().toLowerCase();
   if (name === '') return { ok: false, reason: 'event is missing' };
   if (!EVENT_NAME_PATTERN.test(name)) {

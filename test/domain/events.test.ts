@@ -99,6 +99,16 @@ describe('normaliseEvent', () => {
     }
   });
 
+  test('names as written by networks answer as their other spellings do', () => {
+    const names = ['registration', 'reg', 'signup', 'lead', 'first_deposit', 'sale', 'ftd'];
+    names.push('deposit', 'resale', 'rebill', 'redeposit', 'dep', 'rd', 'conf', 'emailconf');
+    names.push('email_confirmation', 'withdrawal', 'custom_event');
+    for (const name of names) {
+      // Padded and upper-cased, a name takes the trim-lowercase-check path.
+      assert.deepEqual(normaliseEvent(name), normaliseEvent(` ${name.toUpperCase()}\t`), name);
+    }
+  });
+
   test('every normalised event matches the event name pattern', () => {
     for (const raw of ['sale', 'resale', 'reg', 'Registration', 'emailconf', 'withdrawal']) {
       assert.match(event(raw), EVENT_NAME_PATTERN);
