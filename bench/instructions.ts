@@ -1,9 +1,9 @@
 // npm run bench:instructions — what a request costs the thread that answers,
 // counted in instructions by valgrind's callgrind: Clickback's postbacks and
-// clicks against the bare node:http server. A count repeats within about 1%
+// clicks against the bare node:http server. A count repeats within about 1.5%
 // from run to run whatever else the machine is doing, where requests/s moves
 // by 10-30% between runs, so it is the figure to judge a change to the hot
-// paths by. Each server runs under valgrind, warms up (every lead of the
+// paths by (a smaller change per function, with --keep). Each server runs under valgrind, warms up (every lead of the
 // postbacks' database comes round once, so all are in the lead cache, as in
 // `npm run bench`'s measured seconds), and only then is counted.
 //
