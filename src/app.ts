@@ -1,4 +1,5 @@
 // buildApp(deps) → a Fastify instance without listen(): main.ts listens, tests inject.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 
@@ -16,11 +17,13 @@ import { AppError, errorBody } from './http/errors.js';
 import type { SchemaTypeProvider } from './http/json-schema.js';
 import { LazyValidators, lazySerializers } from './http/lazy-compilers.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
-import { RETRY_AFTER_SECONDS, shedLoad } from './http/load-shedding.js';
+import { InFlight, RETRY_AFTER_SECONDS, shedLoad } from './http/load-shedding.js';
 import { LookupCache } from './http/lookup-cache.js';
 import { apiRoutes } from './routes/api/v1/index.js';
 import { clickRoutes } from './routes/clicks/click.js';
+import { directPostbacks } from './routes/inbound/direct-path.js';
 import { answerFrameworkError, inboundRoutes } from './routes/inbound/postback.js';
+import { PostbackReceiver } from './routes/inbound/receiver.js';
 import { isAppRoute, webAppRoutes } from './routes/web-app.js';
 import { LogRetention } from './store/log-retention.js';
 import type { Campaign, PostbackConfig, Store } from './store/store.js';
@@ -36,6 +39,12 @@ export interface AppDeps {
   webRoot?: string;
   /** Seals access tokens and webhook secrets; defaults to SECRET_KEY or the data directory's key. */
   secrets?: SecretBox;
+  /**
+   * Plain GET postbacks answered before Fastify routes them (direct-path.ts);
+   * on unless false. Either way the answer is the same: tests turn it off to
+   * compare.
+   */
+  directPostbacks?: boolean;
 }
 
 declare module 'fastify' {
@@ -59,7 +68,21 @@ export const BODY_LIMIT = 64 * 1024;
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
   const validators = new LazyValidators();
+  /** Set once the app is built: until then, and when turned off, Fastify takes every request. */
+  let direct: ((request: IncomingMessage, response: ServerResponse) => boolean) | null = null;
   const app = Fastify({
+    // Fastify's own HTTP/1 server, with the direct postback path in front.
+    serverFactory: (handler, options) => {
+      const server = createServer(options.http ?? {}, (request, response) => {
+        if (direct === null || !direct(request, response)) handler(request, response);
+      });
+      server.keepAliveTimeout = options.keepAliveTimeout as number;
+      server.requestTimeout = options.requestTimeout as number;
+      server.setTimeout(options.connectionTimeout as number);
+      const perSocket = Number(options.maxRequestsPerSocket ?? 0);
+      if (perSocket > 0) server.maxRequestsPerSocket = perSocket;
+      return server;
+    },
     schemaController: {
       compilersFactory: { buildValidator: validators.factory, buildSerializer: lazySerializers },
     },
@@ -111,7 +134,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     'campaigns',
     new LookupCache((slugOrId) => deps.store.findCampaignForClick(slugOrId), now),
   );
-  shedLoad(app, deps.config.maxInFlight);
+  const inFlight = new InFlight(deps.config.maxInFlight);
+  shedLoad(app, inFlight);
 
   // While stopping, every answer ends its keep-alive connection, so an idle
   // client pool cannot hold the shutdown open.
@@ -163,10 +187,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.send({ ok: true });
   });
 
-  await app.register(inboundRoutes, { prefix: '/api/postbacks' });
+  const receiver = new PostbackReceiver({
+    store: deps.store,
+    config: deps.config,
+    now,
+    postbacks: app.postbacks,
+  });
+  await app.register(inboundRoutes, { prefix: '/api/postbacks', receiver });
   await app.register(clickRoutes);
   await app.register(apiRoutes, { prefix: '/api/v1' });
   hasWebApp = await webAppRoutes(app, deps.webRoot);
+  if (deps.directPostbacks !== false) {
+    direct = directPostbacks({
+      receiver,
+      log: app.log,
+      trustProxy: deps.config.trustProxy,
+      inFlight,
+      closing: () => closing,
+    });
+  }
   return app;
 }
 

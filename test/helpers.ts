@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.js';
+import { type AppDeps, buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../src/store/store.js';
@@ -29,7 +29,10 @@ export function tempDir(): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export async function testApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function testApp(
+  env: Record<string, string> = {},
+  options: Pick<AppDeps, 'directPostbacks'> = {},
+): Promise<TestApp> {
   const clock = {
     now: Date.parse('2026-11-20T12:00:00Z'),
     advance(ms: number) {
@@ -63,7 +66,7 @@ export async function testApp(env: Record<string, string> = {}): Promise<TestApp
     DATA_DIR: keyDir.path,
     ...env,
   });
-  const app = await buildApp({ config, store, now: () => clock.now });
+  const app = await buildApp({ config, store, now: () => clock.now, ...options });
   await app.ready();
   return {
     app,

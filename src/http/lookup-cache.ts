@@ -32,6 +32,12 @@ export class LookupCache<T> {
     return this.loadAndKeep(key, at);
   }
 
+  /** The cached answer for key while fresh, without loading; undefined when there is none. */
+  cached(key: string): T | null | undefined {
+    const hit = this.entries.get(key);
+    return hit && this.now() - hit.at < TTL_MS ? hit.value : undefined;
+  }
+
   private async loadAndKeep(key: string, at: number): Promise<T | null> {
     const generation = this.generation;
     const value = await this.load(key);

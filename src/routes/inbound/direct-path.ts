@@ -1,0 +1,146 @@
+// The common inbound postback, taken straight from node:http before Fastify
+// routes it: a GET without a body to /api/postbacks/<token> or
+// /api/postbacks/<token>/<event>, with a plain path. Fastify's router,
+// request and reply objects, hooks and serializer cost a postback about
+// 13,500 instructions of its 151,000 (npm run bench:instructions; README,
+// Performance); here it is answered by the same receiver as the Fastify
+// routes, with the same status, headers and JSON. Anything else goes to Fastify untouched: other paths and methods, a
+// body, a percent-encoded or odd path, a server stopping or over capacity.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import proxyAddr from '@fastify/proxy-addr';
+import type { FastifyBaseLogger } from 'fastify';
+import { errorBody } from '../../http/errors.js';
+import type { InFlight } from '../../http/load-shedding.js';
+import {
+  type Answer,
+  type InboundCall,
+  type PostbackAnswer,
+  type PostbackReceiver,
+  postbackAnswerJson,
+} from './receiver.js';
+
+const PREFIX = '/api/postbacks/';
+/** The router's longest path parameter (Fastify's routerOptions.maxParamLength). */
+export const MAX_PARAM_LENGTH = 256;
+
+const SLASH = 47;
+const PERCENT = 37;
+const QUESTION = 63;
+const HASH = 35;
+
+export interface DirectPathDeps {
+  receiver: PostbackReceiver;
+  log: FastifyBaseLogger;
+  /** Fastify's trustProxy: the client's address from X-Forwarded-For. */
+  trustProxy: boolean;
+  inFlight: InFlight;
+  /** True once the server is stopping: Fastify then answers 503 and closes connections. */
+  closing: () => boolean;
+}
+
+/** The path's token and event, when the path is one the direct path takes. */
+export function matchPostbackPath(url: string): { token: string; pathEvent: string | null } | null {
+  if (!url.startsWith(PREFIX)) return null;
+  let slash = -1;
+  let end = url.length;
+  for (let i = PREFIX.length; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === QUESTION || c === HASH) {
+      end = i;
+      break;
+    }
+    // Percent-encoding is the router's to decode (or refuse).
+    if (c === PERCENT) return null;
+    if (c === SLASH) {
+      if (slash !== -1) return null;
+      slash = i;
+    }
+  }
+  const tokenEnd = slash === -1 ? end : slash;
+  const tokenLength = tokenEnd - PREFIX.length;
+  if (tokenLength === 0 || tokenLength > MAX_PARAM_LENGTH) return null;
+  const token = url.slice(PREFIX.length, tokenEnd);
+  if (slash === -1) return { token, pathEvent: null };
+  const eventLength = end - slash - 1;
+  if (eventLength === 0 || eventLength > MAX_PARAM_LENGTH) return null;
+  const event = url.slice(slash + 1, end);
+  return { token, pathEvent: event === 'tracker-postback' ? null : event };
+}
+
+/**
+ * A request listener's front: answers the request and returns true, or
+ * returns false having touched nothing, for Fastify to handle.
+ */
+export function directPostbacks(
+  deps: DirectPathDeps,
+): (request: IncomingMessage, response: ServerResponse) => boolean {
+  const trustAll = () => true;
+  const clientIp = deps.trustProxy
+    ? (request: IncomingMessage) => {
+        const addresses = proxyAddr.all(request, trustAll);
+        return addresses[addresses.length - 1] ?? null;
+      }
+    : (request: IncomingMessage) => request.socket.remoteAddress ?? null;
+
+  const send = (response: ServerResponse, answer: Answer): void => {
+    const payload =
+      answer.status === 200
+        ? postbackAnswerJson(answer.body as PostbackAnswer)
+        : JSON.stringify(answer.body);
+    const headers: Record<string, string> = {};
+    if (answer.retryAfter !== undefined) headers['retry-after'] = String(answer.retryAfter);
+    headers['content-type'] = 'application/json; charset=utf-8';
+    headers['content-length'] = String(Buffer.byteLength(payload));
+    if (deps.closing()) headers.connection = 'close';
+    response.writeHead(answer.status, headers);
+    response.end(payload);
+  };
+
+  const answer = async (call: InboundCall, response: ServerResponse): Promise<void> => {
+    let result: Answer;
+    try {
+      result = await deps.receiver.receive(call, deps.log);
+    } catch (error) {
+      try {
+        result = await deps.receiver.answerFailure(error, call, deps.log);
+      } catch (failure) {
+        deps.log.error({ err: failure }, 'a failed postback could not be answered');
+        result = {
+          status: 500,
+          body: errorBody('internal_error', 'something went wrong on our side'),
+        };
+      }
+    }
+    send(response, result);
+    // Counted until answered: whether or not the client is still there,
+    // the work for it is done.
+    deps.inFlight.leave();
+  };
+
+  return (request, response) => {
+    if (request.method !== 'GET') return false;
+    const url = request.url as string;
+    const path = matchPostbackPath(url);
+    if (path === null) return false;
+    const headers = request.headers;
+    const length = headers['content-length'];
+    if ((length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined) {
+      return false;
+    }
+    if (deps.closing() || !deps.inFlight.take()) return false;
+    void answer(
+      {
+        method: 'GET',
+        url,
+        ip: clientIp(request),
+        userAgent: headers['user-agent'],
+        contentType: headers['content-type'],
+        body: '',
+        token: path.token,
+        pathEvent: path.pathEvent,
+      },
+      response,
+    );
+    return true;
+  };
+}

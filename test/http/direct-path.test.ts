@@ -1,0 +1,272 @@
+// The direct postback path (src/routes/inbound/direct-path.ts) answers what
+// the Fastify route answers. Two servers on their own databases, the same
+// data in both, one with the direct path and one without, take the same
+// requests over real HTTP in the same order: every answer (status, headers
+// but the date, body) and every postback-log row must be the same, and the
+// requests the direct path is for must not have reached Fastify's handlers.
+import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { request } from 'node:http';
+import { after, before, test } from 'node:test';
+import { MAX_PARAM_LENGTH, matchPostbackPath } from '../../src/routes/inbound/direct-path.js';
+import { type TestApp, testApp, workspaceWithPostback } from '../helpers.js';
+
+interface Twin {
+  t: TestApp;
+  port: number;
+  workspaceId: string;
+  /** Requests under /api/postbacks that reached a Fastify route handler. */
+  routed: string[];
+}
+
+const TOKEN = 'twintoken0000000000';
+const DISABLED = 'offtoken00000000000';
+
+const HANDLER_START = 'tracing:fastify.request.handler:start';
+const twins: Twin[] = [];
+const onHandler = (message: unknown) => {
+  const { request: req } = message as {
+    request: { url: string; raw: { socket: { localPort?: number } } };
+  };
+  for (const twin of twins) {
+    if (req.raw.socket.localPort === twin.port && req.url.startsWith('/api/postbacks')) {
+      twin.routed.push(req.url);
+    }
+  }
+};
+
+async function twin(direct: boolean): Promise<Twin> {
+  // X-Forwarded-For is honoured, so the log's client address is compared too.
+  const t = await testApp({ TRUST_PROXY: 'true' }, { directPostbacks: direct });
+  const { workspaceId } = await workspaceWithPostback(t.store, 'twin');
+  await t.store.createPostback(
+    workspaceId,
+    {
+      name: 'off',
+      network: 'custom',
+      campaignId: null,
+      clickidParam: 'clickid',
+      currency: 'USD',
+      macros: {},
+      enabled: false,
+    },
+    DISABLED,
+    0,
+  );
+  for (const clickid of ['lead-a', 'lead-b']) {
+    await t.store.createLead(workspaceId, {
+      campaignId: null,
+      externalId: null,
+      username: null,
+      params: {},
+      at: 0,
+      newClickid: () => clickid,
+    });
+  }
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = t.app.server.address();
+  assert.ok(address && typeof address === 'object');
+  return { t, port: address.port, workspaceId, routed: [] };
+}
+
+interface Sent {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+interface Got {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function send(port: number, sent: Sent): Promise<Got> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: sent.method ?? 'GET',
+        path: sent.path,
+        headers: { 'user-agent': 'parity-test', ...sent.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const { date: _date, ...headers } = res.headers;
+          resolve({
+            status: res.statusCode ?? 0,
+            headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    if (sent.body !== undefined) req.write(sent.body);
+    req.end();
+  });
+}
+
+const base = `/api/postbacks/${TOKEN}`;
+/**
+ * Each request, and who answers it with the direct path on: the direct path,
+ * a Fastify route, or Fastify before any route (a 404, a path the router refuses).
+ */
+type Who = 'direct' | 'route' | 'fastify';
+const REQUESTS: Array<[Sent, Who]> = [
+  [{ path: `${base}/deposit?clickid=lead-a&amount=10.50&tid=t1` }, 'direct'],
+  [{ path: `${base}/deposit?clickid=lead-a&amount=10.50&tid=t1` }, 'direct'],
+  [
+    {
+      path: `${base}/tracker-postback?clickid=lead-a&tracker.event=ftd&tracker.cost=20&tracker.tid=t2`,
+    },
+    'direct',
+  ],
+  [{ path: `${base}?clickid=lead-b&event=reg` }, 'direct'],
+  [{ path: `${base}?clickid=lead-b&event=reg` }, 'direct'],
+  [{ path: `${base}/deposit?clickid=nobody&amount=1&tid=t3` }, 'direct'],
+  [{ path: `${base}/deposit?clickid={clickid}&amount=1` }, 'direct'],
+  [{ path: `${base}/deposit?clickid=lead-a&amount=abc` }, 'direct'],
+  [{ path: `${base}/deposit?clickid=lead-a&amount=1&amount=2` }, 'direct'],
+  [{ path: `${base}/deposit?clickid=lead-a` }, 'direct'],
+  [
+    { path: `${base}/deposit?clickid=lead-a&amount=1&tid=t8&fields.country=BR&trader_id=42` },
+    'direct',
+  ],
+  [{ path: `${base}/deposit?clickid=lead-a&amount=1%2C25&currency=eur&tid=t9` }, 'direct'],
+  [{ path: `${base}/deposit?clickid=lead-a&amount=1&tid=%ZZ` }, 'direct'],
+  [{ path: `${base}/no%20such?clickid=lead-a` }, 'route'],
+  [{ path: `${base}/deposit?clickid=a%22b%5C%01%E2%80%A8%F0%9F%98%80c&amount=1` }, 'direct'],
+  [{ path: `${base}/deposit?clickid=lead-a&amount=7&tid=t7#fragment` }, 'direct'],
+  [{ path: `${base}/deposit#x?clickid=lead-a&amount=2&tid=t10` }, 'direct'],
+  [{ path: '/api/postbacks/unknowntoken1/deposit?clickid=lead-a' }, 'direct'],
+  [{ path: '/api/postbacks/bad!/deposit?clickid=lead-a' }, 'direct'],
+  [{ path: `/api/postbacks/${DISABLED}/deposit?clickid=lead-a&amount=1&tid=t4` }, 'direct'],
+  [
+    {
+      path: `${base}/deposit?clickid=lead-b&amount=3&tid=t11`,
+      headers: { 'x-forwarded-for': '203.0.113.7, 10.0.0.1' },
+    },
+    'direct',
+  ],
+  [{ path: `${base}/deposit?clickid=lead-b&amount=3&tid=t12&pad=${'x'.repeat(8200)}` }, 'direct'],
+  // The router's or Fastify's own: percent-encoded or odd paths, bodies, other methods.
+  [{ path: `${base}/dep%6Fsit?clickid=lead-a&amount=3&tid=t5` }, 'route'],
+  [{ path: `${base}/deposit/?clickid=lead-a&amount=3&tid=t13` }, 'fastify'],
+  [{ path: `/api/postbacks//deposit?clickid=lead-a` }, 'fastify'],
+  [{ path: `${base}/${'e'.repeat(MAX_PARAM_LENGTH + 1)}?clickid=lead-a` }, 'fastify'],
+  [
+    {
+      method: 'POST',
+      path: `${base}/deposit`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'clickid=lead-b&amount=5&tid=t6',
+    },
+    'route',
+  ],
+  [
+    {
+      path: `${base}/deposit?clickid=lead-b&amount=5&tid=t14`,
+      headers: { 'content-length': '3' },
+      body: 'x=1',
+    },
+    'route',
+  ],
+  [
+    {
+      path: `${base}/deposit?clickid=lead-b&amount=5&tid=t17`,
+      headers: { 'transfer-encoding': 'chunked' },
+      body: 'x=1',
+    },
+    'route',
+  ],
+  [{ method: 'HEAD', path: `${base}/deposit?clickid=lead-b&amount=5&tid=t15` }, 'fastify'],
+  [{ method: 'PUT', path: `${base}/deposit?clickid=lead-b&amount=5&tid=t16` }, 'fastify'],
+];
+
+let direct: Twin;
+let routed: Twin;
+before(async () => {
+  subscribe(HANDLER_START, onHandler);
+  direct = await twin(true);
+  routed = await twin(false);
+  twins.push(direct, routed);
+});
+after(async () => {
+  unsubscribe(HANDLER_START, onHandler);
+  await direct.t.close();
+  await routed.t.close();
+});
+
+test('the direct path takes plain GETs of the two postback paths, and nothing else', () => {
+  assert.deepEqual(matchPostbackPath('/api/postbacks/abc/deposit?x=1'), {
+    token: 'abc',
+    pathEvent: 'deposit',
+  });
+  assert.deepEqual(matchPostbackPath('/api/postbacks/abc'), { token: 'abc', pathEvent: null });
+  assert.deepEqual(matchPostbackPath('/api/postbacks/abc/tracker-postback?x'), {
+    token: 'abc',
+    pathEvent: null,
+  });
+  assert.deepEqual(matchPostbackPath('/api/postbacks/abc/dep#x?y'), {
+    token: 'abc',
+    pathEvent: 'dep',
+  });
+  for (const url of [
+    '/api/postbacks/',
+    '/api/postbacks/?x',
+    '/api/postbacks/abc/',
+    '/api/postbacks/abc/dep/x',
+    '/api/postbacks//dep',
+    '/api/postbacks/a%62c/dep',
+    '/api/postbacks/abc/d%65p',
+    '/API/postbacks/abc/dep',
+    '/api/postback/abc',
+    'http://host/api/postbacks/abc/dep',
+    `/api/postbacks/${'a'.repeat(MAX_PARAM_LENGTH + 1)}`,
+    `/api/postbacks/abc/${'e'.repeat(MAX_PARAM_LENGTH + 1)}`,
+  ]) {
+    assert.equal(matchPostbackPath(url), null, url);
+  }
+});
+
+test('every answer and every log row is the same with and without the direct path', async () => {
+  for (const [sent, who] of REQUESTS) {
+    const before = direct.routed.length;
+    const a = await send(direct.port, sent);
+    const b = await send(routed.port, sent);
+    const what = `${sent.method ?? 'GET'} ${sent.path.slice(0, 120)}`;
+    if (process.env.SHOW) console.log(what, a.status, a.body.slice(0, 200));
+    assert.deepEqual(a, b, what);
+    if (who !== 'fastify') {
+      assert.equal(
+        direct.routed.length === before,
+        who === 'direct',
+        `${what}: answered by ${who}`,
+      );
+    }
+    assert.ok(a.status < 500, `${what}: ${a.status}`);
+  }
+  // Every request reached a Fastify handler on the server without the direct path.
+  assert.equal(
+    routed.routed.length,
+    REQUESTS.filter(
+      ([s]) =>
+        s.method !== 'PUT' &&
+        !s.path.includes('//') &&
+        !s.path.endsWith('/?clickid=lead-a&amount=3&tid=t13') &&
+        !s.path.includes('eeee'),
+    ).length,
+  );
+
+  const rows = async (twin: Twin) =>
+    (await twin.t.store.listPostbackLogs(twin.workspaceId, { limit: 100 })).items;
+  const [logA, logB] = [await rows(direct), await rows(routed)];
+  assert.ok(logA.length >= 20, `${logA.length} log rows`);
+  assert.deepEqual(logA, logB);
+  assert.ok(logA.some((row) => row.ip === '203.0.113.7'));
+});
