@@ -91,8 +91,9 @@ export function parseInboundPostback(req: InboundRequest, config: InboundConfig)
   let event: string | null = null;
   try {
     const params = readParams(req);
-    clickid = pick(params, clickidNames(config.clickidParam));
-    event = readEvent(req.pathEvent, params);
+    const names = namesPresent(params, config.clickidParam);
+    clickid = pick(params, names.clickid);
+    event = readEvent(req.pathEvent, params, names.event);
     if (clickid === null) {
       throw new ParseError(
         'missing_clickid',
@@ -123,9 +124,9 @@ export function parseInboundPostback(req: InboundRequest, config: InboundConfig)
       };
     }
     const warnings: string[] = [];
-    const micros = readAmount(params, event);
-    const currency = readCurrency(params, config.currency);
-    let tid = pick(params, ALIASES.tid);
+    const micros = readAmount(params, names.amount, event);
+    const currency = readCurrency(params, names.currency, config.currency);
+    let tid = pick(params, names.tid);
     if (tid !== null && looksLikeMacro(tid)) {
       warnings.push(`transaction id "${tid}" is an unresolved macro and was ignored`);
       tid = null;
@@ -142,7 +143,7 @@ export function parseInboundPostback(req: InboundRequest, config: InboundConfig)
         micros,
         currency,
         tid,
-        fields: readFields(params),
+        fields: readFields(params, names),
         warnings,
       },
     };
@@ -187,6 +188,8 @@ function readParams(req: InboundRequest): Params {
 }
 
 function addPairs(params: Params, text: string): void {
+  // Most queries carry nothing to decode: then none of their pieces needs a look.
+  const decode = text.includes('%') || text.includes('+') ? decodeStrict : keep;
   let start = 0;
   // The next `=` at or after `start` (-1: none left), searched again only once
   // passed, so pairs without one cost no second scan of the rest.
@@ -196,8 +199,8 @@ function addPairs(params: Params, text: string): void {
     if (end === -1) end = text.length;
     if (end > start) {
       if (eq !== -1 && eq < start) eq = text.indexOf('=', start);
-      if (eq === -1 || eq > end) add(params, decodeStrict(text.slice(start, end)), '');
-      else add(params, decodeStrict(text.slice(start, eq)), decodeStrict(text.slice(eq + 1, end)));
+      if (eq === -1 || eq > end) add(params, decode(text.slice(start, end)), '');
+      else add(params, decode(text.slice(start, eq)), decode(text.slice(eq + 1, end)));
     }
     start = end + 1;
   }
@@ -209,6 +212,10 @@ function addSplit(params: Params, split: Readonly<Record<string, string | string
     // Copied: a body's values for the same name are added to the list.
     params.set(name, typeof value === 'string' ? [value] : value.slice());
   }
+}
+
+function keep(text: string): string {
+  return text;
 }
 
 function decodeStrict(text: string): string {
@@ -255,16 +262,79 @@ function add(params: Params, name: string, value: string): void {
   else params.set(name, [value]);
 }
 
-/** The clickid's names: the aliases, then the configured parameter unless it is one of them. */
-let clickidNamesFor = { param: 'clickid', names: ALIASES.clickid as readonly string[] };
-function clickidNames(param: string): readonly string[] {
-  if (clickidNamesFor.param !== param) {
-    const names = ALIASES.clickid.includes(param as never)
-      ? ALIASES.clickid
-      : [...ALIASES.clickid, param];
-    clickidNamesFor = { param, names };
+type Field = keyof typeof ALIASES;
+
+/** The lists of names namesPresent sorts a request's parameters into. */
+const ROLES = ['clickid', 'event', 'amount', 'currency', 'tid', 'id', 'custom'] as const;
+type Role = (typeof ROLES)[number];
+const ROLE_INDEX = new Map<string, number>(ROLES.map((role, index) => [role, index]));
+
+/** Each alias's and network id's list (an index into ROLES) and place in it. */
+const NAME_ROLES = new Map<string, { role: number; rank: number }>();
+for (const field of Object.keys(ALIASES) as Field[]) {
+  ALIASES[field].forEach((name, rank) => {
+    NAME_ROLES.set(name, { role: ROLE_INDEX.get(field) as number, rank });
+  });
+}
+ID_FIELDS.forEach((name, rank) => {
+  NAME_ROLES.set(name, { role: ROLE_INDEX.get('id') as number, rank });
+});
+const CLICKID = ROLE_INDEX.get('clickid') as number;
+const CUSTOM = ROLE_INDEX.get('custom') as number;
+
+/** The names a request carries, by what they are for, each list in its aliases' order. */
+type Names = Record<Role, readonly string[]>;
+const NONE: readonly string[] = Object.freeze([]);
+
+/** Whether the configured clickid parameter is one of the aliases (the last one asked). */
+let clickidParamIsAlias = { param: 'clickid', alias: true };
+
+/**
+ * One look per parameter instead of one per alias: a request carries a few
+ * parameters, and there are 31 aliases and ids.
+ */
+function namesPresent(params: Params, clickidParam: string): Names {
+  const lists: Array<string[] | undefined> = [];
+  for (const name of params.keys()) {
+    const known = NAME_ROLES.get(name);
+    if (known !== undefined) {
+      const list = lists[known.role];
+      if (list === undefined) lists[known.role] = [name];
+      else insertByRank(list, name, known.rank);
+    } else if (name.startsWith('fields.')) {
+      const list = lists[CUSTOM];
+      if (list === undefined) lists[CUSTOM] = [name];
+      else list.push(name);
+    }
   }
-  return clickidNamesFor.names;
+  // The configured clickid parameter comes after the aliases, unless it is one.
+  if (clickidParamIsAlias.param !== clickidParam) {
+    clickidParamIsAlias = {
+      param: clickidParam,
+      alias: NAME_ROLES.get(clickidParam)?.role === CLICKID,
+    };
+  }
+  if (!clickidParamIsAlias.alias && params.has(clickidParam)) {
+    const list = lists[CLICKID];
+    if (list === undefined) lists[CLICKID] = [clickidParam];
+    else list.push(clickidParam);
+  }
+  // In ROLES' order.
+  return {
+    clickid: lists[0] ?? NONE,
+    event: lists[1] ?? NONE,
+    amount: lists[2] ?? NONE,
+    currency: lists[3] ?? NONE,
+    tid: lists[4] ?? NONE,
+    id: lists[5] ?? NONE,
+    custom: lists[6] ?? NONE,
+  };
+}
+
+function insertByRank(list: string[], name: string, rank: number): void {
+  let at = list.length;
+  while (at > 0 && (NAME_ROLES.get(list[at - 1] as string)?.rank ?? 0) > rank) at--;
+  list.splice(at, 0, name);
 }
 
 /**
@@ -303,9 +373,9 @@ function pickOne(params: Params, name: string): string | null {
   return params.has(name) ? pick(params, [name]) : null;
 }
 
-function readEvent(pathEvent: string | null, params: Params): string {
+function readEvent(pathEvent: string | null, params: Params, names: readonly string[]): string {
   let raw = pathEvent;
-  if (raw === null) raw = pick(params, ALIASES.event);
+  if (raw === null) raw = pick(params, names);
   if (raw === null) {
     for (const [flag, event] of EVENT_FLAGS) {
       const value = pickOne(params, flag);
@@ -323,8 +393,8 @@ function readEvent(pathEvent: string | null, params: Params): string {
   return result.event;
 }
 
-function readAmount(params: Params, event: string): bigint | null {
-  const raw = pick(params, ALIASES.amount);
+function readAmount(params: Params, names: readonly string[], event: string): bigint | null {
+  const raw = pick(params, names);
   if (raw === null) {
     if (isMoneyEvent(event)) {
       throw new ParseError('invalid_amount', `a ${event} needs an amount (amount or tracker.cost)`);
@@ -339,8 +409,8 @@ function readAmount(params: Params, event: string): bigint | null {
   return parsed.micros;
 }
 
-function readCurrency(params: Params, fallback: string): string {
-  const raw = pick(params, ALIASES.currency, true);
+function readCurrency(params: Params, names: readonly string[], fallback: string): string {
+  const raw = pick(params, names, true);
   if (raw === null) return fallback;
   const parsed = parseCurrency(raw);
   if (!parsed.ok) throw new ParseError('invalid_currency', parsed.reason);
@@ -349,7 +419,7 @@ function readCurrency(params: Params, fallback: string): string {
 
 const FIELD_KEY = /^[A-Za-z0-9_.-]+$/;
 
-function readFields(params: Params): Record<string, string> {
+function readFields(params: Params, names: Names): Record<string, string> {
   const fields: Record<string, string> = {};
   let count = 0;
   const set = (key: string, value: string) => {
@@ -370,14 +440,13 @@ function readFields(params: Params): Record<string, string> {
     }
     fields[key] = value;
   };
-  for (const name of params.keys()) {
-    if (!name.startsWith('fields.')) continue;
-    const value = pickOne(params, name);
+  for (const name of names.custom) {
+    const value = pick(params, [name]);
     if (value !== null && !looksLikeMacro(value)) set(name.slice('fields.'.length), value);
   }
-  for (const name of ID_FIELDS) {
+  for (const name of names.id) {
     if (Object.hasOwn(fields, name)) continue;
-    const value = pickOne(params, name);
+    const value = pick(params, [name]);
     if (value !== null && !looksLikeMacro(value)) set(name, value);
   }
   return fields;
