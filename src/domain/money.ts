@@ -5,6 +5,10 @@ export const MONEY_SCALE = 6;
 const MICROS = 1_000_000n;
 /** At most 12 integer digits: below 10^18 micro-units, well inside a signed 64-bit integer. */
 const MAX_WHOLE_DIGITS = 12;
+/** What a fraction of n decimals is multiplied by to make micro-units. */
+const SCALE_UP = [1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
+/** Whole units below this make exact micro-units in a double (9 × 10^15 < 2^53). */
+const EXACT_WHOLE = 9_000_000_000;
 
 export type ParsedAmount = { ok: true; micros: bigint } | { ok: false; reason: string };
 
@@ -44,10 +48,15 @@ function readMicros(text: string): bigint | null {
     for (let d = digitAt(text, i); d !== -1; d = digitAt(text, ++i)) fraction = fraction * 10 + d;
     const decimals = i - fractionAt;
     if (decimals === 0 || decimals > MONEY_SCALE || i !== text.length) return null;
-    fraction *= 10 ** (MONEY_SCALE - decimals);
+    fraction *= SCALE_UP[decimals] as number;
   }
-  // Both parts are exact doubles (below 10^12 and 10^6); the sum is made in BigInt.
-  const micros = BigInt(whole) * MICROS + BigInt(fraction);
+  // Both parts are exact doubles (below 10^12 and 10^6). Below 9 × 10^9 whole
+  // units the micro-units are too (under 2^53), and one BigInt is made of
+  // them; above, the sum is made in BigInt.
+  const micros =
+    whole < EXACT_WHOLE
+      ? BigInt(whole * 1_000_000 + fraction)
+      : BigInt(whole) * MICROS + BigInt(fraction);
   return negative ? -micros : micros;
 }
 

@@ -54,6 +54,27 @@ describe('parseAmount', () => {
     );
   });
 
+  test('exact on both sides of where micro-units stop fitting a double', () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 8_999_990_000n, max: 9_007_210_000n }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 999_999 }),
+        fc.boolean(),
+        (whole, decimals, digits, negative) => {
+          const fraction =
+            decimals === 0 ? '' : `.${String(digits).padStart(6, '0').slice(0, decimals)}`;
+          const raw = `${negative ? '-' : ''}${whole}${fraction}`;
+          assert.equal(micros(raw), byPattern(raw), raw);
+        },
+      ),
+      { seed: SEED, numRuns: 5_000 },
+    );
+    assert.equal(micros('8999999999.999999'), 8_999_999_999_999_999n);
+    // 2^53 + 1 micro-units: no double holds it.
+    assert.equal(micros('9007199254.740993'), 9_007_199_254_740_993n);
+  });
+
   test('uses 6 decimals of scale', () => {
     assert.equal(MONEY_SCALE, 6);
   });
