@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
+import fc from 'fast-check';
 import { MAX_PARAM_LENGTH, matchPostbackPath } from '../../src/routes/inbound/direct-path.js';
+import { postbackAnswerJson } from '../../src/routes/inbound/receiver.js';
 import { type TestApp, testApp, workspaceWithPostback } from '../helpers.js';
 
 interface Twin {
@@ -269,4 +271,26 @@ test('every answer and every log row is the same with and without the direct pat
   assert.ok(logA.length >= 20, `${logA.length} log rows`);
   assert.deepEqual(logA, logB);
   assert.ok(logA.some((row) => row.ip === '203.0.113.7'));
+});
+
+test("the 200 answer's JSON is JSON.stringify's, whatever the strings hold", () => {
+  const text = fc
+    .array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 24 })
+    .map((codes) => String.fromCharCode(...codes));
+  fc.assert(
+    fc.property(
+      fc.constantFrom('recorded', 'duplicate', 'unmatched') as fc.Arbitrary<
+        'recorded' | 'duplicate' | 'unmatched'
+      >,
+      text,
+      text,
+      fc.option(text, { nil: undefined }),
+      fc.option(text, { nil: undefined }),
+      (status, event, clickid, conversionId, reason) => {
+        const answer = { ok: true as const, status, event, clickid, conversionId, reason };
+        assert.equal(postbackAnswerJson(answer), JSON.stringify(answer));
+      },
+    ),
+    { seed: 20_261_207, numRuns: 5_000 },
+  );
 });
