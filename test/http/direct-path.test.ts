@@ -236,6 +236,44 @@ test('the direct path takes plain GETs of the two postback paths, and nothing el
   }
 });
 
+test('the direct path reads a path as a regular expression of its rule does', () => {
+  const rule = new RegExp(
+    `^/api/postbacks/([^/?#%]{1,${MAX_PARAM_LENGTH}})(?:/([^/?#%]{1,${MAX_PARAM_LENGTH}}))?(?:[?#].*)?$`,
+    's',
+  );
+  const piece = fc.constantFrom(
+    '/',
+    '?',
+    '#',
+    '%',
+    '%41',
+    'abc',
+    'tracker-postback',
+    'x'.repeat(250),
+    '=',
+    '&',
+  );
+  fc.assert(
+    fc.property(
+      fc.constantFrom('/api/postbacks/', '/api/postbacks', '/api/postback/', '/'),
+      fc.array(piece, { maxLength: 8 }),
+      (start, pieces) => {
+        const url = start + pieces.join('');
+        const match = rule.exec(url);
+        const expected = match
+          ? {
+              token: match[1] as string,
+              pathEvent:
+                match[2] === undefined || match[2] === 'tracker-postback' ? null : match[2],
+            }
+          : null;
+        assert.deepEqual(matchPostbackPath(url), expected, url);
+      },
+    ),
+    { seed: 20_261_207, numRuns: 20_000 },
+  );
+});
+
 test('every answer and every log row is the same with and without the direct path', async () => {
   for (const [sent, who] of REQUESTS) {
     const before = direct.routed.length;

@@ -23,11 +23,6 @@ const PREFIX = '/api/postbacks/';
 /** The router's longest path parameter (Fastify's routerOptions.maxParamLength). */
 export const MAX_PARAM_LENGTH = 256;
 
-const SLASH = 47;
-const PERCENT = 37;
-const QUESTION = 63;
-const HASH = 35;
-
 export interface DirectPathDeps {
   receiver: PostbackReceiver;
   log: FastifyBaseLogger;
@@ -41,28 +36,27 @@ export interface DirectPathDeps {
 /** The path's token and event, when the path is one the direct path takes. */
 export function matchPostbackPath(url: string): { token: string; pathEvent: string | null } | null {
   if (!url.startsWith(PREFIX)) return null;
-  let slash = -1;
-  let end = url.length;
-  for (let i = PREFIX.length; i < url.length; i++) {
-    const c = url.charCodeAt(i);
-    if (c === QUESTION || c === HASH) {
-      end = i;
-      break;
-    }
-    // Percent-encoding is the router's to decode (or refuse).
-    if (c === PERCENT) return null;
-    if (c === SLASH) {
-      if (slash !== -1) return null;
-      slash = i;
-    }
-  }
+  const from = PREFIX.length;
+  // The path ends at the query or a fragment, as the router has it. A few
+  // searches of the string cost less than a loop over its characters.
+  let end = url.indexOf('?', from);
+  if (end === -1) end = url.length;
+  const hash = url.indexOf('#', from);
+  if (hash !== -1 && hash < end) end = hash;
+  // Percent-encoding is the router's to decode (or refuse).
+  const percent = url.indexOf('%', from);
+  if (percent !== -1 && percent < end) return null;
+  let slash = url.indexOf('/', from);
+  if (slash >= end) slash = -1;
   const tokenEnd = slash === -1 ? end : slash;
-  const tokenLength = tokenEnd - PREFIX.length;
+  const tokenLength = tokenEnd - from;
   if (tokenLength === 0 || tokenLength > MAX_PARAM_LENGTH) return null;
-  const token = url.slice(PREFIX.length, tokenEnd);
+  const token = url.slice(from, tokenEnd);
   if (slash === -1) return { token, pathEvent: null };
   const eventLength = end - slash - 1;
   if (eventLength === 0 || eventLength > MAX_PARAM_LENGTH) return null;
+  const second = url.indexOf('/', slash + 1);
+  if (second !== -1 && second < end) return null;
   const event = url.slice(slash + 1, end);
   return { token, pathEvent: event === 'tracker-postback' ? null : event };
 }
