@@ -90,25 +90,33 @@ export function directPostbacks(
     response.end(payload);
   };
 
-  const answer = async (call: InboundCall, response: ServerResponse): Promise<void> => {
+  /** Sends the answer; counted until then, whether or not the client is still there. */
+  const finish = (response: ServerResponse, result: Answer): void => {
+    send(response, result);
+    deps.inFlight.leave();
+  };
+
+  const fail = async (error: unknown, call: InboundCall, response: ServerResponse) => {
     let result: Answer;
     try {
-      result = await deps.receiver.receive(call, deps.log);
-    } catch (error) {
-      try {
-        result = await deps.receiver.answerFailure(error, call, deps.log);
-      } catch (failure) {
-        deps.log.error({ err: failure }, 'a failed postback could not be answered');
-        result = {
-          status: 500,
-          body: errorBody('internal_error', 'something went wrong on our side'),
-        };
-      }
+      result = await deps.receiver.answerFailure(error, call, deps.log);
+    } catch (failure) {
+      deps.log.error({ err: failure }, 'a failed postback could not be answered');
+      result = {
+        status: 500,
+        body: errorBody('internal_error', 'something went wrong on our side'),
+      };
     }
-    send(response, result);
-    // Counted until answered: whether or not the client is still there,
-    // the work for it is done.
-    deps.inFlight.leave();
+    finish(response, result);
+  };
+
+  // One reaction to the receiver's promise, not an async function awaiting
+  // it: a postback's answer is one microtask after its commit, not two.
+  const answer = (call: InboundCall, response: ServerResponse): void => {
+    deps.receiver.receive(call, deps.log).then(
+      (result) => finish(response, result),
+      (error: unknown) => fail(error, call, response),
+    );
   };
 
   return (request, response) => {
@@ -122,7 +130,7 @@ export function directPostbacks(
       return false;
     }
     if (deps.closing() || !deps.inFlight.take()) return false;
-    void answer(
+    answer(
       {
         method: 'GET',
         url,
