@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { MAX_PARAM_LENGTH, matchPostbackPath } from '../../src/routes/inbound/direct-path.js';
@@ -331,4 +332,27 @@ test("the 200 answer's JSON is JSON.stringify's, whatever the strings hold", () 
     ),
     { seed: 20_261_207, numRuns: 5_000 },
   );
+});
+
+test('a network that hangs up before its answer still has its postback counted, and the server carries on', async () => {
+  const path = `${base}/deposit?clickid=lead-b&amount=4.75&tid=gone-1`;
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(direct.port, '127.0.0.1', () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, () => {
+        socket.destroy();
+        resolve();
+      });
+    });
+    socket.on('error', reject);
+  });
+  let row: { status: string; url: string } | undefined;
+  for (let i = 0; i < 100 && row === undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const logs = await direct.t.store.listPostbackLogs(direct.workspaceId, { limit: 100 });
+    row = logs.items.find((item) => item.url === path);
+  }
+  assert.equal(row?.status, 'recorded');
+  const again = await send(direct.port, { path });
+  assert.equal(again.status, 200);
+  assert.match(again.body, /"status":"duplicate"/);
 });
