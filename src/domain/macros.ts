@@ -83,3 +83,21 @@ export function wellFormed(text: string): string {
 }
 
 export const CLICKID_MACRO = '{{tracker.clickid}}';
+
+/**
+ * The URL as a Location header can carry it. A header is bytes: Node refuses
+ * characters above U+00FF and would send those below as Latin-1, which no
+ * browser reads as the UTF-8 it meant. A destination typed with them
+ * (`https://пример.рф/?utm=весна`) is written as a browser would: the host in
+ * punycode, the rest percent-encoded UTF-8. A URL of printable ASCII is
+ * returned as it is.
+ */
+export function asLocation(url: string): string {
+  if (!/[^\x21-\x7e]/.test(url)) return url;
+  const text = wellFormed(url);
+  try {
+    return new URL(text).href;
+  } catch {
+    return text.replace(/[^\x21-\x7e]+/g, (run) => encodeURIComponent(run));
+  }
+}

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CLICKID_MACRO, type MacroContext, renderTemplate } from '../../src/domain/macros.js';
+import {
+  asLocation,
+  CLICKID_MACRO,
+  type MacroContext,
+  renderTemplate,
+} from '../../src/domain/macros.js';
 
 const ctx: MacroContext = {
   clickid: 'AbC123xyz789',
@@ -158,5 +163,28 @@ describe('renderTemplate', () => {
     const second = render(template, { clickid: 'c2', params: {}, fields: { f: '&' } });
     assert.deepEqual(first, { url: 'c1x%20y-x%20y/1', unknownMacros: [] });
     assert.deepEqual(second, { url: 'c2-/%26', unknownMacros: ['tracker.a'] });
+  });
+});
+
+describe('asLocation', () => {
+  test('a URL of printable ASCII is kept as it is', () => {
+    for (const url of ['https://t.me/bot?start=abc', 'https://T.ME', 'tg://resolve?domain=x%20y']) {
+      assert.equal(asLocation(url), url);
+    }
+  });
+
+  test('other characters are written as a browser would, so Node can send the header', () => {
+    assert.equal(
+      asLocation('https://t.me/бот?start=abc'),
+      'https://t.me/%D0%B1%D0%BE%D1%82?start=abc',
+    );
+    assert.equal(
+      asLocation('https://пример.рф/?utm=весна&x=%20'),
+      'https://xn--e1afmkfd.xn--p1ai/?utm=%D0%B2%D0%B5%D1%81%D0%BD%D0%B0&x=%20',
+    );
+    assert.equal(asLocation('tg://resolve?domain=бот'), 'tg://resolve?domain=%D0%B1%D0%BE%D1%82');
+    assert.equal(asLocation('https://t.me/a b'), 'https://t.me/a%20b');
+    assert.equal(asLocation('not a url ё'), 'not%20a%20url%20%D1%91');
+    assert.equal(asLocation('https://x.com/\ud800'), 'https://x.com/%EF%BF%BD');
   });
 });
