@@ -21,6 +21,7 @@ import { InFlight, RETRY_AFTER_SECONDS, shedLoad } from './http/load-shedding.js
 import { LookupCache } from './http/lookup-cache.js';
 import { apiRoutes } from './routes/api/v1/index.js';
 import { clickRoutes } from './routes/clicks/click.js';
+import { directClicks } from './routes/clicks/direct-click.js';
 import { directPostbacks } from './routes/inbound/direct-path.js';
 import { answerFrameworkError, inboundRoutes } from './routes/inbound/postback.js';
 import { PostbackReceiver } from './routes/inbound/receiver.js';
@@ -40,11 +41,11 @@ export interface AppDeps {
   /** Seals access tokens and webhook secrets; defaults to SECRET_KEY or the data directory's key. */
   secrets?: SecretBox;
   /**
-   * Plain GET postbacks answered before Fastify routes them (direct-path.ts);
-   * on unless false. Either way the answer is the same: tests turn it off to
-   * compare.
+   * Plain GET postbacks and clicks answered before Fastify routes them
+   * (direct-path.ts, direct-click.ts); on unless false. Either way the
+   * answers are the same: tests turn it off to compare.
    */
-  directPostbacks?: boolean;
+  directPaths?: boolean;
 }
 
 declare module 'fastify' {
@@ -197,14 +198,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(clickRoutes);
   await app.register(apiRoutes, { prefix: '/api/v1' });
   hasWebApp = await webAppRoutes(app, deps.webRoot);
-  if (deps.directPostbacks !== false) {
-    direct = directPostbacks({
-      receiver,
+  if (deps.directPaths !== false) {
+    const common = {
       log: app.log,
       trustProxy: deps.config.trustProxy,
       inFlight,
       closing: () => closing,
+    };
+    const postbacks = directPostbacks({ ...common, receiver });
+    const clicks = directClicks({
+      ...common,
+      store: deps.store,
+      now,
+      campaigns: app.campaigns,
     });
+    direct = (request, response) => postbacks(request, response) || clicks(request, response);
   }
   return app;
 }

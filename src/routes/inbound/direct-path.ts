@@ -6,9 +6,15 @@
 // Performance); here it is answered by the same receiver as the Fastify
 // routes, with the same status, headers and JSON. Anything else goes to Fastify untouched: other paths and methods, a
 // body, a percent-encoded or odd path, a server stopping or over capacity.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import proxyAddr from '@fastify/proxy-addr';
+import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
+import {
+  clientAddress,
+  type DirectPath,
+  isPlainGet,
+  JSON_TYPE,
+  sendDirect,
+} from '../../http/direct-answer.js';
 import { errorBody } from '../../http/errors.js';
 import type { InFlight } from '../../http/load-shedding.js';
 import {
@@ -61,20 +67,9 @@ export function matchPostbackPath(url: string): { token: string; pathEvent: stri
   return { token, pathEvent: event === 'tracker-postback' ? null : event };
 }
 
-/**
- * A request listener's front: answers the request and returns true, or
- * returns false having touched nothing, for Fastify to handle.
- */
-export function directPostbacks(
-  deps: DirectPathDeps,
-): (request: IncomingMessage, response: ServerResponse) => boolean {
-  const trustAll = () => true;
-  const clientIp = deps.trustProxy
-    ? (request: IncomingMessage) => {
-        const addresses = proxyAddr.all(request, trustAll);
-        return addresses[addresses.length - 1] ?? null;
-      }
-    : (request: IncomingMessage) => request.socket.remoteAddress ?? null;
+/** The direct path for postbacks, in front of Fastify's request listener. */
+export function directPostbacks(deps: DirectPathDeps): DirectPath {
+  const clientIp = clientAddress(deps.trustProxy);
 
   const send = (response: ServerResponse, answer: Answer): void => {
     const payload =
@@ -83,11 +78,8 @@ export function directPostbacks(
         : JSON.stringify(answer.body);
     const headers: Record<string, string> = {};
     if (answer.retryAfter !== undefined) headers['retry-after'] = String(answer.retryAfter);
-    headers['content-type'] = 'application/json; charset=utf-8';
-    headers['content-length'] = String(Buffer.byteLength(payload));
-    if (deps.closing()) headers.connection = 'close';
-    response.writeHead(answer.status, headers);
-    response.end(payload);
+    headers['content-type'] = JSON_TYPE;
+    sendDirect(response, answer.status, headers, payload, deps.closing());
   };
 
   /** Sends the answer; counted until then, whether or not the client is still there. */
@@ -120,16 +112,11 @@ export function directPostbacks(
   };
 
   return (request, response) => {
-    if (request.method !== 'GET') return false;
     const url = request.url as string;
     const path = matchPostbackPath(url);
-    if (path === null) return false;
-    const headers = request.headers;
-    const length = headers['content-length'];
-    if ((length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined) {
-      return false;
-    }
+    if (path === null || !isPlainGet(request)) return false;
     if (deps.closing() || !deps.inFlight.take()) return false;
+    const headers = request.headers;
     answer(
       {
         method: 'GET',
