@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 
 import Fastify, {
+  type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
@@ -72,7 +73,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   /** Set once the app is built: until then, and when turned off, Fastify takes every request. */
   let direct: ((request: IncomingMessage, response: ServerResponse) => boolean) | null = null;
   const app = Fastify({
-    // Fastify's own HTTP/1 server, with the direct postback path in front.
+    // Fastify's own HTTP/1 server, with the direct paths for plain GET
+    // postbacks and clicks in front of its request listener.
     serverFactory: (handler, options) => {
       const server = createServer(options.http ?? {}, (request, response) => {
         if (direct === null || !direct(request, response)) handler(request, response);
@@ -149,12 +151,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done(null, payload);
   });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const answer = toErrorAnswer(error);
-    if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ code: answer.code, msg: answer.message }, 'request refused');
-    return sendErrorAnswer(reply, answer);
-  });
+  app.setErrorHandler((error: FastifyError, request, reply) =>
+    sendErrorAnswer(reply, answerError(error, request.log)),
+  );
   let hasWebApp = false;
   app.setNotFoundHandler((request, reply) => {
     if (hasWebApp && isAppRoute(request.method, request.url, request.headers.accept)) {
@@ -223,6 +222,14 @@ export interface ErrorAnswer {
   message: string;
   /** Seconds, for a Retry-After header: the request may succeed if sent again. */
   retryAfter?: number;
+}
+
+/** A failed request's answer, and its log line: an error for a 5xx, a note for a refusal. */
+export function answerError(error: unknown, log: FastifyBaseLogger): ErrorAnswer {
+  const answer = toErrorAnswer(error as FastifyError);
+  if (answer.status >= 500) log.error({ err: error }, 'request failed');
+  else log.info({ code: answer.code, msg: answer.message }, 'request refused');
+  return answer;
 }
 
 /** The answer in the error envelope, with Retry-After when sending again may work. */

@@ -6,7 +6,7 @@ import { errorBody } from './errors.js';
 
 export const RETRY_AFTER_SECONDS = 1;
 
-/** The requests being answered, counted by Fastify's hook and by the direct postback path alike. */
+/** The requests being answered, counted by Fastify's hook and by the direct paths alike. */
 export class InFlight {
   private count = 0;
 

@@ -65,3 +65,28 @@ test('a load under way when its key is invalidated answers its caller but is not
   assert.ok(next instanceof Promise, 'the row read before the change was not kept');
   assert.deepEqual(await next, { enabled: false });
 });
+
+test('cached answers a fresh entry without loading, and nothing for a miss, an invalidation or expiry', async () => {
+  let now = 1_000;
+  let loads = 0;
+  const cache = new LookupCache(
+    async (key) => {
+      loads++;
+      return key === 'a' ? { name: 'A' } : null;
+    },
+    () => now,
+  );
+  assert.equal(cache.cached('a'), undefined, 'nothing before a load');
+  await cache.find('a');
+  await cache.find('missing');
+  assert.deepEqual(cache.cached('a'), { name: 'A' });
+  assert.equal(cache.cached('missing'), null, 'a key known not to exist');
+  assert.equal(loads, 2, 'cached never loads');
+  now += 1_999;
+  assert.deepEqual(cache.cached('a'), { name: 'A' });
+  now += 1;
+  assert.equal(cache.cached('a'), undefined, 'expired');
+  await cache.find('a');
+  cache.invalidate('a');
+  assert.equal(cache.cached('a'), undefined, 'invalidated');
+});

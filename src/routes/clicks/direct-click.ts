@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastQuerystring from 'fast-querystring';
 import type { FastifyBaseLogger } from 'fastify';
-import { toErrorAnswer } from '../../app.js';
+import { answerError } from '../../app.js';
 import {
   clientAddress,
   type DirectPath,
@@ -78,9 +78,7 @@ export function directClicks(deps: DirectClickDeps): DirectPath {
 
   /** As the app's error handler answers a failed request. */
   const fail = (response: ServerResponse, error: unknown): void => {
-    const answer = toErrorAnswer(error as Parameters<typeof toErrorAnswer>[0]);
-    if (answer.status >= 500) deps.log.error({ err: error }, 'request failed');
-    else deps.log.info({ code: answer.code, msg: answer.message }, 'request refused');
+    const answer = answerError(error, deps.log);
     const headers: Record<string, string> = {};
     if (answer.retryAfter !== undefined) headers['retry-after'] = String(answer.retryAfter);
     headers['content-type'] = JSON_TYPE;
@@ -106,8 +104,9 @@ export function directClicks(deps: DirectClickDeps): DirectPath {
       deps.log,
     ).then(
       (answer) => {
-        // A destination Node refuses as a header (a character above U+00FF
-        // in it) throws here, before anything is sent.
+        // Sending throws only on a header Node refuses, which asLocation
+        // prevents for the redirect; should it, the visitor gets the error
+        // handler's answer rather than the process an unhandled rejection.
         try {
           finish(response, answer);
         } catch (error) {

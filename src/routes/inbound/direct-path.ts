@@ -4,8 +4,9 @@
 // request and reply objects, hooks and serializer cost a postback about
 // 13,500 instructions of its 151,000 (npm run bench:instructions; README,
 // Performance); here it is answered by the same receiver as the Fastify
-// routes, with the same status, headers and JSON. Anything else goes to Fastify untouched: other paths and methods, a
-// body, a percent-encoded or odd path, a server stopping or over capacity.
+// routes, with the same status, headers and JSON. Anything else goes to
+// Fastify untouched: other paths and methods, a body, a percent-encoded or odd
+// path, a server stopping or over capacity.
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import {
