@@ -6,10 +6,21 @@
 // committed: a postback can see a lead its own group wrote, and if that group
 // rolls back the lead is never served. Absent clickids are not cached: the
 // click may commit a moment later.
+//
+// Keyed by the clickid alone, which is unique across workspaces (the leads
+// table's UNIQUE constraint); an entry keeps its workspace and answers only
+// that one. A key built from the workspace and the clickid cost a postback a
+// new string to join, flatten and hash before each lookup: in the store
+// benchmark that was 18.1 µs of CPU per postback against 17.1 for this,
+// seven alternated runs.
 
 export interface CachedLead {
   id: number;
   campaignId: number | null;
+}
+
+interface Entry extends CachedLead {
+  workspaceId: number;
 }
 
 /** Entries kept; the oldest go first. About 15 MB at this size. */
@@ -22,21 +33,21 @@ export class LeadCache {
    * entry (evicting from the front of one big Map makes V8 skip ever more
    * deleted slots).
    */
-  private young = new Map<string, CachedLead>();
-  private old = new Map<string, CachedLead>();
+  private young = new Map<string, Entry>();
+  private old = new Map<string, Entry>();
   /** Seen by the batch now running; added when it commits. */
-  private staged: Array<[string, CachedLead]> = [];
+  private staged: Array<[string, Entry]> = [];
 
   constructor(private readonly limit = LEAD_CACHE_ENTRIES) {}
 
   get(workspaceId: number, clickid: string): CachedLead | undefined {
-    const k = key(workspaceId, clickid);
-    return this.young.get(k) ?? this.old.get(k);
+    const entry = this.young.get(clickid) ?? this.old.get(clickid);
+    return entry?.workspaceId === workspaceId ? entry : undefined;
   }
 
   /** Remembers a lead read in the open transaction. */
   stage(workspaceId: number, clickid: string, lead: CachedLead): void {
-    this.staged.push([key(workspaceId, clickid), lead]);
+    this.staged.push([clickid, { id: lead.id, campaignId: lead.campaignId, workspaceId }]);
   }
 
   /** How much is staged: a write that rolls back alone rolls back to here. */
@@ -62,8 +73,4 @@ export class LeadCache {
   discard(): void {
     this.staged = [];
   }
-}
-
-function key(workspaceId: number, clickid: string): string {
-  return `${workspaceId} ${clickid}`;
 }
