@@ -1118,14 +1118,16 @@ export class SqliteStore implements Store {
     const cached = this.leads.get(workspaceId, clickid);
     if (cached) return cached;
     const r = this.sql(
-      'SELECT id, campaign_id FROM leads WHERE clickid = ? AND workspace_id = ?',
+      'SELECT id, campaign_id, clickid FROM leads WHERE clickid = ? AND workspace_id = ?',
     ).get(clickid, workspaceId) as Row | undefined;
     if (!r) return null;
     const lead = {
       id: r.id as number,
       campaignId: r.campaign_id === null ? null : Number(r.campaign_id),
     };
-    this.leads.stage(workspaceId, clickid, lead);
+    // The cache keeps the database's copy of the clickid: the request's may
+    // be a slice of its whole URL, which the cache would then keep alive.
+    this.leads.stage(workspaceId, r.clickid as string, lead);
     return lead;
   }
 
