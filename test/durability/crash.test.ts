@@ -173,7 +173,7 @@ async function crashAndRecover(
   assert.equal(storage.conversions, stored.size, 'conversions in the table = seen through the API');
   assert.equal(storage.micros, storedMicros, 'sum in the table = sum through the API');
   assert.equal(storage.recordedLogs, storage.conversions, 'one recorded log row per conversion');
-  assert.equal(storage.dangling, 0, 'log rows and conversions point at each other');
+  assert.equal(storage.dangling, 0, 'log rows, conversions and leads point at each other');
 }
 
 test('SQLite: kill -9 under load loses no recorded postback; the file passes integrity_check', async (ctx) => {
@@ -200,6 +200,9 @@ test('SQLite: kill -9 under load loses no recorded postback; the file passes int
                 AND NOT EXISTS (SELECT 1 FROM conversions c WHERE c.id = l.conversion_id))
            + (SELECT count(*) FROM conversions c WHERE NOT EXISTS
                 (SELECT 1 FROM postback_logs l WHERE l.status = 'recorded' AND l.conversion_id = c.id))
+           -- No foreign key checks a conversion's lead here (migration 11).
+           + (SELECT count(*) FROM conversions c WHERE NOT EXISTS
+                (SELECT 1 FROM leads WHERE leads.id = c.lead_id))
            AS n`,
         )
         .get() as { n: number };

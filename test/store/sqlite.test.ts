@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { Reader } from '../../src/store/sqlite/reader.js';
 import { bucketOf } from '../../src/store/sqlite/rollups.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -29,6 +30,75 @@ test('sqlite: migrations are versioned and re-opening applies none twice', async
   const again = openSqliteStore({ path });
   await again.ping();
   await again.close();
+  dir.remove();
+});
+
+test("sqlite: migration 11 drops the database's check of a conversion's lead and keeps every row", async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/v10.db`;
+  // A database as migrations 1-10 left it, with a conversion in it.
+  const old = new Database(path);
+  old.exec(
+    'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  for (const m of MIGRATIONS.filter((m) => m.version <= 10)) {
+    old.exec(m.sql as string);
+    old.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+  }
+  old.pragma('foreign_keys = ON');
+  old.exec(`
+    INSERT INTO workspaces (id, name, created_at) VALUES (1, 'w', 0);
+    INSERT INTO leads (id, workspace_id, clickid, created_at) VALUES (7, 1, 'c7', 0);
+    INSERT INTO conversions (workspace_id, lead_id, event, amount_micros, currency, tid_key, at)
+      VALUES (1, 7, 'deposit', 12500000, 'USD', 'money:t1', 0);
+  `);
+  assert.equal((old.pragma('foreign_key_list(conversions)') as unknown[]).length, 1);
+  const columns = old.pragma('table_info(conversions)');
+  assert.throws(
+    () =>
+      old
+        .prepare(
+          "INSERT INTO conversions (workspace_id, lead_id, event, currency, at) VALUES (1, 8, 'x', 'USD', 0)",
+        )
+        .run(),
+    /FOREIGN KEY/,
+  );
+  old.close();
+
+  const store = openSqliteStore({ path });
+  assert.equal(store.integrityCheck(), 'ok');
+  await store.close();
+  const db = new Database(path);
+  try {
+    db.pragma('foreign_keys = ON');
+    assert.deepEqual(db.pragma('foreign_key_list(conversions)'), []);
+    assert.deepEqual(db.pragma('table_info(conversions)'), columns);
+    assert.deepEqual(db.prepare('SELECT lead_id, amount_micros, tid_key FROM conversions').all(), [
+      { lead_id: 7, amount_micros: 12500000, tid_key: 'money:t1' },
+    ]);
+    // The other references are still the database's to check.
+    assert.throws(
+      () =>
+        db
+          .prepare(
+            "INSERT INTO postbacks (workspace_id, token, name, network, clickid_param, currency, macros, created_at) VALUES (99, 't', 'n', 'custom', 'clickid', 'USD', '{}', 0)",
+          )
+          .run(),
+      /FOREIGN KEY/,
+    );
+    assert.equal(
+      (
+        db.prepare('SELECT version FROM schema_migrations WHERE version = 11').get() as {
+          version: number;
+        }
+      ).version,
+      11,
+    );
+  } finally {
+    db.close();
+  }
+  // Opening again applies nothing twice.
+  await openSqliteStore({ path }).close();
   dir.remove();
 });
 
