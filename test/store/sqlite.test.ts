@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { Reader } from '../../src/store/sqlite/reader.js';
 import { bucketOf } from '../../src/store/sqlite/rollups.js';
-import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { migrate, openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { tempDir, workspaceWithPostback } from '../helpers.js';
 import { storeContract } from './contract.js';
 import { rollupLifecycle } from './stats-model.js';
@@ -31,6 +31,33 @@ test('sqlite: migrations are versioned and re-opening applies none twice', async
   await again.ping();
   await again.close();
   dir.remove();
+});
+
+test('sqlite: a migration another process applied meanwhile is skipped, not applied twice', () => {
+  const dir = tempDir();
+  const path = `${dir.path}/race.db`;
+  const first = new Database(path);
+  const second = new Database(path);
+  try {
+    const one = { version: 1, name: 'one', sql: 'CREATE TABLE one (x)' };
+    const two = { version: 2, name: 'two', sql: 'CREATE TABLE two (x)' };
+    // The second process starts between this one's two migrations and
+    // applies both; this one then comes to migration 2.
+    function* raced() {
+      yield one;
+      migrate(second, [one, two]);
+      yield two;
+    }
+    migrate(first, raced());
+    assert.deepEqual(
+      first.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(),
+      [1, 2],
+    );
+  } finally {
+    first.close();
+    second.close();
+    dir.remove();
+  }
 });
 
 test("sqlite: migration 11 drops the database's check of a conversion's lead and keeps every row", async () => {

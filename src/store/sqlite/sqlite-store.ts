@@ -49,7 +49,7 @@ import type {
 import { emptyStatsRow } from '../store.js';
 import { CHECKPOINT_DEFAULTS, Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import { LogBatch } from './log-batch.js';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS, type SqliteMigration } from './migrations.js';
 import { Reader, type ReadQuery } from './reader.js';
 import { RollupBatch } from './rollups.js';
 
@@ -108,19 +108,25 @@ export function openSqliteStore(options: SqliteOptions): SqliteStore {
   );
 }
 
-function migrate(db: Database.Database): void {
+/**
+ * Applies the migrations not yet applied, each in its own write transaction.
+ * Another process may open the same file at the same moment, so a migration
+ * not applied yet is checked again once its transaction holds the write lock:
+ * the process that comes second skips what the first has applied. (One found
+ * applied needs no lock: nothing takes a migration back.)
+ */
+export function migrate(
+  db: Database.Database,
+  migrations: Iterable<SqliteMigration> = MIGRATIONS,
+): void {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
   );
-  const applied = new Set(
-    db
-      .prepare('SELECT version FROM schema_migrations')
-      .all()
-      .map((r) => (r as Row).version as number),
-  );
-  for (const m of MIGRATIONS) {
-    if (applied.has(m.version)) continue;
+  const applied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
+  for (const m of migrations) {
+    if (applied.get(m.version)) continue;
     db.transaction(() => {
+      if (applied.get(m.version)) return;
       if (m.sql !== undefined) db.exec(m.sql);
       m.apply?.(db);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
