@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline';
 
 // Plain JavaScript, so the child needs no loader. Commands on stdin, one a
 // line: `hold` (`hold <ms>`: and let go after ms), `release`, `contend <holdMs> <freeMs>` (take the lock for
-// holdMs, leave it for freeMs, over and over until `stop`), `stop`.
+// holdMs, leave it for freeMs, over and over until `stop`), `write <ms> <sql>`
+// (take the lock, run the SQL, commit after ms), `stop`.
 const CHILD = `
 const Database = require(process.argv[2]);
 const db = new Database(process.argv[1]);
@@ -26,6 +27,12 @@ require('node:readline').createInterface({ input: process.stdin }).on('line', (l
     say('held');
   }
   else if (command === 'release') { db.exec('ROLLBACK'); say('released'); }
+  else if (command === 'write') {
+    db.exec('BEGIN IMMEDIATE');
+    db.exec(line.split(' ').slice(2).join(' '));
+    setTimeout(() => db.exec('COMMIT'), Number(a));
+    say('writing');
+  }
   else if (command === 'contend') {
     const holdMs = Number(a), freeMs = Number(b);
     const turn = () => {
@@ -51,6 +58,8 @@ export interface LockHolder {
   /** Takes the write lock and keeps it until release(), or for ms by itself. */
   hold(ms?: number): Promise<void>;
   release(): Promise<void>;
+  /** Takes the write lock, runs sql (one line) and commits it ms later. */
+  write(sql: string, ms: number): Promise<void>;
   /** Takes the lock for holdMs, leaves it for freeMs, over and over. */
   contend(holdMs: number, freeMs: number): Promise<void>;
   /** Ends the process; how many times it took the lock while contending. */
@@ -90,6 +99,7 @@ export async function lockHolder(path: string): Promise<LockHolder> {
   return {
     hold: async (ms) => void (await ask(ms === undefined ? 'hold' : `hold ${ms}`, 'held')),
     release: async () => void (await ask('release', 'released')),
+    write: async (sql, ms) => void (await ask(`write ${ms} ${sql}`, 'writing')),
     contend: async (holdMs, freeMs) =>
       void (await ask(`contend ${holdMs} ${freeMs}`, 'contending')),
     stop: async () => Number((await ask('stop', 'stopped')).split(' ')[1]),

@@ -8,6 +8,7 @@ import { bucketOf } from '../../src/store/sqlite/rollups.js';
 import { migrate, openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { tempDir, workspaceWithPostback } from '../helpers.js';
 import { storeContract } from './contract.js';
+import { lockHolder } from './lock-holder.js';
 import { rollupLifecycle } from './stats-model.js';
 
 storeContract('sqlite', async () => {
@@ -33,29 +34,27 @@ test('sqlite: migrations are versioned and re-opening applies none twice', async
   dir.remove();
 });
 
-test('sqlite: a migration another process applied meanwhile is skipped, not applied twice', () => {
+test('sqlite: a migration another process applies meanwhile is skipped, not applied twice', async () => {
   const dir = tempDir();
   const path = `${dir.path}/race.db`;
-  const first = new Database(path);
-  const second = new Database(path);
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, []);
+  const other = await lockHolder(path);
   try {
-    const one = { version: 1, name: 'one', sql: 'CREATE TABLE one (x)' };
-    const two = { version: 2, name: 'two', sql: 'CREATE TABLE two (x)' };
-    // The second process starts between this one's two migrations and
-    // applies both; this one then comes to migration 2.
-    function* raced() {
-      yield one;
-      migrate(second, [one, two]);
-      yield two;
-    }
-    migrate(first, raced());
-    assert.deepEqual(
-      first.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(),
-      [1, 2],
+    // The other process is applying migration 2 and holds the write lock:
+    // this one finds it not applied yet, then waits for the lock, which it
+    // gets only once the other has committed.
+    await other.write(
+      "CREATE TABLE two (x); INSERT INTO schema_migrations VALUES (2, 'two', 0);",
+      200,
     );
+    migrate(db, [{ version: 2, name: 'two', sql: 'CREATE TABLE two (x)' }]);
+    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').pluck().all(), [2]);
   } finally {
-    first.close();
-    second.close();
+    await other.stop();
+    db.close();
     dir.remove();
   }
 });
