@@ -266,6 +266,39 @@ test('a campaign without destinationUrl answers 200 {clickid}', async () => {
   assert.equal(lead.body.params.utm_source, 'fb');
 });
 
+test('a HEAD to the click URL answers as the click would and records nothing', async () => {
+  const { auth } = await signup(t.app);
+  const bot = await createCampaign(auth, { name: 'head', destinationUrl: BOT });
+  const bare = await createCampaign(auth, { name: 'head, no destination' });
+  const head = (path: string) => t.app.inject({ method: 'HEAD', url: path });
+
+  const checked = await head(`/c/${bot.slug}?fbclid=preview`);
+  assert.equal(checked.statusCode, 302);
+  assert.equal(checked.headers.location, 'https://t.me/my_bot?start=');
+  assert.equal(checked.headers['cache-control'], 'no-store');
+  assert.equal(checked.body, '');
+  const noDestination = await head(`/c/${bare.slug}`);
+  assert.equal(noDestination.statusCode, 200);
+  assert.match(String(noDestination.headers['content-type']), /^application\/json/);
+  assert.equal(noDestination.body, '');
+  assert.equal((await head('/c/nosuchcampaign')).statusCode, 404);
+
+  const leadsOf = async (c: Campaign) =>
+    (await api<{ items: Lead[] }>(t.app, auth, 'GET', `/api/v1/leads?campaignId=${c.id}`)).body
+      .items;
+  assert.deepEqual(await leadsOf(bot), []);
+  assert.deepEqual(await leadsOf(bare), []);
+
+  // The GET after it is a click as ever.
+  const clicked = await click(t.app, `/c/${bot.slug}?fbclid=real`);
+  assert.equal(clicked.statusCode, 302);
+  const leads = await leadsOf(bot);
+  assert.deepEqual(
+    leads.map((l) => [l.clickid, l.params.fbclid]),
+    [[clickidFrom(clicked.headers.location as string), 'real']],
+  );
+});
+
 test('a click with X-Forwarded-For still redirects, with or without TRUST_PROXY', async () => {
   for (const env of [{}, { TRUST_PROXY: 'true' }] as Record<string, string>[]) {
     const app = await testApp(env);

@@ -2,7 +2,7 @@
 // redirect to the campaign's destination with macros rendered. The redirect is
 // sent only after the click and lead are committed. Most clicks come in by the
 // direct path (direct-click.ts) to the same receiveClick.
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { asLocation, renderTemplate } from '../../domain/macros.js';
 import { newClickid } from '../../domain/random-id.js';
 import { errorBody } from '../../http/errors.js';
@@ -68,12 +68,17 @@ export async function receiveClick(
     at: deps.now(),
     newClickid,
   });
-  if (!campaign.destinationUrl) return { kind: 'clickid', clickid: lead.clickid };
-  const rendered = renderTemplate(campaign.destinationUrl, {
-    clickid: lead.clickid,
-    params,
-    fields: {},
-  });
+  return answerFor(campaign, lead.clickid, params, log);
+}
+
+function answerFor(
+  campaign: Campaign,
+  clickid: string,
+  params: Record<string, string>,
+  log: FastifyBaseLogger,
+): ClickAnswer {
+  if (!campaign.destinationUrl) return { kind: 'clickid', clickid };
+  const rendered = renderTemplate(campaign.destinationUrl, { clickid, params, fields: {} });
   if (rendered.unknownMacros.length > 0) {
     log.info(
       { campaign: campaign.id, unknown: rendered.unknownMacros },
@@ -83,6 +88,23 @@ export async function receiveClick(
   return { kind: 'redirect', url: asLocation(rendered.url) };
 }
 
+/**
+ * What a HEAD to the click URL is answered: the GET's status and headers,
+ * with nothing recorded and no clickid handed out (an empty one in the
+ * destination). Link checkers, ad reviewers and chat previews send HEADs;
+ * none of them is a visitor.
+ */
+export async function previewClick(
+  deps: ClickDeps,
+  call: ClickCall,
+  log: FastifyBaseLogger,
+): Promise<ClickAnswer> {
+  const found = deps.campaigns.find(call.slug);
+  const campaign = found instanceof Promise ? await found : found;
+  if (!campaign) return { kind: 'no_campaign' };
+  return answerFor(campaign, '', clickParams(call.query), log);
+}
+
 export const NO_CAMPAIGN = errorBody('not_found', 'no such campaign');
 
 /** The slug's longest length (the route's schema). */
@@ -90,17 +112,11 @@ export const MAX_SLUG = 64;
 
 export async function clickRoutes(app: App): Promise<void> {
   const deps: ClickDeps = { store: app.deps.store, now: app.deps.now, campaigns: app.campaigns };
-  app.get(
-    '/c/:campaign',
-    {
-      schema: {
-        tags: ['clicks'],
-        summary: 'An ad click: records it, creates a lead with a fresh clickid, redirects (302)',
-        params: Type.Object({ campaign: Type.String({ minLength: 1, maxLength: MAX_SLUG }) }),
-      },
-    },
-    async (request, reply) => {
-      const answer = await receiveClick(
+  const params = Type.Object({ campaign: Type.String({ minLength: 1, maxLength: MAX_SLUG }) });
+  const answerWith =
+    (take: typeof receiveClick) =>
+    async (request: FastifyRequest<{ Params: { campaign: string } }>, reply: FastifyReply) => {
+      const answer = await take(
         deps,
         {
           slug: request.params.campaign,
@@ -115,6 +131,30 @@ export async function clickRoutes(app: App): Promise<void> {
       reply.header('cache-control', 'no-store');
       if (answer.kind === 'clickid') return reply.send({ clickid: answer.clickid });
       return reply.redirect(answer.url, 302);
+    };
+  app.get(
+    '/c/:campaign',
+    {
+      // Fastify's automatic HEAD would run this handler and record a click.
+      exposeHeadRoute: false,
+      schema: {
+        tags: ['clicks'],
+        summary: 'An ad click: records it, creates a lead with a fresh clickid, redirects (302)',
+        params,
+      },
     },
+    answerWith(receiveClick),
+  );
+  app.head(
+    '/c/:campaign',
+    {
+      schema: {
+        tags: ['clicks'],
+        summary:
+          'A link check: the same status and headers as the click, with nothing recorded and an empty clickid',
+        params,
+      },
+    },
+    answerWith(previewClick),
   );
 }
