@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
+import { countingPlan } from '../../src/domain/events.js';
+import { randomAlphanumeric } from '../../src/domain/random-id.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { Reader } from '../../src/store/sqlite/reader.js';
 import { bucketOf } from '../../src/store/sqlite/rollups.js';
@@ -22,6 +26,59 @@ storeContract('sqlite', async () => {
       dir.remove();
     },
   };
+});
+
+test("sqlite: the lead cache keeps the database's copy of a clickid, not the request's slice of its URL", async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const dir = tempDir();
+  const store = openSqliteStore({ path: `${dir.path}/slices.db` });
+  t.after(async () => {
+    await store.close();
+    dir.remove();
+  });
+  const { workspaceId } = await workspaceWithPostback(store, 'slices');
+  const clickids: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    const lead = await store.createLead(workspaceId, {
+      campaignId: null,
+      externalId: null,
+      username: null,
+      params: {},
+      at: 0,
+      newClickid: () => `slice${i}x${randomAlphanumeric(24)}`,
+    });
+    clickids.push(lead.clickid);
+  }
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  // Each postback's clickid is a slice of a 256 KB string, as a parsed
+  // query's value is of its URL: keeping the slice keeps the whole string.
+  const PAD = 256 * 1024;
+  for (const clickid of clickids) {
+    const url = `${'u'.repeat(PAD)}${clickid}`;
+    const plan = countingPlan({ event: 'registration', micros: null, currency: 'USD', tid: null });
+    const outcome = await store.recordEvent({
+      workspaceId,
+      scopeCampaignId: null,
+      clickid: url.slice(PAD),
+      postbackId: null,
+      micros: null,
+      currency: 'USD',
+      tid: null,
+      fields: {},
+      at: 0,
+      windowMs: 60_000,
+      log: null,
+      note: null,
+      plan,
+    });
+    assert.equal(outcome.status, 'recorded');
+  }
+  gc();
+  const grownMb = (process.memoryUsage().heapUsed - before) / 2 ** 20;
+  // Keeping the slices would keep 400 × 256 KB = 100 MB.
+  assert.ok(grownMb < 20, `the heap grew by ${grownMb.toFixed(1)} MB`);
 });
 
 test('sqlite: migrations are versioned and re-opening applies none twice', async () => {
