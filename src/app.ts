@@ -14,7 +14,7 @@ import Fastify, {
 import type { Config } from './config.js';
 import { OutboxWorker } from './forwarders/outbox-worker.js';
 import { loadSecretBox, type SecretBox } from './forwarders/secret-box.js';
-import { AppError, errorBody } from './http/errors.js';
+import { AppError, errorBody, isClientAbort } from './http/errors.js';
 import type { SchemaTypeProvider } from './http/json-schema.js';
 import { LazyValidators, lazySerializers } from './http/lazy-compilers.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
@@ -239,6 +239,14 @@ export function sendErrorAnswer(reply: FastifyReply, answer: ErrorAnswer): Fasti
 }
 
 export function toErrorAnswer(error: FastifyError | AppError): ErrorAnswer {
+  // Nobody reads this answer; the status is the one proxies log for it.
+  if (isClientAbort(error)) {
+    return {
+      status: 499,
+      code: 'client_closed',
+      message: 'the client closed the connection before its request was complete',
+    };
+  }
   if (isStorageUnavailable(error)) {
     return {
       status: 503,

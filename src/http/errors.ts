@@ -15,3 +15,16 @@ export const notFound = (what: string) => new AppError(404, 'not_found', `${what
 export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
+
+/**
+ * Node's error for a request whose client closed the connection before
+ * sending all of it. Its code, ECONNRESET, is also a database connection's
+ * failure: the message tells them apart.
+ */
+export function isClientAbort(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.message === 'aborted' &&
+    (error as Error & { code?: unknown }).code === 'ECONNRESET'
+  );
+}

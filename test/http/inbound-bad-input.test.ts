@@ -1,7 +1,9 @@
 // The inbound postback receiver facing bad input: every refusal is the documented
 // 4xx (never a 5xx) with its error code, and leaves a row in the postback log.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { api, funnel, signup, type TestApp, testApp } from '../helpers.js';
@@ -450,4 +452,38 @@ test('a postback scoped to campaign A, lead of campaign B → 200 unmatched camp
   assert.equal(l.events.length, 0);
   assert.equal(l.totals.deposits, '0');
   assert.deepEqual(l.fields, {});
+});
+
+test('a client that closes its connection mid-body → logged as 499 client_closed, not a storage failure', async () => {
+  const fresh = await testApp();
+  try {
+    const account = await signup(fresh.app);
+    const f = await funnel(fresh.app, account.auth, '1win');
+    const token = (f.postback as { token: string }).token;
+    await fresh.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = fresh.app.server.address() as { port: number };
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      `POST /api/postbacks/${token}/deposit HTTP/1.1\r\nHost: x\r\n` +
+        'Content-Type: text/plain\r\nContent-Length: 100\r\n\r\n' +
+        `clickid=${f.clickid}&amount=1`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    let rows: LogItem[] = [];
+    for (let i = 0; i < 100 && rows.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      rows = (
+        await api<{ items: LogItem[] }>(fresh.app, account.auth, 'GET', '/api/v1/postback-logs')
+      ).body.items;
+    }
+    const [row] = rows;
+    assert.ok(row, 'no row in the postback log');
+    assert.equal(row.httpStatus, 499, JSON.stringify(row));
+    assert.equal(row.status, 'rejected');
+    assert.ok(row.error?.startsWith('client_closed'), String(row.error));
+  } finally {
+    await fresh.close();
+  }
 });
