@@ -61,6 +61,8 @@ declare module 'fastify' {
     retention: LogRetention;
     /** Request schemas, compiled on first use or by compileRest once listening. */
     validators: LazyValidators;
+    /** Requests being answered (their bodies are in); main.ts waits for them on a stop. */
+    inFlight: InFlight;
   }
 }
 
@@ -138,6 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     new LookupCache((slugOrId) => deps.store.findCampaignForClick(slugOrId), now),
   );
   const inFlight = new InFlight(deps.config.maxInFlight);
+  app.decorate('inFlight', inFlight);
   shedLoad(app, inFlight);
 
   // While stopping, every answer ends its keep-alive connection, so an idle

@@ -4,6 +4,14 @@ import { ConfigError, loadConfig } from './config.js';
 import { keepTickShape } from './keep-tick-shape.js';
 import { openStore } from './store/open-store.js';
 
+/**
+ * On a stop, a request still arriving after this long, with no other request
+ * being answered, is cut off: a client that stalls mid-request must not hold
+ * the stop open. Nothing was answered, so nothing acknowledged is lost; the
+ * network sends it again.
+ */
+const UNFINISHED_REQUEST_GRACE_MS = 3_000;
+/** The longest a stop waits, at least: a write waiting on a database lock gets its answer first. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 async function main(): Promise<void> {
@@ -46,14 +54,24 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'stopping: no new requests, finishing the ones in flight');
-    const timer = setTimeout(() => {
-      app.log.error('in-flight requests did not finish in time; exiting');
-      process.exit(1);
-    }, SHUTDOWN_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => {
+        app.log.error('in-flight requests did not finish in time; exiting');
+        process.exit(1);
+      },
+      Math.max(SHUTDOWN_TIMEOUT_MS, config.databaseQueryTimeoutMs + 5_000),
+    );
     timer.unref();
     // Node closes idle connections once when the server closes; keep doing it
-    // for connections that become idle while in-flight requests finish.
-    const idle = setInterval(() => app.server.closeIdleConnections(), 100);
+    // for connections that become idle while in-flight requests finish. After
+    // the grace, the connections left hold requests never completed.
+    const since = Date.now();
+    const idle = setInterval(() => {
+      app.server.closeIdleConnections();
+      if (Date.now() - since >= UNFINISHED_REQUEST_GRACE_MS && app.inFlight.size === 0) {
+        app.server.closeAllConnections();
+      }
+    }, 100);
     idle.unref();
     try {
       await app.close();

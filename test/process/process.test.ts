@@ -3,7 +3,9 @@
 // answer, and structured logs on stdout.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { tempDir } from '../helpers.js';
@@ -314,6 +316,44 @@ test('SIGTERM under load: exit 0, every recorded answer is in the database, noth
   } finally {
     assert.equal((await again.stop()).code, 0);
   }
+});
+
+test('SIGTERM with clients stalled mid-request: they are cut off after a grace, exit 0, the database closed', async () => {
+  const dbPath = join(freshDir(), 'clickback.db');
+  const server = await startServer(dbPath);
+  const { token } = await signupOver(server, `stalled-${Date.now()}@example.com`);
+  const postback = await call<{ token: string }>(
+    server,
+    'POST',
+    '/api/v1/postbacks',
+    { name: '1win', network: '1win' },
+    token,
+  );
+  assert.equal(postback.status, 201);
+  const path = `/api/postbacks/${postback.body.token}/deposit`;
+  const stalled = [
+    // Headers never finished, and a body that stops after 8 of its 100 bytes.
+    `GET ${path}?sub1=x HTTP/1.1\r\nHost: x\r\n`,
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nsub1=abc`,
+  ].map(async (head) => {
+    const socket = connect(server.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(head);
+    const closed = once(socket, 'close');
+    socket.on('error', () => {});
+    return { socket, closed };
+  });
+  const sockets = await Promise.all(stalled);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const signalled = Date.now();
+  server.process.kill('SIGTERM');
+  const exit = await exitWithin(server, 9_000);
+  const took = Date.now() - signalled;
+  assert.equal(exit.code, 0, `exit ${JSON.stringify(exit)} after ${took} ms\n${server.stderr()}`);
+  assert.ok(took < 6_000, `the stop took ${took} ms`);
+  for (const { closed } of sockets) await closed;
+  // A clean close checkpoints the WAL into the database and removes it.
+  assert.equal(existsSync(`${dbPath}-wal`), false, 'the WAL is still there: the store was not closed');
 });
 
 test('stdout carries structured JSON log lines', async () => {
