@@ -18,7 +18,13 @@ import { AppError, errorBody, isClientAbort } from './http/errors.js';
 import type { SchemaTypeProvider } from './http/json-schema.js';
 import { LazyValidators, lazySerializers } from './http/lazy-compilers.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
-import { InFlight, RETRY_AFTER_SECONDS, shedLoad } from './http/load-shedding.js';
+import {
+  BodyBudget,
+  boundBodies,
+  InFlight,
+  RETRY_AFTER_SECONDS,
+  shedLoad,
+} from './http/load-shedding.js';
 import { LookupCache } from './http/lookup-cache.js';
 import { apiRoutes } from './routes/api/v1/index.js';
 import { clickRoutes } from './routes/clicks/click.js';
@@ -142,6 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const inFlight = new InFlight(deps.config.maxInFlight);
   app.decorate('inFlight', inFlight);
   shedLoad(app, inFlight);
+  boundBodies(app, new BodyBudget());
 
   // While stopping, every answer ends its keep-alive connection, so an idle
   // client pool cannot hold the shutdown open.
@@ -230,7 +237,7 @@ export interface ErrorAnswer {
 /** A failed request's answer, and its log line: an error for a 5xx, a note for a refusal. */
 export function answerError(error: unknown, log: FastifyBaseLogger): ErrorAnswer {
   const answer = toErrorAnswer(error as FastifyError);
-  if (answer.status >= 500) log.error({ err: error }, 'request failed');
+  if (answer.status >= 500 && answer.code !== 'overloaded') log.error({ err: error }, 'request failed');
   else log.info({ code: answer.code, msg: answer.message }, 'request refused');
   return answer;
 }
@@ -259,7 +266,8 @@ export function toErrorAnswer(error: FastifyError | AppError): ErrorAnswer {
     };
   }
   if (error instanceof AppError) {
-    return { status: error.statusCode, code: error.code, message: error.message };
+    const answer = { status: error.statusCode, code: error.code, message: error.message };
+    return error.statusCode === 503 ? { ...answer, retryAfter: RETRY_AFTER_SECONDS } : answer;
   }
   if (error.validation) {
     return { status: 400, code: 'invalid_request', message: error.message };

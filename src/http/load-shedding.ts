@@ -1,8 +1,9 @@
 // Beyond capacity, answer 503 with Retry-After at once instead of queueing
 // without bound: networks retry postbacks, and memory stays flat.
 import type { ServerResponse } from 'node:http';
+import { Transform } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { errorBody } from './errors.js';
+import { AppError, errorBody } from './errors.js';
 
 export const RETRY_AFTER_SECONDS = 1;
 
@@ -53,5 +54,75 @@ export function shedLoad(app: FastifyInstance, inFlight: InFlight): void {
       return;
     }
     done();
+  });
+}
+
+/**
+ * Bodies still arriving are held in memory until they are complete (up to
+ * BODY_LIMIT each), and a client may stall mid-upload for as long as the
+ * request timeout. Their total is bounded here: past it, a request whose body
+ * would add to it is answered 503 with Retry-After. 512 full bodies.
+ */
+export const BODIES_ARRIVING_LIMIT = 32 * 1024 * 1024;
+
+export class BodyBudget {
+  private used = 0;
+
+  constructor(readonly limit = BODIES_ARRIVING_LIMIT) {}
+
+  get bytes(): number {
+    return this.used;
+  }
+
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.limit) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+/** Refused because the bodies arriving already hold the budget. */
+export class BodiesFullError extends AppError {
+  constructor() {
+    super(503, 'overloaded', 'too many request bodies arriving at once; retry shortly');
+  }
+}
+
+/**
+ * Counts each body's bytes against the budget as they arrive, until its
+ * response closes. Requests without a body pass untouched.
+ */
+export function boundBodies(app: FastifyInstance, budget: BodyBudget): void {
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    const headers = request.headers;
+    if (headers['transfer-encoding'] === undefined) {
+      const length = headers['content-length'];
+      if (length === undefined || length === '0') return done(null, payload);
+    }
+    let held = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, next) {
+        if (!budget.take(chunk.length)) {
+          request.log.warn({ bodyBytes: budget.bytes }, 'overloaded: body refused');
+          next(new BodiesFullError());
+          return;
+        }
+        held += chunk.length;
+        counted.receivedEncodedLength += chunk.length;
+        next(null, chunk);
+      },
+    }) as Transform & { receivedEncodedLength: number };
+    counted.receivedEncodedLength = 0;
+    payload.on('error', (error) => counted.destroy(error));
+    payload.pipe(counted);
+    reply.raw.once('close', () => {
+      budget.give(held);
+      held = 0;
+    });
+    done(null, counted);
   });
 }

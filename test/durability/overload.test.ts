@@ -2,7 +2,9 @@
 // 5xx, nothing hangs, memory stays flat, no acknowledged write is lost, and it
 // answers normally once the burst is over — so the networks' retries land.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { type ClientRequest, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { funnel, signup, tempDir, testApp } from '../helpers.js';
@@ -199,4 +201,86 @@ test('clients stalled mid-body do not lock everyone else out', {}, async () => {
     for (const req of stalled) req.destroy();
     await server.stop();
   }
+});
+
+test('clients stalled mid-upload hold at most the body budget: the rest are shed with 503, memory stays bounded', async (ctx) => {
+  const dir = tempDir();
+  cleanups.push(() => dir.remove());
+  const server = await startServer(join(dir.path, 'clickback.db'), { LOG_LEVEL: 'error' });
+  const tracker = await setUpTracker(server, 1);
+  const path = `/api/postbacks/${tracker.postbackToken}/deposit`;
+  const rssBefore = rssBytes(server.process.pid) ?? 0;
+  // 3,000 uploads of 63 KB each, of bodies announced at 65,000 bytes, then
+  // silence: 190 MB if every one were held.
+  const STALLED = 3_000;
+  const SENT = 63_000;
+  const head = `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 65000\r\n\r\n`;
+  const part = Buffer.from(`clickid=${'a'.repeat(SENT - 8)}`);
+  const sockets: Socket[] = [];
+  const answers: string[] = [];
+  let shedCount = 0;
+  try {
+    for (let i = 0; i < STALLED; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, async () => {
+          const socket = connect(server.port, '127.0.0.1');
+          sockets.push(socket);
+          socket.on('error', () => undefined);
+          let text = '';
+          socket.on('data', (chunk) => {
+            text += chunk;
+            if (text.includes('\r\n\r\n')) answers.push(text);
+          });
+          await once(socket, 'connect');
+          socket.write(head);
+          socket.write(part);
+        }),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const grownMb = ((rssBytes(server.process.pid) ?? 0) - rssBefore) / MB;
+    const shed = answers.filter(
+      (a) => a.startsWith('HTTP/1.1 503') && /retry-after: 1/i.test(a) && a.includes('overloaded'),
+    );
+    ctx.diagnostic(`RSS grew by ${grownMb.toFixed(0)} MB; ${shed.length} of ${STALLED} shed`);
+    assert.ok(shed.length >= STALLED - 600, `${shed.length} uploads shed`);
+    assert.equal(answers.length, shed.length, 'every answer is a 503 overloaded');
+    shedCount = shed.length;
+    assert.ok(grownMb < 120, `the server's RSS grew by ${grownMb.toFixed(0)} MB`);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+  // The budget comes back with the connections: a postback goes through.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const postback = await attempt(`${server.base}${deposit(tracker, 0).path}`, 3_000);
+  assert.ok(isRecorded(postback), JSON.stringify(postback));
+  // Every upload is in the postback log: refused (503) or cut off by its client (499).
+  const tally: Record<string, number> = {};
+  let cursor: string | null = null;
+  do {
+    const page: {
+      status: number;
+      body: {
+        items: Array<{ httpStatus: number; error: string | null }>;
+        nextCursor: string | null;
+      };
+    } = await call(
+      server,
+      'GET',
+      `/api/v1/postback-logs?status=rejected&limit=200${cursor ? `&cursor=${cursor}` : ''}`,
+      undefined,
+      tracker.token,
+    );
+    assert.equal(page.status, 200, JSON.stringify(page.body));
+    for (const row of page.body.items) {
+      const key = `${row.httpStatus} ${row.error?.split(':')[0]}`;
+      tally[key] = (tally[key] ?? 0) + 1;
+    }
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  assert.deepEqual(tally, {
+    '503 overloaded': shedCount,
+    '499 client_closed': STALLED - shedCount,
+  });
+  assert.equal((await server.stop()).code, 0);
 });

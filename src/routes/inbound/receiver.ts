@@ -252,7 +252,10 @@ export class PostbackReceiver {
    */
   async answerFailure(error: unknown, call: InboundCall, log: FastifyBaseLogger): Promise<Answer> {
     const answer = toErrorAnswer(error as Parameters<typeof toErrorAnswer>[0]);
-    if (answer.status >= 500) log.error({ err: error }, 'inbound postback failed');
+    // Shedding load is logged where it happens, at warn.
+    if (answer.status >= 500 && answer.code !== 'overloaded') {
+      log.error({ err: error }, 'inbound postback failed');
+    }
     try {
       const found = this.findPostback(call.token);
       const postback = found instanceof Promise ? await found : found;
