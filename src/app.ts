@@ -30,7 +30,12 @@ import { apiRoutes } from './routes/api/v1/index.js';
 import { clickRoutes } from './routes/clicks/click.js';
 import { directClicks } from './routes/clicks/direct-click.js';
 import { directPostbacks } from './routes/inbound/direct-path.js';
-import { answerFrameworkError, inboundRoutes } from './routes/inbound/postback.js';
+import {
+  answerClientError,
+  answerFrameworkError,
+  type ClientError,
+  inboundRoutes,
+} from './routes/inbound/postback.js';
 import { PostbackReceiver } from './routes/inbound/receiver.js';
 import { isAppRoute, webAppRoutes } from './routes/web-app.js';
 import { LogRetention } from './store/log-retention.js';
@@ -96,6 +101,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     schemaController: {
       compilersFactory: { buildValidator: validators.factory, buildSerializer: lazySerializers },
+    },
+    clientErrorHandler: (error, socket) => {
+      answerClientError(deps.store, now, app.log, error as unknown as ClientError, socket);
     },
     frameworkErrors: (error, request, reply) => {
       answerFrameworkError(deps.store, now, error, request, reply).catch((failure: unknown) => {
@@ -237,7 +245,8 @@ export interface ErrorAnswer {
 /** A failed request's answer, and its log line: an error for a 5xx, a note for a refusal. */
 export function answerError(error: unknown, log: FastifyBaseLogger): ErrorAnswer {
   const answer = toErrorAnswer(error as FastifyError);
-  if (answer.status >= 500 && answer.code !== 'overloaded') log.error({ err: error }, 'request failed');
+  if (answer.status >= 500 && answer.code !== 'overloaded')
+    log.error({ err: error }, 'request failed');
   else log.info({ code: answer.code, msg: answer.message }, 'request refused');
   return answer;
 }

@@ -487,3 +487,66 @@ test('a client that closes its connection mid-body → logged as 499 client_clos
     await fresh.close();
   }
 });
+
+test("requests over Node's 16 KiB header limit → 414 or 431 in our envelope, logged for a known token", async () => {
+  const fresh = await testApp();
+  try {
+    const account = await signup(fresh.app);
+    const f = await funnel(fresh.app, account.auth, '1win');
+    const token = (f.postback as { token: string }).token;
+    await fresh.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = fresh.app.server.address() as { port: number };
+    /** Sends raw bytes; the answer's status line and body, once the server closes. */
+    const raw = async (text: string) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      let answer = '';
+      socket.on('data', (chunk) => {
+        answer += chunk;
+      });
+      await once(socket, 'connect');
+      socket.write(text);
+      await once(socket, 'close');
+      const [status] = answer.split('\r\n');
+      return { status, body: JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) };
+    };
+    const path = `/api/postbacks/${token}/deposit?clickid=${f.clickid}&amount=10`;
+    const expected = [
+      [`GET ${path}&pad=${'a'.repeat(17_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414, 'uri_too_long'],
+      [`GET ${path}&pad=${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414, 'uri_too_long'],
+      [
+        `GET ${path} HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`,
+        431,
+        'headers_too_large',
+      ],
+    ] as const;
+    for (const [text, status, code] of expected) {
+      const answer = await raw(text);
+      assert.match(answer.status ?? '', new RegExp(`^HTTP/1.1 ${status} `));
+      assert.equal(answer.body.error.code, code);
+      const [row] = (
+        await api<{ items: Array<LogItem & { url: string }> }>(
+          fresh.app,
+          account.auth,
+          'GET',
+          '/api/v1/postback-logs',
+        )
+      ).body.items;
+      assert.equal(row?.httpStatus, status, JSON.stringify(row));
+      assert.ok(row?.error?.startsWith(code), String(row?.error));
+      assert.ok(row?.url.startsWith(path), row?.url.slice(0, 100));
+    }
+    const rows = await api<{ items: LogItem[] }>(
+      fresh.app,
+      account.auth,
+      'GET',
+      '/api/v1/postback-logs',
+    );
+    assert.equal(rows.body.items.length, 3);
+    const garbage = await raw('HELLO\r\n\r\n');
+    assert.match(garbage.status ?? '', /^HTTP\/1.1 400 /);
+    assert.equal(garbage.body.error.code, 'bad_request');
+  } finally {
+    await fresh.close();
+  }
+});

@@ -2,7 +2,9 @@
 // /api/postbacks/:token — networks' server-to-server calls, through Fastify.
 // What they are answered is the receiver's (receiver.ts); plain GETs usually
 // come in by the direct path instead (direct-path.ts), to the same receiver.
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from '../../http/errors.js';
 import type { App } from '../../http/json-schema.js';
 import type { Store } from '../../store/store.js';
@@ -11,6 +13,7 @@ import {
   type Answer,
   type InboundCall,
   logRequest,
+  MAX_URL_LENGTH,
   type PostbackReceiver,
   TOKEN,
 } from './receiver.js';
@@ -150,4 +153,86 @@ export async function answerFrameworkError(
     },
   );
   return reply.status(status).send(errorBody(code, message));
+}
+
+/** Node's error for a request its HTTP parser refused, with the bytes it was reading. */
+export type ClientError = Error & { code?: string; rawPacket?: Buffer };
+
+/** A postback's request line, as far as the first bytes of a request hold it. */
+const POSTBACK_LINE = /^([A-Z]{3,7}) (\/api\/postbacks\/([^/?# \r\n]*)[^ \r\n]*)/;
+
+/**
+ * Requests Node's HTTP parser refuses before any route runs: over its 16 KiB
+ * limit for the request line and headers, or not HTTP at all. They are
+ * answered in our envelope; one to a known token whose first bytes name it is
+ * kept in the postback log, with its URL as far as the log keeps URLs.
+ */
+export function answerClientError(
+  store: Store,
+  now: () => number,
+  log: FastifyBaseLogger,
+  error: ClientError,
+  socket: Socket,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const refuse = (status: number, code: string, message: string) => {
+    const body = JSON.stringify(errorBody(code, message));
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    refuse(408, 'request_timeout', 'the request did not arrive in time');
+    return;
+  }
+  if (error.code !== 'HPE_HEADER_OVERFLOW') {
+    refuse(400, 'bad_request', 'the request is not valid HTTP');
+    return;
+  }
+  // The request line's length, when the bytes read so far hold all of it.
+  const head = error.rawPacket?.toString('latin1', 0, 2 * MAX_URL_LENGTH) ?? '';
+  const lineEnd = head.indexOf('\r\n');
+  const [status, code, message] =
+    lineEnd === -1 || lineEnd > MAX_URL_LENGTH
+      ? [414, 'uri_too_long', `the URL is over ${MAX_URL_LENGTH} characters`]
+      : [431, 'headers_too_large', 'the request line and headers are over 16 KiB'];
+  const line = POSTBACK_LINE.exec(head);
+  const token = line?.[3] ?? '';
+  if (!line || !TOKEN.test(token)) {
+    refuse(status, code, message);
+    return;
+  }
+  socket.pause();
+  const logged = async () => {
+    const postback = await store.findPostbackByToken(token);
+    if (!postback || postback.deleted) return;
+    await store.appendPostbackLog(
+      logRequest(
+        now,
+        {
+          method: line[1] as string,
+          url: line[2] as string,
+          ip: socket.remoteAddress ?? null,
+          userAgent: undefined,
+        },
+        postback,
+        null,
+      ),
+      {
+        httpStatus: status,
+        status: 'rejected',
+        error: `${code}: ${message}`,
+        event: null,
+        clickid: null,
+        conversionId: null,
+      },
+    );
+  };
+  logged()
+    .catch((failure: unknown) => log.error({ err: failure }, 'could not log a refused postback'))
+    .finally(() => refuse(status, code, message));
 }
