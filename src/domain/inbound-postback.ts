@@ -177,6 +177,12 @@ function readParams(req: InboundRequest): Params {
     } catch {
       throw new ParseError('invalid_body', 'the JSON body does not parse');
     }
+    // JSON.parse has made numbers binary doubles: a tid of 9007199254740993
+    // became ...992, an amount of 12345678901.123456 became ...455. The body
+    // parsed, so its number literals are well formed: read again with each
+    // one quoted, they reach the parameters as the text the network sent.
+    const quoted = quoteNumbers(req.body);
+    if (quoted !== req.body) parsed = JSON.parse(quoted);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new ParseError('invalid_body', 'the JSON body must be an object');
     }
@@ -185,6 +191,47 @@ function readParams(req: InboundRequest): Params {
     addPairs(params, req.body);
   }
   return params;
+}
+
+/**
+ * Valid JSON text with every number literal outside a string put in quotes
+ * (`{"tid":9007199254740993}` → `{"tid":"9007199254740993"}`); the text
+ * itself when it holds none. Only for text JSON.parse has accepted: outside
+ * strings, a `-` or a digit can then only start a number, which runs on over
+ * digits, `.`, `e`, `E`, `+` and `-`.
+ */
+function quoteNumbers(json: string): string {
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  while (i < json.length) {
+    const c = json.charCodeAt(i);
+    if (c === 34) {
+      // A string (34 is `"`): skip to its closing quote; a backslash (92)
+      // escapes the character after it.
+      i++;
+      while (i < json.length) {
+        const d = json.charCodeAt(i);
+        if (d === 92) i += 2;
+        else if (d === 34) break;
+        else i++;
+      }
+      i++;
+    } else if (c === 45 || (c >= 48 && c <= 57)) {
+      const start = i;
+      while (i < json.length && isNumberChar(json.charCodeAt(i))) i++;
+      out += `${json.slice(copied, start)}"${json.slice(start, i)}"`;
+      copied = i;
+    } else {
+      i++;
+    }
+  }
+  return copied === 0 ? json : out + json.slice(copied);
+}
+
+/** 0-9 . e E + - */
+function isNumberChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || c === 46 || c === 101 || c === 69 || c === 43 || c === 45;
 }
 
 function addPairs(params: Params, text: string): void {
@@ -248,10 +295,10 @@ function flattenJson(params: Params, prefix: string, obj: Record<string, unknown
   }
 }
 
+/** Numbers arrive here as strings (quoteNumbers), written as the network wrote them. */
 function addScalar(params: Params, name: string, value: unknown): void {
   if (typeof value === 'string') add(params, name, value);
-  else if (typeof value === 'number' || typeof value === 'boolean')
-    add(params, name, String(value));
+  else if (typeof value === 'boolean') add(params, name, String(value));
   else
     throw new ParseError('invalid_body', `the JSON value of "${name}" must be a string or number`);
 }

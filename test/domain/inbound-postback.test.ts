@@ -533,6 +533,37 @@ describe('parseInboundPostback: bodies', () => {
     assert.deepEqual(p.fields, { trader_id: '777' });
   });
 
+  test('JSON numbers reach the parameters as the text sent, never as doubles', () => {
+    const p = ok({
+      pathEvent: 'deposit',
+      contentType: 'application/json',
+      body: '{"clickid":"a","amount":12345678901.123456,"tid":9007199254740993,"fields":{"x":1.50}}',
+    });
+    assert.equal(p.micros, 12_345_678_901_123_456n);
+    assert.equal(p.tid, '9007199254740993');
+    assert.deepEqual(p.fields, { x: '1.50' });
+    // Digits, minus signs and exponents inside strings and keys are left alone.
+    const q = ok({
+      pathEvent: 'deposit',
+      contentType: 'application/json',
+      body: String.raw`{ "clickid" : "-1e5\"2\\" , "amount" : -0 , "fields" : { "1e2" : 0.000001 } }`,
+    });
+    assert.equal(q.clickid, '-1e5"2\\');
+    assert.equal(q.micros, 0n);
+    assert.deepEqual(q.fields, { '1e2': '0.000001' });
+  });
+
+  test('a JSON amount in exponent form is refused, as in a query', () => {
+    fails(
+      {
+        pathEvent: 'deposit',
+        contentType: 'application/json',
+        body: '{"clickid":"a","amount":1e3}',
+      },
+      'invalid_amount',
+    );
+  });
+
   test('JSON nulls are absent', () => {
     const p = ok({
       pathEvent: 'registration',

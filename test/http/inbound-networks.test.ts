@@ -388,6 +388,47 @@ test('POST with a JSON body, flat and nested', async () => {
   assert.equal(l.totals.deposits, '120.75');
 });
 
+test('JSON numbers are stored as sent: no tid or amount goes through a binary float', async () => {
+  const s = await setup('custom');
+  const post = (json: string) =>
+    send({
+      method: 'POST',
+      url: `${s.base}/deposit`,
+      headers: { 'content-type': 'application/json' },
+      payload: json,
+    });
+  // 2^53 + 1 and 2^53 are one double: the second deposit is other money, not a repeat.
+  expectOk(
+    await post(`{"clickid":"${s.clickid}","amount":"50","tid":9007199254740993}`),
+    'recorded',
+    'deposit',
+  );
+  expectOk(
+    await post(`{"clickid":"${s.clickid}","amount":"70","tid":9007199254740992}`),
+    'recorded',
+    'deposit',
+  );
+  expectOk(
+    await post(`{"clickid":"${s.clickid}","amount":12345678901.123456,"tid":"x1"}`),
+    'recorded',
+    'deposit',
+  );
+  expectOk(
+    await post(`{"clickid":"${s.clickid}","amount":0.10,"tid":1.0,"fields":{"n":1.10}}`),
+    'recorded',
+    'deposit',
+  );
+  const l = await lead(s.auth, s.clickid);
+  assert.deepEqual(l.events.map((e) => [e.amount, e.tid]).sort(), [
+    ['0.1', '1.0'],
+    ['12345678901.123456', 'x1'],
+    ['50', '9007199254740993'],
+    ['70', '9007199254740992'],
+  ]);
+  assert.equal(l.totals.deposits, '12345679021.223456');
+  assert.equal(l.fields.n, '1.10');
+});
+
 // --- Custom: other trackers' parameter names --------------------------------
 
 test('Custom, Keitaro-style: subid, payout, tid (and status as the event)', async () => {
