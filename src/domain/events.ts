@@ -61,6 +61,15 @@ export function isMoneyEvent(event: string): boolean {
 }
 
 /**
+ * Our own events, as normaliseEvent names them (`sale` is a first deposit).
+ * Their amounts are never negative: only a custom event such as `withdrawal`
+ * takes money away, and a negative registration would count as one.
+ */
+export function isBuiltInEvent(event: string): boolean {
+  return event === REGISTRATION || event === FIRST_DEPOSIT || event === DEPOSIT;
+}
+
+/**
  * One way to record a conversion. The store inserts it with
  * `ON CONFLICT DO NOTHING`; the database's unique keys decide whether it counts.
  */

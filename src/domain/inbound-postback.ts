@@ -1,6 +1,6 @@
 // Parsing an inbound postback: the query string and body of a network's call,
 // every alias networks and other trackers use, strict about money and encoding.
-import { isMoneyEvent, normaliseEvent } from './events.js';
+import { isBuiltInEvent, isMoneyEvent, normaliseEvent } from './events.js';
 import { parseAmount, parseCurrency } from './money.js';
 
 export const ALIASES = {
@@ -450,7 +450,7 @@ function readAmount(params: Params, names: readonly string[], event: string): bi
   }
   const parsed = parseAmount(raw);
   if (!parsed.ok) throw new ParseError('invalid_amount', parsed.reason);
-  if (parsed.micros < 0n && isMoneyEvent(event)) {
+  if (parsed.micros < 0n && isBuiltInEvent(event)) {
     throw new ParseError('invalid_amount', `a ${event} cannot have a negative amount`);
   }
   return parsed.micros;

@@ -306,6 +306,28 @@ describe('parseInboundPostback: the amount', () => {
     fails({ query: 'clickid=a&tracker.event=resale&tracker.cost=-10' }, 'invalid_amount');
   });
 
+  test('a negative amount on any built-in event is invalid_amount', () => {
+    fails({ pathEvent: 'registration', query: 'clickid=a&amount=-25' }, 'invalid_amount');
+    for (const query of [
+      'clickid=a&tracker.event=reg&tracker.cost=-25',
+      'clickid=a&event=signup&amount=-0,01',
+      'click_id=a&reg=true&amount=-1',
+    ]) {
+      fails({ query }, 'invalid_amount');
+    }
+    fails({ query: 'clickid=a&tracker.event=sale&tracker.cost=-25' }, 'invalid_amount');
+    fails(
+      {
+        pathEvent: 'registration',
+        contentType: 'application/json',
+        body: '{"clickid":"a","amount":-25}',
+      },
+      'invalid_amount',
+    );
+    assert.equal(reg('clickid=a&amount=25').micros, 25_000_000n);
+    assert.equal(reg('clickid=a&amount=-0').micros, 0n);
+  });
+
   test('a negative amount is allowed on a custom event (withdrawal)', () => {
     const p = ok({ query: 'clickid=a&tracker.event=withdrawal&tracker.cost=-10' });
     assert.equal(p.micros, -10_000_000n);

@@ -184,6 +184,31 @@ for (const [label, raw] of badAmounts) {
   });
 }
 
+const negativeBuiltIns: Array<[string, string, string]> = [
+  ['/registration', 'registration?amount=-25', 'registration'],
+  ['tracker.event=reg', 'tracker-postback?tracker.event=reg&tracker.cost=-25', 'registration'],
+  [
+    'tracker.event=sale',
+    'tracker-postback?tracker.event=sale&tracker.cost=-25&tracker.tid=s1',
+    'first_deposit',
+  ],
+];
+for (const [label, path, event] of negativeBuiltIns) {
+  test(`a negative amount on ${label} → 400 invalid_amount, logged, no withdrawal`, async () => {
+    const s = await setup();
+    const res = await send(`${s.base}/${path}&clickid=${s.clickid}`);
+    const row = await assertRejected(s.auth, res, 400, 'invalid_amount');
+    assert.equal(row.event, event);
+    assert.match(
+      res.body.error?.message ?? '',
+      new RegExp(`a ${event} cannot have a negative amount`),
+    );
+    const l = await lead(s.auth, s.clickid);
+    assert.deepEqual(l.events, []);
+    assert.equal(l.totals.withdrawals, '0');
+  });
+}
+
 test('amount "10,5" (comma separator) is valid → lead totals "10.5"', async () => {
   const s = await setup();
   const res = await send(`${s.base}/deposit?clickid=${s.clickid}&amount=10,5&tid=t1`);

@@ -312,6 +312,9 @@ test('manual events refuse bad input with 400 codes and unknown clickids with 40
     [{ event: 'deposit', amount: '1e3', tid: 'a' }, 'invalid_amount'],
     [{ event: 'deposit', amount: '-5', tid: 'a' }, 'invalid_amount'],
     [{ event: 'first_deposit', amount: '-0.01' }, 'invalid_amount'],
+    [{ event: 'registration', amount: '-25' }, 'invalid_amount'],
+    [{ event: 'sale', amount: '-25', tid: 'a' }, 'invalid_amount'],
+    [{ event: 'resale', amount: '-1', tid: 'a' }, 'invalid_amount'],
     [{ event: 'deposit', tid: 'a' }, 'invalid_amount'],
     [{ event: 'deposit', amount: '5', currency: 'NOPE', tid: 'a' }, 'invalid_currency'],
     [{ event: 'Bad Event!' }, 'invalid_event'],
@@ -322,7 +325,9 @@ test('manual events refuse bad input with 400 codes and unknown clickids with 40
     assert.equal(res.status, 400, JSON.stringify(body));
     if (code) assert.equal(res.body.error.code, code, JSON.stringify(body));
   }
-  assert.deepEqual((await getLead(auth, clickid)).events, []);
+  const lead = await getLead(auth, clickid);
+  assert.deepEqual(lead.events, []);
+  assert.equal(lead.totals.withdrawals, '0');
 
   const unknown = await event(auth, 'ZZZZZZZZZZZZ', { event: 'registration' });
   assert.equal(unknown.status, 404);

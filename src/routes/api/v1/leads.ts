@@ -2,6 +2,7 @@
 // manual events counted by the same rules as postbacks, and macro rendering.
 import {
   countingPlan,
+  isBuiltInEvent,
   isMoneyEvent,
   normaliseEvent,
   signedAmount,
@@ -148,8 +149,11 @@ export async function leadRoutes(app: App): Promise<void> {
         if (!parsed.ok) throw new AppError(400, 'invalid_amount', parsed.reason);
         micros = parsed.micros;
       }
-      if (isMoneyEvent(event.event) && (micros === null || micros < 0n)) {
+      if (isMoneyEvent(event.event) && micros === null) {
         throw new AppError(400, 'invalid_amount', `a ${event.event} needs a non-negative amount`);
+      }
+      if (micros !== null && micros < 0n && isBuiltInEvent(event.event)) {
+        throw new AppError(400, 'invalid_amount', `a ${event.event} cannot have a negative amount`);
       }
       let currency = 'USD';
       if (body.currency) {
