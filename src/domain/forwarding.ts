@@ -1,6 +1,8 @@
 // Forwarding rules, free of I/O: what a destination wants, which of our events
 // reach it, how a delivery is identified, and when a failed one is tried again.
 
+import { normaliseEvent } from './events.js';
+
 export type DestinationKind = 'facebook' | 'webhook' | 'auto_action';
 
 /** Where the event happened, as Facebook's `action_source` names it. */
@@ -80,6 +82,21 @@ export const FACEBOOK_STANDARD_EVENTS = [
 /** Our event names plus `<event>#N`, the Nth occurrence of a repeatable event. */
 export const FORWARD_EVENT_PATTERN = '^[a-z0-9_]{1,32}(#[1-9][0-9]{0,5})?$';
 export const FACEBOOK_EVENT_PATTERN = '^[A-Za-z0-9_]{1,50}$';
+
+/**
+ * The name an event given to a source or an auto action is recorded under:
+ * the same aliases as an inbound postback's (`emailconf` and `conf` are
+ * `email_confirmation`, `sale` is `first_deposit`, `resale#2` is
+ * `deposit#2`), so a destination set up with the name a network sends
+ * listens on the event its postbacks are counted as.
+ */
+export function normaliseForwardEvent(name: string): string {
+  const hash = name.indexOf('#');
+  const base = hash === -1 ? name : name.slice(0, hash);
+  const result = normaliseEvent(base);
+  if (!result.ok || result.event === base) return name;
+  return hash === -1 ? result.event : result.event + name.slice(hash);
+}
 
 /** The route keys a destination listens on; the store indexes them by campaign. */
 export function routeEvents(settings: DestinationSettings): string[] {

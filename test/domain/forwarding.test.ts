@@ -11,6 +11,7 @@ import {
   eventId,
   isRetryableStatus,
   mappedFacebookEvent,
+  normaliseForwardEvent,
   type RetryPolicy,
   retryDelay,
   routeEvents,
@@ -61,6 +62,26 @@ describe('routeEvents', () => {
       }),
       ['deposit#2'],
     );
+  });
+});
+
+describe('normaliseForwardEvent', () => {
+  test('the names inbound postbacks are counted under, numbered ones too', () => {
+    const cases: Array<[string, string]> = [
+      ['emailconf', 'email_confirmation'],
+      ['conf', 'email_confirmation'],
+      ['email_confirmation', 'email_confirmation'],
+      ['sale', 'first_deposit'],
+      ['resale', 'deposit'],
+      ['resale#2', 'deposit#2'],
+      ['deposit#3', 'deposit#3'],
+      ['reg', 'registration'],
+      ['click', 'click'],
+      ['contact', 'contact'],
+      ['withdrawal', 'withdrawal'],
+      ['commission', 'commission'],
+    ];
+    for (const [given, event] of cases) assert.equal(normaliseForwardEvent(given), event, given);
   });
 });
 

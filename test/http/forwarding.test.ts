@@ -82,6 +82,7 @@ async function setup(clickQuery = 'fbclid=IwAR3xYz_CaseMatters&fbp=fb.1.17000000
   const clickid = new URL(click.headers.location as string).searchParams.get('start') as string;
   return {
     auth: account.auth,
+    workspaceId: account.workspaceId,
     campaign: campaign.body,
     token: postback.body.token,
     clickid,
@@ -586,6 +587,110 @@ test('auto actions: registration, every deposit, the 2nd deposit only, and a cus
   const logs = await deliveries(s.auth, '?event=deposit');
   assert.equal(logs.length, 3, 'deposit → /dep twice, /dep2 once');
   assert.ok(logs.every((d) => d.sourceType === 'auto_action'));
+});
+
+test("auto actions and sources set up with a network's name for an event (emailconf, sale, resale#2) listen on the event it is counted as", async () => {
+  const s = await setup();
+  const base = `/api/v1/campaigns/${s.campaign.id}/auto-actions`;
+  const saved: Record<string, unknown> = {};
+  for (const [event, path] of [
+    ['emailconf', '/emailconf'],
+    ['resale#2', '/resale2'],
+    ['commission', '/commission'],
+  ] as const) {
+    const res = await api<Json>(t.app, s.auth, 'POST', base, { event, url: `${bot.url}${path}` });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    saved[event] = res.body.event;
+  }
+  assert.deepEqual(saved, {
+    emailconf: 'email_confirmation',
+    'resale#2': 'deposit#2',
+    commission: 'commission',
+  });
+  const source = await addFacebook(s, { mapping: { sale: 'Purchase', emailconf: 'Subscribe' } });
+  assert.deepEqual(source.mapping, { first_deposit: 'Purchase', email_confirmation: 'Subscribe' });
+  const hook = await api<Json>(
+    t.app,
+    s.auth,
+    'POST',
+    `/api/v1/campaigns/${s.campaign.id}/sources`,
+    {
+      type: 'webhook',
+      name: 'Keitaro',
+      method: 'GET',
+      url: `${bot.url}/keitaro?status={event}`,
+      events: ['emailconf', 'email_confirmation', 'resale'],
+    },
+  );
+  assert.equal(hook.status, 201, JSON.stringify(hook.body));
+  assert.deepEqual(hook.body.events, ['email_confirmation', 'deposit']);
+
+  // Chatterfy's format, as a Chatterfy user's links send it.
+  const chatterfy = (query: Record<string, string>) => postback(s, 'tracker-postback', query);
+  assert.equal((await chatterfy({ 'tracker.event': 'emailconf' })).status, 'recorded');
+  await chatterfy({ 'tracker.event': 'sale', 'tracker.cost': '10', 'tracker.tid': '1' });
+  await chatterfy({ 'tracker.event': 'resale', 'tracker.cost': '20', 'tracker.tid': '2' });
+  await chatterfy({ 'tracker.event': 'resale', 'tracker.cost': '30', 'tracker.tid': '3' });
+  await chatterfy({ 'tracker.event': 'commission', 'tracker.cost': '3' });
+  await drain();
+
+  const to = (path: string) =>
+    bot.received
+      .filter((r) => new URL(r.url, bot.url).pathname === path)
+      .map((r) => (r.method === 'POST' ? (JSON.parse(r.body) as Json).event : r.url));
+  assert.deepEqual(to('/emailconf'), ['email_confirmation']);
+  assert.deepEqual(to('/resale2'), ['deposit']);
+  assert.deepEqual(to('/commission'), ['commission']);
+  assert.deepEqual(to('/keitaro').sort(), [
+    '/keitaro?status=deposit',
+    '/keitaro?status=deposit',
+    '/keitaro?status=email_confirmation',
+  ]);
+  assert.deepEqual(
+    fbEvents()
+      .map((e) => e.event_name)
+      .sort(),
+    ['Purchase', 'Subscribe'],
+  );
+
+  // One event mapped twice under two of its names must say one thing.
+  const clash = await api<{ error: { code: string } }>(
+    t.app,
+    s.auth,
+    'PATCH',
+    `/api/v1/campaigns/${s.campaign.id}/sources/${source.id}`,
+    { mapping: { sale: 'Purchase', first_deposit: 'Lead' } },
+  );
+  assert.equal(clash.status, 400);
+  assert.equal(clash.body.error.code, 'invalid_mapping');
+});
+
+test('an auto action saved under an alias by an earlier version listens on the counted name once changed', async () => {
+  const s = await setup();
+  // As an earlier version stored it: the alias itself, as event and route.
+  const settings = {
+    kind: 'auto_action' as const,
+    autoAction: { event: 'emailconf', url: `${bot.url}/old`, payload: {} },
+  };
+  const old = await t.store.createDestination(
+    s.workspaceId,
+    s.campaign.id,
+    { name: 'old', enabled: true, settings, secret: null, routes: ['emailconf'] },
+    t.clock.now,
+  );
+  await postback(s, 'emailconf');
+  await drain();
+  assert.equal(bot.received.length, 0, 'the stored alias never matches');
+  const path = `/api/v1/campaigns/${s.campaign.id}/auto-actions/${old.id}`;
+  const changed = await api<Json>(t.app, s.auth, 'PATCH', path, {});
+  assert.equal(changed.status, 200, JSON.stringify(changed.body));
+  assert.equal(changed.body.event, 'email_confirmation');
+  await postback(s, 'tracker-postback', { 'tracker.event': 'emailconf', 'tracker.tid': 'e2' });
+  await drain();
+  assert.deepEqual(
+    bot.received.map((r) => [r.url, (JSON.parse(r.body) as Json).event]),
+    [['/old', 'email_confirmation']],
+  );
 });
 
 test('a disabled or deleted source stops receiving; its queued events are skipped', async () => {

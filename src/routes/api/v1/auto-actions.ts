@@ -4,6 +4,7 @@
 import {
   type DestinationSettings,
   FORWARD_EVENT_PATTERN,
+  normaliseForwardEvent,
   routeEvents,
 } from '../../../domain/forwarding.js';
 import { account } from '../../../http/auth.js';
@@ -82,15 +83,16 @@ export async function autoActionRoutes(app: App): Promise<void> {
       checkPayload(body.payload);
       const url = body.url.trim();
       await checkDestinationUrl(url, config.allowPrivateWebhooks);
+      const event = normaliseForwardEvent(body.event);
       const settings: DestinationSettings = {
         kind: 'auto_action',
-        autoAction: { event: body.event, url, payload: body.payload ?? {} },
+        autoAction: { event, url, payload: body.payload ?? {} },
       };
       const created = await store.createDestination(
         ws,
         id,
         {
-          name: `${body.event} → ${new URL(url).host}`,
+          name: `${event} → ${new URL(url).host}`,
           enabled: body.enabled ?? true,
           settings,
           secret: null,
@@ -152,7 +154,8 @@ export async function autoActionRoutes(app: App): Promise<void> {
           const action = current.settings.autoAction;
           const url = body.url?.trim() ?? action.url;
           if (body.url !== undefined) await checkDestinationUrl(url, config.allowPrivateWebhooks);
-          const event = body.event ?? action.event;
+          // An action saved before names were normalised is put right by any change.
+          const event = normaliseForwardEvent(body.event ?? action.event);
           const settings: DestinationSettings = {
             kind: 'auto_action',
             autoAction: { event, url, payload: body.payload ?? action.payload },

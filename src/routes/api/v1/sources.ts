@@ -6,6 +6,7 @@ import {
   type DestinationSettings,
   FACEBOOK_EVENT_PATTERN,
   FORWARD_EVENT_PATTERN,
+  normaliseForwardEvent,
   routeEvents,
 } from '../../../domain/forwarding.js';
 import { checkPublicUrl } from '../../../forwarders/outbound-http.js';
@@ -119,6 +120,29 @@ function refuseForeignFields(body: Body, kind: 'facebook' | 'webhook'): void {
   }
 }
 
+/**
+ * The mapping with its keys named as inbound events are (`sale` is
+ * `first_deposit`, `emailconf` is `email_confirmation`). Two keys for one
+ * event are fine when they agree, refused when they don't.
+ */
+function normaliseMapping(mapping: Record<string, string>): Record<string, string> {
+  // A Map, then fromEntries: a key such as `__proto__` stays an own property.
+  const out = new Map<string, string>();
+  for (const [key, value] of Object.entries(mapping)) {
+    const event = normaliseForwardEvent(key);
+    const mapped = out.get(event);
+    if (mapped !== undefined && mapped !== value) {
+      throw new AppError(
+        400,
+        'invalid_mapping',
+        `"${key.slice(0, 40)}" is ${event}, which is already mapped to ${mapped}`,
+      );
+    }
+    out.set(event, value);
+  }
+  return Object.fromEntries(out);
+}
+
 export async function sourceRoutes(app: App): Promise<void> {
   const { store, config, now, secrets } = app.deps;
 
@@ -167,7 +191,9 @@ export async function sourceRoutes(app: App): Promise<void> {
               body.testEventCode === undefined
                 ? (was?.testEventCode ?? null)
                 : body.testEventCode || null,
-            mapping: body.mapping ?? was?.mapping ?? { ...DEFAULT_FACEBOOK_MAPPING },
+            mapping: normaliseMapping(
+              body.mapping ?? was?.mapping ?? { ...DEFAULT_FACEBOOK_MAPPING },
+            ),
             actionSource: body.actionSource ?? was?.actionSource ?? 'website',
           },
         },
@@ -190,7 +216,7 @@ export async function sourceRoutes(app: App): Promise<void> {
         webhook: {
           url,
           method: body.method ?? was?.method ?? 'GET',
-          events: [...new Set(body.events ?? was?.events ?? [])],
+          events: [...new Set((body.events ?? was?.events ?? []).map(normaliseForwardEvent))],
         },
       },
       secret,
