@@ -117,7 +117,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     trustProxy: deps.config.trustProxy,
     bodyLimit: BODY_LIMIT,
-    routerOptions: { maxParamLength: 256 },
+    // `/registration/` and `//registration` are `/registration`: a network's
+    // form may add a slash to the URL pasted into it.
+    routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     return503OnClosing: true,
     // A request (headers and body) must arrive within this; slow uploads end.
     requestTimeout: 30_000,

@@ -90,10 +90,11 @@ const REQUESTS: Array<[Sent, Who]> = [
   [{ path: `${base}/deposit?clickid=lead-b&amount=3&tid=t12&pad=${'x'.repeat(8200)}` }, 'direct'],
   // The router's or Fastify's own: percent-encoded or odd paths, bodies, other methods.
   [{ path: `${base}/dep%6Fsit?clickid=lead-a&amount=3&tid=t5` }, 'route'],
-  [{ path: `${base}/deposit/?clickid=lead-a&amount=3&tid=t13` }, 'fastify'],
+  [{ path: `${base}/deposit/?clickid=lead-a&amount=3&tid=t13` }, 'route'],
+  [{ path: `${base}/deposit/more?clickid=lead-a&amount=3&tid=t18` }, 'route'],
   // An empty token is the route's, which answers that no postback has it.
   [{ path: '/api/postbacks//deposit?clickid=lead-a' }, 'route'],
-  [{ path: `${base}/${'e'.repeat(MAX_PARAM_LENGTH + 1)}?clickid=lead-a` }, 'fastify'],
+  [{ path: `${base}/${'e'.repeat(MAX_PARAM_LENGTH + 1)}?clickid=lead-a` }, 'route'],
   [
     {
       method: 'POST',

@@ -385,6 +385,30 @@ test('a deleted configuration → 404 unknown_postback, still logged', async () 
   assert.equal((await lead(s.auth, s.clickid)).events.length, 0);
 });
 
+test('a trailing or doubled slash reaches the same route; any other path under a known token → 404 not_found, logged', async () => {
+  const s = await setup();
+  const slash = await send(`${s.base}/registration/?clickid=${s.clickid}`);
+  assert.equal(slash.body.status, 'recorded', JSON.stringify(slash.body));
+  const doubled = await send(`${s.base}//deposit?clickid=${s.clickid}&amount=5&tid=d1`);
+  assert.equal(doubled.body.status, 'recorded', JSON.stringify(doubled.body));
+  const bare = await send(`${s.base}/?tracker.event=deposit&clickid=${s.clickid}&amount=7&tid=d2`);
+  assert.equal(bare.body.status, 'recorded', JSON.stringify(bare.body));
+  assert.equal(bare.body.event, 'deposit');
+  for (const path of [`${s.base}/registration/extra`, `${s.base}/a/b/c`]) {
+    const res = await send(`${path}?clickid=${s.clickid}`);
+    const row = await assertRejected(s.auth, res, 404, 'not_found');
+    assert.equal(row.postbackId, (s.postback as { id: string }).id);
+  }
+  const posted = await send({
+    method: 'POST',
+    url: `${s.base}/deposit/x`,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `clickid=${s.clickid}&amount=1`,
+  });
+  await assertRejected(s.auth, posted, 404, 'not_found');
+  assert.equal((await lead(s.auth, s.clickid)).events.length, 3);
+});
+
 test('a token that never existed → 404 unknown_postback, no log row anywhere', async () => {
   const fresh = await testApp();
   try {

@@ -2,8 +2,8 @@
 // and kept across restarts, a graceful stop under load that loses no recorded
 // answer, and structured logs on stdout.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -353,7 +353,11 @@ test('SIGTERM with clients stalled mid-request: they are cut off after a grace, 
   assert.ok(took < 6_000, `the stop took ${took} ms`);
   for (const { closed } of sockets) await closed;
   // A clean close checkpoints the WAL into the database and removes it.
-  assert.equal(existsSync(`${dbPath}-wal`), false, 'the WAL is still there: the store was not closed');
+  assert.equal(
+    existsSync(`${dbPath}-wal`),
+    false,
+    'the WAL is still there: the store was not closed',
+  );
 });
 
 test('stdout carries structured JSON log lines', async () => {

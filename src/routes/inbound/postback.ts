@@ -23,6 +23,8 @@ export { MAX_URL_LENGTH } from './receiver.js';
 interface Params {
   token: string;
   event?: string;
+  /** The rest of the path, for the catch-all route. */
+  '*'?: string;
 }
 
 function callOf(request: FastifyRequest, pathEvent: string | null, body: string): InboundCall {
@@ -93,6 +95,22 @@ export async function inboundRoutes(app: App, options: { receiver: PostbackRecei
     exposeHeadRoute: false,
     schema,
     handler: (request, reply) => handle(request, reply, null),
+  });
+  app.route<{ Params: Params }>({
+    method: ['GET', 'POST'],
+    url: '/:token/*',
+    exposeHeadRoute: false,
+    schema,
+    handler: async (request, reply) => {
+      // One segment is an event the router found too long for `/:token/:event`.
+      const rest = request.params['*'] ?? '';
+      if (!rest.includes('/')) return handle(request, reply, rest);
+      const body = typeof request.body === 'string' ? request.body : '';
+      return send(
+        reply,
+        await receiver.receiveUnknownPath(callOf(request, null, body), request.log),
+      );
+    },
   });
 }
 

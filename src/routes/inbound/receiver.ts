@@ -282,6 +282,22 @@ export class PostbackReceiver {
     };
   }
 
+  /**
+   * A path under a token that no postback route has (`/<token>/a/b`): 404,
+   * kept in the log when the token is known.
+   */
+  async receiveUnknownPath(call: InboundCall, log: FastifyBaseLogger): Promise<Answer> {
+    const found = this.findPostback(call.token);
+    const postback = found instanceof Promise ? await found : found;
+    if (!postback || postback.deleted) return this.receive(call, log);
+    return this.refuse(
+      logRequest(this.deps.now, call, postback, call.body),
+      404,
+      'not_found',
+      'no postback route has this path: /<token>, /<token>/<event> or /<token>/tracker-postback',
+    );
+  }
+
   private async refuse(
     entry: LogRequest,
     status: number,
