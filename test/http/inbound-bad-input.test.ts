@@ -114,6 +114,16 @@ async function assertUnmatched(auth: Auth, res: Answer, reason: string) {
   return row;
 }
 
+/** A fresh app listening on a port of its own, with a 1Win funnel: for requests a socket sends as they are. */
+async function listeningFunnel() {
+  const fresh = await testApp();
+  const account = await signup(fresh.app);
+  const f = await funnel(fresh.app, account.auth, '1win');
+  await fresh.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = fresh.app.server.address() as { port: number };
+  return { fresh, account, f, token: (f.postback as { token: string }).token, port };
+}
+
 // --- clickid --------------------------------------------------------------
 
 test('missing clickid → 400 missing_clickid, logged', async () => {
@@ -440,13 +450,9 @@ test('a token that never existed → 404 unknown_postback, no log row anywhere',
 
 test('a # in the request line: the query is what follows the first ?, over a real socket', async () => {
   // The in-process injection drops a fragment; a socket delivers it as sent.
-  const fresh = await testApp();
+  const { fresh, f, token, port } = await listeningFunnel();
   try {
-    const account = await signup(fresh.app);
-    const f = await funnel(fresh.app, account.auth, '1win');
-    const base = `/api/postbacks/${(f.postback as { token: string }).token}/registration`;
-    await fresh.app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = fresh.app.server.address() as { port: number };
+    const base = `/api/postbacks/${token}/registration`;
     const get = (path: string) =>
       new Promise<{ status: number; body: Answer['body'] }>((resolve, reject) => {
         request({ host: '127.0.0.1', port, path }, (res) => {
@@ -504,13 +510,8 @@ test('a postback scoped to campaign A, lead of campaign B → 200 unmatched camp
 });
 
 test('a client that closes its connection mid-body → logged as 499 client_closed, not a storage failure', async () => {
-  const fresh = await testApp();
+  const { fresh, account, f, token, port } = await listeningFunnel();
   try {
-    const account = await signup(fresh.app);
-    const f = await funnel(fresh.app, account.auth, '1win');
-    const token = (f.postback as { token: string }).token;
-    await fresh.app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = fresh.app.server.address() as { port: number };
     const socket = connect(port, '127.0.0.1');
     await once(socket, 'connect');
     socket.write(
@@ -538,13 +539,8 @@ test('a client that closes its connection mid-body → logged as 499 client_clos
 });
 
 test("requests over Node's 16 KiB header limit → 414 or 431 in our envelope, logged for a known token", async () => {
-  const fresh = await testApp();
+  const { fresh, account, f, token, port } = await listeningFunnel();
   try {
-    const account = await signup(fresh.app);
-    const f = await funnel(fresh.app, account.auth, '1win');
-    const token = (f.postback as { token: string }).token;
-    await fresh.app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = fresh.app.server.address() as { port: number };
     /** Sends raw bytes; the answer's status line and body, once the server closes. */
     const raw = async (text: string) => {
       const socket = connect(port, '127.0.0.1');

@@ -56,6 +56,7 @@ export async function receiveClick(
   log: FastifyBaseLogger,
 ): Promise<ClickAnswer> {
   const found = deps.campaigns.find(call.slug);
+  // Awaited only on a cache miss: a hit answers in the same turn.
   const campaign = found instanceof Promise ? await found : found;
   if (!campaign) return { kind: 'no_campaign' };
   const params = clickParams(call.query);
@@ -88,6 +89,10 @@ function answerFor(
   return { kind: 'redirect', url: asLocation(rendered.url) };
 }
 
+async function campaignOf(deps: ClickDeps, slug: string): Promise<Campaign | null> {
+  return (await deps.campaigns.find(slug)) ?? null;
+}
+
 /**
  * What a HEAD to the click URL is answered: the GET's status and headers,
  * with nothing recorded and no clickid handed out (an empty one in the
@@ -99,8 +104,7 @@ export async function previewClick(
   call: ClickCall,
   log: FastifyBaseLogger,
 ): Promise<ClickAnswer> {
-  const found = deps.campaigns.find(call.slug);
-  const campaign = found instanceof Promise ? await found : found;
+  const campaign = await campaignOf(deps, call.slug);
   if (!campaign) return { kind: 'no_campaign' };
   return answerFor(campaign, '', clickParams(call.query), log);
 }

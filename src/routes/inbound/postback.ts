@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from '../../http/errors.js';
 import type { App } from '../../http/json-schema.js';
-import type { Store } from '../../store/store.js';
+import type { LogRequest, Store } from '../../store/store.js';
 import {
   ANSWER,
   type Answer,
@@ -149,28 +149,32 @@ export async function answerFrameworkError(
     : badUrl
       ? [400, 'invalid_encoding', 'malformed percent-encoding or invalid UTF-8 in the path']
       : [400, 'invalid_event', 'the event name in the path is too long'];
-  await store.appendPostbackLog(
-    logRequest(
-      now,
-      {
-        method: request.method,
-        url: request.url,
-        ip: request.ip ?? null,
-        userAgent: request.headers['user-agent'],
-      },
-      postback,
-      null,
-    ),
-    {
-      httpStatus: status,
-      status: 'rejected',
-      error: `${code}: ${message}`,
-      event: null,
-      clickid: null,
-      conversionId: null,
-    },
-  );
+  const call = {
+    method: request.method,
+    url: request.url,
+    ip: request.ip ?? null,
+    userAgent: request.headers['user-agent'],
+  };
+  await logRefusal(store, logRequest(now, call, postback, null), status, code, message);
   return reply.status(status).send(errorBody(code, message));
+}
+
+/** The postback-log row of a request refused before the receiver saw it. */
+function logRefusal(
+  store: Store,
+  entry: LogRequest,
+  status: number,
+  code: string,
+  message: string,
+): Promise<void> {
+  return store.appendPostbackLog(entry, {
+    httpStatus: status,
+    status: 'rejected',
+    error: `${code}: ${message}`,
+    event: null,
+    clickid: null,
+    conversionId: null,
+  });
 }
 
 /** Node's error for a request its HTTP parser refused, with the bytes it was reading. */
@@ -228,27 +232,13 @@ export function answerClientError(
   const logged = async () => {
     const postback = await store.findPostbackByToken(token);
     if (!postback || postback.deleted) return;
-    await store.appendPostbackLog(
-      logRequest(
-        now,
-        {
-          method: line[1] as string,
-          url: line[2] as string,
-          ip: socket.remoteAddress ?? null,
-          userAgent: undefined,
-        },
-        postback,
-        null,
-      ),
-      {
-        httpStatus: status,
-        status: 'rejected',
-        error: `${code}: ${message}`,
-        event: null,
-        clickid: null,
-        conversionId: null,
-      },
-    );
+    const call = {
+      method: line[1] as string,
+      url: line[2] as string,
+      ip: socket.remoteAddress ?? null,
+      userAgent: undefined,
+    };
+    await logRefusal(store, logRequest(now, call, postback, null), status, code, message);
   };
   logged()
     .catch((failure: unknown) => log.error({ err: failure }, 'could not log a refused postback'))
