@@ -39,7 +39,7 @@ import {
 import { PostbackReceiver } from './routes/inbound/receiver.js';
 import { isAppRoute, webAppRoutes } from './routes/web-app.js';
 import { LogRetention } from './store/log-retention.js';
-import type { Campaign, PostbackConfig, Store } from './store/store.js';
+import { type Campaign, type PostbackConfig, type Store, StoreRefusal } from './store/store.js';
 import { isStorageUnavailable } from './store/unavailable.js';
 
 export interface AppDeps {
@@ -275,6 +275,9 @@ export function toErrorAnswer(error: FastifyError | AppError): ErrorAnswer {
       message: 'the database cannot take this write right now; retry shortly',
       retryAfter: RETRY_AFTER_SECONDS,
     };
+  }
+  if (error instanceof StoreRefusal) {
+    return { status: 400, code: error.code, message: error.message };
   }
   if (error instanceof AppError) {
     const answer = { status: error.statusCode, code: error.code, message: error.message };

@@ -549,3 +549,16 @@ export interface Store {
     query: StatsQuery,
   ): Promise<{ rows: StatsRow[]; currency: string; currencies: string[] }>;
 }
+
+/**
+ * A write the store refuses for what it asks, not for the state of the
+ * database: answered with a 400 and this code, and not retried.
+ */
+export class StoreRefusal extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

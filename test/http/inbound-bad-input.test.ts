@@ -419,6 +419,34 @@ test('a trailing or doubled slash reaches the same route; any other path under a
   assert.equal((await lead(s.auth, s.clickid)).events.length, 3);
 });
 
+test('amounts whose sums pass a 64-bit integer: the lead and statistics stay exact, and a refused one is a logged 400', async () => {
+  const s = await setup();
+  const BIG = '999999999999.999999';
+  const answers: Answer[] = [];
+  for (let i = 0; i < 11; i++) {
+    answers.push(await send(`${s.base}/deposit?clickid=${s.clickid}&amount=${BIG}&tid=big${i}`));
+  }
+  const recorded = answers.filter((a) => a.body.status === 'recorded').length;
+  for (const a of answers.filter((a) => a.body.status !== 'recorded')) {
+    await assertRejected(s.auth, a, 400, 'amount_out_of_range');
+  }
+  // The embedded engine refuses what a 15 minutes' sum cannot hold; PostgreSQL holds any.
+  assert.ok(recorded >= 9, `${recorded} recorded`);
+  const totals = (await lead(s.auth, s.clickid)).totals;
+  assert.equal(
+    totals.deposits,
+    String(BigInt(recorded) * 999_999_999_999_999_999n).replace(/(\d{6})$/, '.$1'),
+  );
+  const stats = await api<{ totals: { depositAmount: string } }>(
+    t.app,
+    s.auth,
+    'GET',
+    '/api/v1/stats?groupBy=day',
+  );
+  assert.equal(stats.status, 200, JSON.stringify(stats.body));
+  assert.equal(stats.body.totals.depositAmount, totals.deposits);
+});
+
 test('a token that never existed → 404 unknown_postback, no log row anywhere', async () => {
   const fresh = await testApp();
   try {

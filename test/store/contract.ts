@@ -400,6 +400,56 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       assert.equal(detail?.totals[0]?.depositMicros, 150_000_000n);
     });
 
+    test('sums past a 64-bit integer stay exact; a write a sum cannot take is refused, never counted inexactly', async () => {
+      const ws = await workspace();
+      const l = await lead(ws);
+      // The largest amount a postback may carry, 999,999,999,999.999999.
+      const BIG = 999_999_999_999_999_999n;
+      const QUARTER = 900_000;
+      let recorded = 0n;
+      let refused = 0;
+      const record = async (tid: string, at: number, withdrawal = false) => {
+        try {
+          const outcome = await s.recordEvent(
+            event(ws, l.clickid, {
+              event: withdrawal ? 'withdrawal' : 'deposit',
+              micros: withdrawal ? -BIG : BIG,
+              tid,
+              at,
+            }),
+          );
+          assert.equal(outcome.status, 'recorded');
+          if (!withdrawal) recorded += BIG;
+        } catch (error) {
+          // The embedded engine keeps each 15 minutes' sums in a 64-bit integer.
+          assert.equal((error as { code?: string }).code, 'amount_out_of_range', String(error));
+          refused++;
+        }
+      };
+      // Twelve deposits, each in its own 15 minutes: 1.2 × 10^19 micro-units in all.
+      for (let i = 0; i < 12; i++) await record(`spread-${i}`, T0 + i * QUARTER);
+      assert.equal(refused, 0, 'no 15 minutes holds more than one of them');
+      // Twelve more in one 15 minutes, and a withdrawal as large.
+      for (let i = 0; i < 12; i++) await record(`packed-${i}`, T0 + 12 * QUARTER);
+      await record('out', T0 + 12 * QUARTER, true);
+      if (s.engine === 'sqlite') assert.ok(refused >= 3, `${refused} refused`);
+
+      const detail = await s.getLead(ws, l.clickid);
+      assert.equal(detail?.totals[0]?.depositMicros, recorded);
+      const counted = (detail?.events ?? []).filter((e) => e.event === 'deposit').length;
+      assert.equal(BigInt(counted) * BIG, recorded, 'refused writes left no conversion');
+      const stats = await s.stats(ws, {
+        groupBy: 'campaign',
+        fromMs: T0 - 86_400_000,
+        toMs: T0 + 86_400_000,
+        buckets: [],
+        currency: 'USD',
+      });
+      assert.equal(stats.rows.length, 1);
+      assert.equal(stats.rows[0]?.depositMicros, recorded);
+      assert.equal(stats.rows[0]?.deposits, counted);
+    });
+
     test("a deposit carrying the first deposit's tid is the same money: duplicate", async () => {
       const ws = await workspace();
       const l = await lead(ws);

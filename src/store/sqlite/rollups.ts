@@ -7,6 +7,7 @@
 // (rare, and what an operator may run by hand) keep their triggers.
 import type Database from 'better-sqlite3';
 import { ROLLUP_BUCKET_MS as BUCKET_MS } from '../stats-plan.js';
+import { StoreRefusal } from '../store.js';
 
 /** The start of the 15-minute bucket of `at`, as migration 5's SQL computes it. */
 export function bucketOf(at: number): number {
@@ -136,10 +137,23 @@ export class RollupBatch {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (workspace_id, bucket, campaign_id, postback_id, event, currency) DO UPDATE SET
            n = n + excluded.n, priced = priced + excluded.priced,
-           micros = micros + excluded.micros, negative_micros = negative_micros + excluded.negative_micros`,
+           micros = micros + excluded.micros, negative_micros = negative_micros + excluded.negative_micros
+         RETURNING micros, negative_micros`,
+        true,
       );
       for (const c of this.conversions.values()) {
-        upsert.run(...c.keys, c.n, c.priced, c.micros, c.negativeMicros);
+        const sums = upsert.get(...c.keys, c.n, c.priced, c.micros, c.negativeMicros) as {
+          micros: unknown;
+          negative_micros: unknown;
+        };
+        // Past a 64-bit integer SQLite's + gives a float: an inexact sum is
+        // never kept. Only this write rolls back (it runs again alone).
+        if (typeof sums.micros !== 'bigint' || typeof sums.negative_micros !== 'bigint') {
+          throw new StoreRefusal(
+            'amount_out_of_range',
+            'with this amount, the statistics of its 15 minutes would pass 9,223,372,036,854 units; it is not counted',
+          );
+        }
       }
     }
     this.clear();
@@ -154,10 +168,11 @@ export class RollupBatch {
 
   private readonly statements = new Map<string, Database.Statement>();
 
-  private statement(sql: string): Database.Statement {
+  private statement(sql: string, safeIntegers = false): Database.Statement {
     let stmt = this.statements.get(sql);
     if (!stmt) {
       stmt = this.db.prepare(sql);
+      if (safeIntegers) stmt.safeIntegers(true);
       this.statements.set(sql, stmt);
     }
     return stmt;

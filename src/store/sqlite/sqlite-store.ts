@@ -952,16 +952,16 @@ export class SqliteStore implements Store {
     const totals = (
       this.sql(
         `SELECT currency,
-           coalesce(sum(CASE WHEN event IN ('first_deposit', 'deposit') THEN amount_micros END), 0) AS deposits,
-           coalesce(sum(CASE WHEN amount_micros < 0 THEN -amount_micros END), 0) AS withdrawals
+           ${splitSum("CASE WHEN event IN ('first_deposit', 'deposit') THEN amount_micros END", 'deposits')},
+           ${splitSum('CASE WHEN amount_micros < 0 THEN -amount_micros END', 'withdrawals')}
          FROM conversions WHERE lead_id = ? AND amount_micros IS NOT NULL
          GROUP BY currency ORDER BY count(*) DESC, currency`,
         true,
       ).all(r.id) as Row[]
     ).map((t) => ({
       currency: t.currency as string,
-      depositMicros: BigInt(t.deposits as bigint),
-      withdrawalMicros: BigInt(t.withdrawals as bigint),
+      depositMicros: exactSum(t, 'deposits'),
+      withdrawalMicros: exactSum(t, 'withdrawals'),
     }));
     return { ...lead, fields, events, totals };
   }
@@ -1953,10 +1953,10 @@ export class SqliteStore implements Store {
           if (!t) continue;
           t.registrations += Number(r.registrations);
           t.firstDeposits += Number(r.first_deposits);
-          t.firstDepositMicros += exactSum(r.ftd_micros);
+          t.firstDepositMicros += exactSum(r, 'ftd');
           t.deposits += Number(r.deposits);
-          t.depositMicros += exactSum(r.dep_micros);
-          t.withdrawalMicros += exactSum(r.wd_micros);
+          t.depositMicros += exactSum(r, 'dep');
+          t.withdrawalMicros += exactSum(r, 'wd');
         }
       });
     }
@@ -1980,9 +1980,22 @@ function pick(sql: string, args: Record<string, unknown>): Record<string, unknow
  * 2^63 turns into a REAL, where SUM over the raw rows stops with an error:
  * statistics refuse both rather than answer an inexact amount.
  */
-function exactSum(value: unknown): bigint {
-  if (typeof value !== 'bigint') throw new Error('integer overflow');
-  return value;
+/**
+ * `sum(expr)` of micro-units as two sums, of whole units and of the rest:
+ * neither can pass a 64-bit integer (SQLite's sum() would throw past it),
+ * and exactSum puts them back together exactly.
+ */
+function splitSum(expr: string, name: string): string {
+  return `coalesce(sum((${expr}) / 1000000), 0) AS ${name}_units, coalesce(sum((${expr}) % 1000000), 0) AS ${name}_rest`;
+}
+
+/** A splitSum's two columns of `row`, as one exact sum of micro-units. */
+function exactSum(row: Row, name: string): bigint {
+  const units = row[`${name}_units`];
+  const rest = row[`${name}_rest`];
+  // A float here is a rollup written before sums were kept exact.
+  if (typeof units !== 'bigint' || typeof rest !== 'bigint') throw new Error('integer overflow');
+  return units * 1_000_000n + rest;
 }
 
 /**
@@ -2031,10 +2044,10 @@ const RAW: Record<'clicks' | 'leads' | 'conversions', Source> = {
     select: `
       count(CASE WHEN x.event = 'registration' THEN 1 END) AS registrations,
       count(CASE WHEN x.event = 'first_deposit' THEN 1 END) AS first_deposits,
-      coalesce(sum(CASE WHEN x.event = 'first_deposit' AND x.currency = @cur THEN x.amount_micros END), 0) AS ftd_micros,
+      ${splitSum("CASE WHEN x.event = 'first_deposit' AND x.currency = @cur THEN x.amount_micros END", 'ftd')},
       count(CASE WHEN x.event = 'deposit' THEN 1 END) AS deposits,
-      coalesce(sum(CASE WHEN x.event = 'deposit' AND x.currency = @cur THEN x.amount_micros END), 0) AS dep_micros,
-      coalesce(sum(CASE WHEN x.amount_micros < 0 AND x.currency = @cur THEN -x.amount_micros END), 0) AS wd_micros`,
+      ${splitSum("CASE WHEN x.event = 'deposit' AND x.currency = @cur THEN x.amount_micros END", 'dep')},
+      ${splitSum('CASE WHEN x.amount_micros < 0 AND x.currency = @cur THEN -x.amount_micros END', 'wd')}`,
     having: '',
   },
 };
@@ -2067,10 +2080,10 @@ const ROLLUPS: Record<'clicks' | 'leads' | 'conversions', Source> = {
     select: `
       coalesce(sum(CASE WHEN x.event = 'registration' THEN x.n END), 0) AS registrations,
       coalesce(sum(CASE WHEN x.event = 'first_deposit' THEN x.n END), 0) AS first_deposits,
-      coalesce(sum(CASE WHEN x.event = 'first_deposit' AND x.currency = @cur THEN x.micros END), 0) AS ftd_micros,
+      ${splitSum("CASE WHEN x.event = 'first_deposit' AND x.currency = @cur THEN x.micros END", 'ftd')},
       coalesce(sum(CASE WHEN x.event = 'deposit' THEN x.n END), 0) AS deposits,
-      coalesce(sum(CASE WHEN x.event = 'deposit' AND x.currency = @cur THEN x.micros END), 0) AS dep_micros,
-      coalesce(sum(CASE WHEN x.currency = @cur THEN -x.negative_micros END), 0) AS wd_micros`,
+      ${splitSum("CASE WHEN x.event = 'deposit' AND x.currency = @cur THEN x.micros END", 'dep')},
+      ${splitSum('CASE WHEN x.currency = @cur THEN -x.negative_micros END', 'wd')}`,
     having: 'HAVING sum(x.n) > 0',
   },
 };
