@@ -117,9 +117,16 @@ export function boundBodies(app: FastifyInstance, budget: BodyBudget): void {
       },
     }) as Transform & { receivedEncodedLength: number };
     counted.receivedEncodedLength = 0;
+    // Fastify listens for errors while it reads the body; an answer sent
+    // without reading it (a 415, say) leaves nobody else to.
+    counted.on('error', () => {});
     payload.on('error', (error) => counted.destroy(error));
     payload.pipe(counted);
     reply.raw.once('close', () => {
+      // The answer is out: what is left of the body is read and dropped,
+      // uncounted, so a keep-alive connection can carry the next request.
+      payload.unpipe(counted);
+      payload.resume();
       budget.give(held);
       held = 0;
     });

@@ -284,3 +284,49 @@ test('clients stalled mid-upload hold at most the body budget: the rest are shed
   });
   assert.equal((await server.stop()).code, 0);
 });
+
+test('bodies answered before they are read (415) give their budget back, on keep-alive connections that carry on', async () => {
+  const dir = tempDir();
+  cleanups.push(() => dir.remove());
+  const server = await startServer(join(dir.path, 'clickback.db'), { LOG_LEVEL: 'error' });
+  const tracker = await setUpTracker(server, 1);
+  // 1,500 × 60 KB, past the 32 MB budget if any of it were kept: each body
+  // follows its headers a moment later, once the 415 is on its way.
+  const body = 'a'.repeat(60_000);
+  const head = `POST /api/v1/campaigns HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${tracker.token}\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\n\r\n`;
+  const next = `GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`;
+  for (let i = 0; i < 1_500; i += 100) {
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const socket = connect(server.port, '127.0.0.1');
+        socket.on('error', () => undefined);
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk;
+        });
+        await once(socket, 'connect');
+        socket.write(head);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        socket.write(body);
+        socket.write(next);
+        const deadline = Date.now() + 5_000;
+        while (!text.includes('"ok":true') && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        socket.destroy();
+        assert.match(text, /^HTTP\/1.1 415 /);
+        assert.ok(text.includes('"ok":true'), 'the next request on the connection was answered');
+      }),
+    );
+  }
+  assert.ok(server.running(), server.stderr());
+  const postback = await attempt(`${server.base}${deposit(tracker, 0).path}`, 3_000);
+  assert.ok(isRecorded(postback), JSON.stringify(postback));
+  const form = await fetch(`${server.base}/api/postbacks/${tracker.postbackToken}/deposit`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `${deposit(tracker, 1).path.split('?')[1]}&pad=${'p'.repeat(50_000)}`,
+  });
+  assert.equal(form.status, 200, await form.text());
+  assert.equal((await server.stop()).code, 0);
+});
