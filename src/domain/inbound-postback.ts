@@ -220,13 +220,49 @@ function quoteNumbers(json: string): string {
     } else if (c === 45 || (c >= 48 && c <= 57)) {
       const start = i;
       while (i < json.length && isNumberChar(json.charCodeAt(i))) i++;
-      out += `${json.slice(copied, start)}"${json.slice(start, i)}"`;
+      out += `${json.slice(copied, start)}"${plainDecimal(json.slice(start, i))}"`;
       copied = i;
     } else {
       i++;
     }
   }
   return copied === 0 ? json : out + json.slice(copied);
+}
+
+/** Exponents a plain decimal is written out for: far past any amount or id. */
+const MAX_EXPONENT = 40;
+
+/**
+ * A JSON number literal with an exponent written out as a plain decimal,
+ * exactly (`1.0E7` → `10000000`, `1e-05` → `0.00001`, `1.5e2` → `150`), as
+ * serializers of doubles (Java's, Python's, PHP's) write large and small
+ * amounts; trailing zeros after the point go. Literals without an exponent,
+ * or with one past MAX_EXPONENT, stay as written.
+ */
+export function plainDecimal(literal: string): string {
+  const e = literal.search(/[eE]/);
+  if (e === -1) return literal;
+  const exponent = Number(literal.slice(e + 1));
+  if (!Number.isInteger(exponent) || Math.abs(exponent) > MAX_EXPONENT) return literal;
+  const negative = literal.startsWith('-');
+  const mantissa = literal.slice(negative ? 1 : 0, e);
+  const point = mantissa.indexOf('.');
+  const digits = point === -1 ? mantissa : mantissa.slice(0, point) + mantissa.slice(point + 1);
+  // Where the decimal point falls in `digits`, once the exponent has moved it.
+  const at = (point === -1 ? mantissa.length : point) + exponent;
+  const whole =
+    at <= 0
+      ? '0'
+      : digits
+          .slice(0, at)
+          .padEnd(at, '0')
+          .replace(/^0+(?=\d)/, '');
+  const fraction = (at < 0 ? '0'.repeat(-at) + digits : digits.slice(Math.max(at, 0))).replace(
+    /0+$/,
+    '',
+  );
+  const text = fraction === '' ? whole : `${whole}.${fraction}`;
+  return negative && /[1-9]/.test(text) ? `-${text}` : text;
 }
 
 /** 0-9 . e E + - */

@@ -9,6 +9,7 @@ import {
   looksLikeMacro,
   type ParsedPostback,
   parseInboundPostback,
+  plainDecimal,
 } from '../../src/domain/inbound-postback.js';
 
 const CONFIG: InboundConfig = { clickidParam: 'sub1', currency: 'USD' };
@@ -575,14 +576,58 @@ describe('parseInboundPostback: bodies', () => {
     assert.deepEqual(q.fields, { '1e2': '0.000001' });
   });
 
-  test('a JSON amount in exponent form is refused, as in a query', () => {
-    fails(
-      {
+  test('a JSON number in exponent form is written out exactly, as serializers of doubles send it', () => {
+    const amount = (literal: string) =>
+      ok({
         pathEvent: 'deposit',
         contentType: 'application/json',
-        body: '{"clickid":"a","amount":1e3}',
-      },
-      'invalid_amount',
+        body: `{"clickid":"a","amount":${literal},"tid":${literal}}`,
+      });
+    const cases: Array<[string, bigint, string]> = [
+      ['1.0E7', 10_000_000_000_000n, '10000000'],
+      ['1e3', 1_000_000_000n, '1000'],
+      ['1.5e2', 150_000_000n, '150'],
+      ['1e-05', 10n, '0.00001'],
+      ['1.0e-5', 10n, '0.00001'],
+      ['12.5E-1', 1_250_000n, '1.25'],
+      ['0e0', 0n, '0'],
+      ['1.23456789E8', 123_456_789_000_000n, '123456789'],
+    ];
+    for (const [literal, micros, tid] of cases) {
+      const p = amount(literal);
+      assert.equal(p.micros, micros, literal);
+      assert.equal(p.tid, tid, literal);
+    }
+    // Past six decimals, or an exponent far past any amount: refused, as in a query.
+    for (const literal of ['1e-7', '1e400']) {
+      fails(
+        {
+          pathEvent: 'deposit',
+          contentType: 'application/json',
+          body: `{"clickid":"a","amount":${literal}}`,
+        },
+        'invalid_amount',
+      );
+    }
+  });
+
+  test('plainDecimal writes any exponent literal as the same number, without an exponent', () => {
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.stringMatching(/^(0|[1-9][0-9]{0,12})$/),
+        fc.option(fc.stringMatching(/^[0-9]{1,12}$/), { nil: undefined }),
+        fc.constantFrom('e', 'E'),
+        fc.constantFrom('', '+', '-'),
+        fc.integer({ min: 0, max: 40 }),
+        (negative, whole, fraction, e, sign, exponent) => {
+          const literal = `${negative ? '-' : ''}${whole}${fraction === undefined ? '' : `.${fraction}`}${e}${sign}${exponent}`;
+          const plain = plainDecimal(literal);
+          assert.match(plain, /^-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$/, `${literal} → ${plain}`);
+          assert.equal(Number(plain), Number(literal) === 0 ? 0 : Number(literal), literal);
+        },
+      ),
+      { seed: 20_261_207, numRuns: 5_000 },
     );
   });
 
