@@ -58,6 +58,8 @@ export interface AppDeps {
    * answers are the same: tests turn it off to compare.
    */
   directPaths?: boolean;
+  /** How long a request (headers and body) may take to arrive; 30 s unless a test shortens it. */
+  requestTimeoutMs?: number;
 }
 
 declare module 'fastify' {
@@ -85,11 +87,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const validators = new LazyValidators();
   /** Set once the app is built: until then, and when turned off, Fastify takes every request. */
   let direct: ((request: IncomingMessage, response: ServerResponse) => boolean) | null = null;
+  const requestTimeout = deps.requestTimeoutMs ?? 30_000;
   const app = Fastify({
     // Fastify's own HTTP/1 server, with the direct paths for plain GET
     // postbacks and clicks in front of its request listener.
     serverFactory: (handler, options) => {
-      const server = createServer(options.http ?? {}, (request, response) => {
+      // Node looks for requests past their time every so often: 30 s by default.
+      const checking = { connectionsCheckingInterval: Math.min(30_000, requestTimeout) };
+      const server = createServer({ ...(options.http ?? {}), ...checking }, (request, response) => {
         if (direct === null || !direct(request, response)) handler(request, response);
       });
       server.keepAliveTimeout = options.keepAliveTimeout as number;
@@ -122,7 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     return503OnClosing: true,
     // A request (headers and body) must arrive within this; slow uploads end.
-    requestTimeout: 30_000,
+    requestTimeout,
     // The postback log already keeps every inbound request; a log line per
     // request would cost more than the request itself.
     logController: new LogController({ disableRequestLogging: true }),

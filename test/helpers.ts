@@ -31,7 +31,7 @@ export function tempDir(): { path: string; remove(): void } {
 
 export async function testApp(
   env: Record<string, string> = {},
-  options: Pick<AppDeps, 'directPaths'> = {},
+  options: Pick<AppDeps, 'directPaths' | 'requestTimeoutMs'> = {},
 ): Promise<TestApp> {
   const clock = {
     now: Date.parse('2026-11-20T12:00:00Z'),

@@ -115,8 +115,8 @@ async function assertUnmatched(auth: Auth, res: Answer, reason: string) {
 }
 
 /** A fresh app listening on a port of its own, with a 1Win funnel: for requests a socket sends as they are. */
-async function listeningFunnel() {
-  const fresh = await testApp();
+async function listeningFunnel(options: Parameters<typeof testApp>[1] = {}) {
+  const fresh = await testApp({}, options);
   const account = await signup(fresh.app);
   const f = await funnel(fresh.app, account.auth, '1win');
   await fresh.app.listen({ port: 0, host: '127.0.0.1' });
@@ -570,7 +570,7 @@ test("requests over Node's 16 KiB header limit → 414 or 431 in our envelope, l
   const { fresh, account, f, token, port } = await listeningFunnel();
   try {
     /** Sends raw bytes; the answer's status line and body, once the server closes. */
-    const raw = async (text: string) => {
+    const raw = async (...parts: string[]) => {
       const socket = connect(port, '127.0.0.1');
       socket.on('error', () => undefined);
       let answer = '';
@@ -578,8 +578,12 @@ test("requests over Node's 16 KiB header limit → 414 or 431 in our envelope, l
         answer += chunk;
       });
       await once(socket, 'connect');
-      socket.write(text);
-      await once(socket, 'close');
+      // Parts a moment apart arrive in reads of their own.
+      for (const part of parts) {
+        if (!socket.destroyed) socket.write(part);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      if (!socket.destroyed) await once(socket, 'close');
       const [status] = answer.split('\r\n');
       return { status, body: JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) };
     };
@@ -616,9 +620,54 @@ test("requests over Node's 16 KiB header limit → 414 or 431 in our envelope, l
       '/api/v1/postback-logs',
     );
     assert.equal(rows.body.items.length, 3);
+    // Over the limit in a later read, which is all Node's error holds: the
+    // status still names what was too long.
+    const urlInTwo = await raw(
+      `GET ${path}&pad=${'a'.repeat(8_000)}`,
+      `${'a'.repeat(9_000)} HTTP/1.1\r\n\r\n`,
+    );
+    assert.match(urlInTwo.status ?? '', /^HTTP\/1.1 414 /);
+    const headersInTwo = await raw(
+      `GET ${path} HTTP/1.1\r\nHost: x\r\n`,
+      `X-Pad: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    assert.match(headersInTwo.status ?? '', /^HTTP\/1.1 431 /);
     const garbage = await raw('HELLO\r\n\r\n');
     assert.match(garbage.status ?? '', /^HTTP\/1.1 400 /);
     assert.equal(garbage.body.error.code, 'bad_request');
+  } finally {
+    await fresh.close();
+  }
+});
+
+test('a body that stops arriving: Node answers 408 after the request timeout, logged as 408 request_timeout', async () => {
+  const { fresh, account, f, token, port } = await listeningFunnel({ requestTimeoutMs: 500 });
+  try {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk;
+    });
+    await once(socket, 'connect');
+    socket.write(
+      `POST /api/postbacks/${token}/deposit HTTP/1.1\r\nHost: x\r\n` +
+        'Content-Type: text/plain\r\nContent-Length: 100\r\n\r\n' +
+        `clickid=${f.clickid}&amount=1`,
+    );
+    await once(socket, 'close');
+    assert.match(answer, /^HTTP\/1.1 408 /);
+    assert.ok(answer.includes('request_timeout'), answer);
+    let rows: LogItem[] = [];
+    for (let i = 0; i < 100 && rows.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      rows = (
+        await api<{ items: LogItem[] }>(fresh.app, account.auth, 'GET', '/api/v1/postback-logs')
+      ).body.items;
+    }
+    const [row] = rows;
+    assert.equal(row?.httpStatus, 408, JSON.stringify(row));
+    assert.ok(row?.error?.startsWith('request_timeout'), String(row?.error));
   } finally {
     await fresh.close();
   }

@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from '../../http/errors.js';
+import { AppError, errorBody, isClientAbort } from '../../http/errors.js';
 import type { App } from '../../http/json-schema.js';
 import type { LogRequest, Store } from '../../store/store.js';
 import {
@@ -64,9 +64,16 @@ export async function inboundRoutes(app: App, options: { receiver: PostbackRecei
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
-  app.setErrorHandler(async (error: FastifyError, request, reply) =>
-    send(reply, await receiver.answerFailure(error, callOf(request, null, ''), request.log)),
-  );
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    // Node ended a request that took too long with a 408 of its own: its
+    // connection's end is not the client's doing.
+    const failure =
+      isClientAbort(error) && timedOut.has(request.raw.socket) ? REQUEST_TIMEOUT() : error;
+    return send(
+      reply,
+      await receiver.answerFailure(failure, callOf(request, null, ''), request.log),
+    );
+  });
 
   async function handle(request: FastifyRequest, reply: FastifyReply, pathEvent: string | null) {
     const body = typeof request.body === 'string' ? request.body : '';
@@ -177,8 +184,18 @@ function logRefusal(
   });
 }
 
+const REQUEST_TIMEOUT = () =>
+  new AppError(408, 'request_timeout', 'the request did not arrive in time');
+
+/** Connections Node ended for a request that took too long to arrive. */
+const timedOut = new WeakSet<Socket>();
+
 /** Node's error for a request its HTTP parser refused, with the bytes it was reading. */
 export type ClientError = Error & { code?: string; rawPacket?: Buffer };
+
+/** The start of a request line, and of a header line. */
+const REQUEST_LINE_START = /^[A-Z]{3,7} \//;
+const HEADER_START = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:/;
 
 /** A postback's request line, as far as the first bytes of a request hold it. */
 const POSTBACK_LINE = /^([A-Z]{3,7}) (\/api\/postbacks\/([^/?# \r\n]*)[^ \r\n]*)/;
@@ -208,20 +225,26 @@ export function answerClientError(
     socket.destroy();
   };
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    refuse(408, 'request_timeout', 'the request did not arrive in time');
+    timedOut.add(socket);
+    const { statusCode, code, message } = REQUEST_TIMEOUT();
+    refuse(statusCode, code, message);
     return;
   }
   if (error.code !== 'HPE_HEADER_OVERFLOW') {
     refuse(400, 'bad_request', 'the request is not valid HTTP');
     return;
   }
-  // The request line's length, when the bytes read so far hold all of it.
+  // The error holds only the read that went over the limit: the request's
+  // start when it came in one piece, otherwise a later part of its URL or
+  // headers. The request line, when in it, says which was too long.
   const head = error.rawPacket?.toString('latin1', 0, 2 * MAX_URL_LENGTH) ?? '';
   const lineEnd = head.indexOf('\r\n');
-  const [status, code, message] =
-    lineEnd === -1 || lineEnd > MAX_URL_LENGTH
-      ? [414, 'uri_too_long', `the URL is over ${MAX_URL_LENGTH} characters`]
-      : [431, 'headers_too_large', 'the request line and headers are over 16 KiB'];
+  const urlTooLong = REQUEST_LINE_START.test(head)
+    ? lineEnd === -1 || lineEnd > MAX_URL_LENGTH
+    : !HEADER_START.test(head);
+  const [status, code, message] = urlTooLong
+    ? [414, 'uri_too_long', `the URL is over ${MAX_URL_LENGTH} characters`]
+    : [431, 'headers_too_large', 'the request line and headers are over 16 KiB'];
   const line = POSTBACK_LINE.exec(head);
   const token = line?.[3] ?? '';
   if (!line || !TOKEN.test(token)) {
