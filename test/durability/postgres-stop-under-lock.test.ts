@@ -2,44 +2,33 @@
 // long migration, an operator's LOCK TABLE). The stop waits for them as long
 // as a statement may take, so each gets its answer and the process exits 0.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import pg from 'pg';
-import { freshSchema, postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
+import { postgresAvailable } from '../pg.js';
 import { exitWithin, killAll, startServer } from '../process/server.js';
-import { attempt, deposit, setUpTracker, storedEvents } from './support.js';
+import { attempt, deposit, postgresSchema, setUpTracker, storedEvents } from './support.js';
 
 const available = await postgresAvailable();
-const schema = freshSchema();
-const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-
-function schemaUrl(): string {
-  const url = new URL(TEST_DATABASE_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return url.toString();
-}
-
-before(async () => {
-  if (!available) return;
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-});
+const cleanups: (() => Promise<void> | void)[] = [];
 
 after(async () => {
   await killAll();
-  if (available) {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  }
+  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 test('SIGTERM while deposits wait 11 s on a lock: every one is answered and counted, exit 0', {
   skip: !available && 'PostgreSQL unreachable',
 }, async () => {
+  const { url } = await postgresSchema(cleanups);
   // Statements may wait 15 s: longer than the 10 s a stop used to allow.
-  const env = { DATABASE_URL: schemaUrl(), DATABASE_QUERY_TIMEOUT_MS: '15000', LOG_LEVEL: 'error' };
+  const env = {
+    DATABASE_URL: url().toString(),
+    DATABASE_QUERY_TIMEOUT_MS: '15000',
+    LOG_LEVEL: 'error',
+  };
   const server = await startServer(null, { ...env, SECRET_KEY: 'c'.repeat(64) });
   const tracker = await setUpTracker(server, 4);
-  const locker = new pg.Client({ connectionString: schemaUrl() });
+  const locker = new pg.Client({ connectionString: url().toString() });
   await locker.connect();
   try {
     await locker.query('BEGIN');

@@ -124,6 +124,16 @@ async function listeningFunnel(options: Parameters<typeof testApp>[1] = {}) {
   return { fresh, account, f, token: (f.postback as { token: string }).token, port };
 }
 
+/** The newest postback-log row, once one is written (a request cut off is logged after it ends). */
+async function newestLogRow(app: TestApp['app'], auth: Auth): Promise<LogItem | undefined> {
+  for (let i = 0; i < 100; i++) {
+    const res = await api<{ items: LogItem[] }>(app, auth, 'GET', '/api/v1/postback-logs');
+    if (res.body.items.length > 0) return res.body.items[0];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return undefined;
+}
+
 // --- clickid --------------------------------------------------------------
 
 test('missing clickid → 400 missing_clickid, logged', async () => {
@@ -549,14 +559,7 @@ test('a client that closes its connection mid-body → logged as 499 client_clos
     );
     await new Promise((resolve) => setTimeout(resolve, 100));
     socket.destroy();
-    let rows: LogItem[] = [];
-    for (let i = 0; i < 100 && rows.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      rows = (
-        await api<{ items: LogItem[] }>(fresh.app, account.auth, 'GET', '/api/v1/postback-logs')
-      ).body.items;
-    }
-    const [row] = rows;
+    const row = await newestLogRow(fresh.app, account.auth);
     assert.ok(row, 'no row in the postback log');
     assert.equal(row.httpStatus, 499, JSON.stringify(row));
     assert.equal(row.status, 'rejected');
@@ -658,14 +661,7 @@ test('a body that stops arriving: Node answers 408 after the request timeout, lo
     await once(socket, 'close');
     assert.match(answer, /^HTTP\/1.1 408 /);
     assert.ok(answer.includes('request_timeout'), answer);
-    let rows: LogItem[] = [];
-    for (let i = 0; i < 100 && rows.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      rows = (
-        await api<{ items: LogItem[] }>(fresh.app, account.auth, 'GET', '/api/v1/postback-logs')
-      ).body.items;
-    }
-    const [row] = rows;
+    const row = await newestLogRow(fresh.app, account.auth);
     assert.equal(row?.httpStatus, 408, JSON.stringify(row));
     assert.ok(row?.error?.startsWith('request_timeout'), String(row?.error));
   } finally {
