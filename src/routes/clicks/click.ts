@@ -89,10 +89,6 @@ function answerFor(
   return { kind: 'redirect', url: asLocation(rendered.url) };
 }
 
-async function campaignOf(deps: ClickDeps, slug: string): Promise<Campaign | null> {
-  return (await deps.campaigns.find(slug)) ?? null;
-}
-
 /**
  * What a HEAD to the click URL is answered: the GET's status and headers,
  * with nothing recorded and no clickid handed out (an empty one in the
@@ -104,7 +100,7 @@ export async function previewClick(
   call: ClickCall,
   log: FastifyBaseLogger,
 ): Promise<ClickAnswer> {
-  const campaign = await campaignOf(deps, call.slug);
+  const campaign = await deps.campaigns.find(call.slug);
   if (!campaign) return { kind: 'no_campaign' };
   return answerFor(campaign, '', clickParams(call.query), log);
 }
