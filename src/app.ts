@@ -252,10 +252,14 @@ export interface ErrorAnswer {
 /** A failed request's answer, and its log line: an error for a 5xx, a note for a refusal. */
 export function answerError(error: unknown, log: FastifyBaseLogger): ErrorAnswer {
   const answer = toErrorAnswer(error as FastifyError);
-  if (answer.status >= 500 && answer.code !== 'overloaded')
-    log.error({ err: error }, 'request failed');
+  if (isFailure(answer)) log.error({ err: error }, 'request failed');
   else log.info({ code: answer.code, msg: answer.message }, 'request refused');
   return answer;
+}
+
+/** A 5xx worth an error line: shedding load is logged at warn where it happens. */
+export function isFailure(answer: ErrorAnswer): boolean {
+  return answer.status >= 500 && answer.code !== 'overloaded';
 }
 
 /** The answer in the error envelope, with Retry-After when sending again may work. */

@@ -7,11 +7,12 @@ import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, errorBody, isClientAbort } from '../../http/errors.js';
 import type { App } from '../../http/json-schema.js';
-import type { LogRequest, Store } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
 import {
   ANSWER,
   type Answer,
   type InboundCall,
+  logRefusal,
   logRequest,
   MAX_URL_LENGTH,
   type PostbackReceiver,
@@ -164,24 +165,6 @@ export async function answerFrameworkError(
   };
   await logRefusal(store, logRequest(now, call, postback, null), status, code, message);
   return reply.status(status).send(errorBody(code, message));
-}
-
-/** The postback-log row of a request refused before the receiver saw it. */
-function logRefusal(
-  store: Store,
-  entry: LogRequest,
-  status: number,
-  code: string,
-  message: string,
-): Promise<void> {
-  return store.appendPostbackLog(entry, {
-    httpStatus: status,
-    status: 'rejected',
-    error: `${code}: ${message}`,
-    event: null,
-    clickid: null,
-    conversionId: null,
-  });
 }
 
 const REQUEST_TIMEOUT = () =>

@@ -5,7 +5,7 @@
 // unless the database cannot take writes at all (then 503, and the network
 // retries).
 import type { FastifyBaseLogger } from 'fastify';
-import { toErrorAnswer } from '../../app.js';
+import { isFailure, toErrorAnswer } from '../../app.js';
 import type { Config } from '../../config.js';
 import { countingPlan, signedAmount } from '../../domain/events.js';
 import { parseInboundPostback } from '../../domain/inbound-postback.js';
@@ -252,22 +252,13 @@ export class PostbackReceiver {
    */
   async answerFailure(error: unknown, call: InboundCall, log: FastifyBaseLogger): Promise<Answer> {
     const answer = toErrorAnswer(error as Parameters<typeof toErrorAnswer>[0]);
-    // Shedding load is logged where it happens, at warn.
-    if (answer.status >= 500 && answer.code !== 'overloaded') {
-      log.error({ err: error }, 'inbound postback failed');
-    }
+    if (isFailure(answer)) log.error({ err: error }, 'inbound postback failed');
     try {
       const found = this.findPostback(call.token);
       const postback = found instanceof Promise ? await found : found;
       if (postback) {
-        await this.deps.store.appendPostbackLog(logRequest(this.deps.now, call, postback, null), {
-          httpStatus: answer.status,
-          status: 'rejected',
-          error: `${answer.code}: ${answer.message}`,
-          event: null,
-          clickid: null,
-          conversionId: null,
-        });
+        const entry = logRequest(this.deps.now, call, postback, null);
+        await logRefusal(this.deps.store, entry, answer.status, answer.code, answer.message);
       }
     } catch (failure) {
       // The database that refused the write refuses its log row too (a full
@@ -305,15 +296,27 @@ export class PostbackReceiver {
     message: string,
     seen: Pick<LogOutcome, 'event' | 'clickid'> = { event: null, clickid: null },
   ): Promise<Answer> {
-    await this.deps.store.appendPostbackLog(entry, {
-      httpStatus: status,
-      status: 'rejected',
-      error: `${code}: ${message}`,
-      conversionId: null,
-      ...seen,
-    });
+    await logRefusal(this.deps.store, entry, status, code, message, seen);
     return { status, body: errorBody(code, message) };
   }
+}
+
+/** The postback-log row of a refused request: nothing counted. */
+export function logRefusal(
+  store: Store,
+  entry: LogRequest,
+  status: number,
+  code: string,
+  message: string,
+  seen: Pick<LogOutcome, 'event' | 'clickid'> = { event: null, clickid: null },
+): Promise<void> {
+  return store.appendPostbackLog(entry, {
+    httpStatus: status,
+    status: 'rejected',
+    error: `${code}: ${message}`,
+    conversionId: null,
+    ...seen,
+  });
 }
 
 /** What the postback log keeps of a request: bounded URL, agent and body. */
