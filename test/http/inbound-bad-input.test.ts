@@ -134,6 +134,38 @@ async function newestLogRow(app: TestApp['app'], auth: Auth): Promise<LogItem | 
   return undefined;
 }
 
+/**
+ * Sends `parts` over a socket of its own, a moment apart so each arrives in a
+ * read of its own; then hangs up after `hangUpMs`, or waits for the server to
+ * close. What the server answered, as text.
+ */
+async function rawExchange(port: number, parts: string[], hangUpMs?: number): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  let answer = '';
+  socket.on('data', (chunk) => {
+    answer += chunk;
+  });
+  await once(socket, 'connect');
+  for (const [i, part] of parts.entries()) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    if (!socket.destroyed) socket.write(part);
+  }
+  if (hangUpMs !== undefined) {
+    await new Promise((resolve) => setTimeout(resolve, hangUpMs));
+    socket.destroy();
+  } else if (!socket.destroyed) {
+    await once(socket, 'close');
+  }
+  return answer;
+}
+
+/** A POST to /deposit whose body stops 27 bytes into the 100 it announced. */
+const stalledDeposit = (token: string, clickid: string) =>
+  `POST /api/postbacks/${token}/deposit HTTP/1.1\r\nHost: x\r\n` +
+  'Content-Type: text/plain\r\nContent-Length: 100\r\n\r\n' +
+  `clickid=${clickid}&amount=1`;
+
 // --- clickid --------------------------------------------------------------
 
 test('missing clickid → 400 missing_clickid, logged', async () => {
@@ -550,15 +582,7 @@ test('a postback scoped to campaign A, lead of campaign B → 200 unmatched camp
 test('a client that closes its connection mid-body → logged as 499 client_closed, not a storage failure', async () => {
   const { fresh, account, f, token, port } = await listeningFunnel();
   try {
-    const socket = connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    socket.write(
-      `POST /api/postbacks/${token}/deposit HTTP/1.1\r\nHost: x\r\n` +
-        'Content-Type: text/plain\r\nContent-Length: 100\r\n\r\n' +
-        `clickid=${f.clickid}&amount=1`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    socket.destroy();
+    await rawExchange(port, [stalledDeposit(token, f.clickid)], 100);
     const row = await newestLogRow(fresh.app, account.auth);
     assert.ok(row, 'no row in the postback log');
     assert.equal(row.httpStatus, 499, JSON.stringify(row));
@@ -572,21 +596,9 @@ test('a client that closes its connection mid-body → logged as 499 client_clos
 test("requests over Node's 16 KiB header limit → 414 or 431 in our envelope, logged for a known token", async () => {
   const { fresh, account, f, token, port } = await listeningFunnel();
   try {
-    /** Sends raw bytes; the answer's status line and body, once the server closes. */
+    /** The answer's status line and body, once the server closes. */
     const raw = async (...parts: string[]) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.on('error', () => undefined);
-      let answer = '';
-      socket.on('data', (chunk) => {
-        answer += chunk;
-      });
-      await once(socket, 'connect');
-      // Parts a moment apart arrive in reads of their own.
-      for (const part of parts) {
-        if (!socket.destroyed) socket.write(part);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      if (!socket.destroyed) await once(socket, 'close');
+      const answer = await rawExchange(port, parts);
       const [status] = answer.split('\r\n');
       return { status, body: JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) };
     };
@@ -646,19 +658,7 @@ test("requests over Node's 16 KiB header limit → 414 or 431 in our envelope, l
 test('a body that stops arriving: Node answers 408 after the request timeout, logged as 408 request_timeout', async () => {
   const { fresh, account, f, token, port } = await listeningFunnel({ requestTimeoutMs: 500 });
   try {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    let answer = '';
-    socket.on('data', (chunk) => {
-      answer += chunk;
-    });
-    await once(socket, 'connect');
-    socket.write(
-      `POST /api/postbacks/${token}/deposit HTTP/1.1\r\nHost: x\r\n` +
-        'Content-Type: text/plain\r\nContent-Length: 100\r\n\r\n' +
-        `clickid=${f.clickid}&amount=1`,
-    );
-    await once(socket, 'close');
+    const answer = await rawExchange(port, [stalledDeposit(token, f.clickid)]);
     assert.match(answer, /^HTTP\/1.1 408 /);
     assert.ok(answer.includes('request_timeout'), answer);
     const row = await newestLogRow(fresh.app, account.auth);
