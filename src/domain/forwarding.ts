@@ -98,6 +98,50 @@ export function normaliseForwardEvent(name: string): string {
   return hash === -1 ? result.event : result.event + name.slice(hash);
 }
 
+/**
+ * A destination's settings as saved before event names were normalised (an
+ * auto action on `emailconf`, a pixel mapping `sale`), named as they are now,
+ * for the migration that puts saved ones right. Nothing is refused here: where
+ * a mapping has an alias and its event both, the event's entry stays, since
+ * it is the one that has been firing; of two aliases, the first.
+ */
+export function normaliseSavedSettings(settings: DestinationSettings): DestinationSettings {
+  switch (settings.kind) {
+    case 'facebook': {
+      const entries = Object.entries(settings.facebook.mapping);
+      // A Map, then fromEntries: a key such as `__proto__` stays an own property.
+      const mapping = new Map<string, string>();
+      for (const [key, value] of entries) {
+        if (normaliseForwardEvent(key) === key) mapping.set(key, value);
+      }
+      for (const [key, value] of entries) {
+        const event = normaliseForwardEvent(key);
+        if (!mapping.has(event)) mapping.set(event, value);
+      }
+      return {
+        kind: 'facebook',
+        facebook: { ...settings.facebook, mapping: Object.fromEntries(mapping) },
+      };
+    }
+    case 'webhook':
+      return {
+        kind: 'webhook',
+        webhook: {
+          ...settings.webhook,
+          events: [...new Set(settings.webhook.events.map(normaliseForwardEvent))],
+        },
+      };
+    case 'auto_action':
+      return {
+        kind: 'auto_action',
+        autoAction: {
+          ...settings.autoAction,
+          event: normaliseForwardEvent(settings.autoAction.event),
+        },
+      };
+  }
+}
+
 /** The route keys a destination listens on; the store indexes them by campaign. */
 export function routeEvents(settings: DestinationSettings): string[] {
   switch (settings.kind) {

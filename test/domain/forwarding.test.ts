@@ -12,6 +12,7 @@ import {
   isRetryableStatus,
   mappedFacebookEvent,
   normaliseForwardEvent,
+  normaliseSavedSettings,
   type RetryPolicy,
   retryDelay,
   routeEvents,
@@ -82,6 +83,69 @@ describe('normaliseForwardEvent', () => {
       ['commission', 'commission'],
     ];
     for (const [given, event] of cases) assert.equal(normaliseForwardEvent(given), event, given);
+  });
+});
+
+describe('normaliseSavedSettings', () => {
+  test("an alias's mapping entry gives way to its event's, and the first of two aliases wins", () => {
+    const saved = normaliseSavedSettings({
+      kind: 'facebook',
+      facebook: {
+        pixelId: '1',
+        testEventCode: null,
+        actionSource: 'chat',
+        mapping: {
+          sale: 'Subscribe',
+          first_deposit: 'Purchase',
+          emailconf: 'Lead',
+          conf: 'Contact',
+          'resale#2': 'Donate',
+          click: 'ViewContent',
+        },
+      },
+    });
+    assert.equal(saved.kind, 'facebook');
+    if (saved.kind !== 'facebook') return;
+    assert.deepEqual(saved.facebook.mapping, {
+      first_deposit: 'Purchase',
+      click: 'ViewContent',
+      email_confirmation: 'Lead',
+      'deposit#2': 'Donate',
+    });
+    assert.equal(saved.facebook.pixelId, '1');
+  });
+
+  test("a webhook's events and an auto action's event, once each", () => {
+    assert.deepEqual(
+      normaliseSavedSettings({
+        kind: 'webhook',
+        webhook: {
+          url: 'https://h.example/',
+          method: 'POST',
+          events: ['sale', 'first_deposit', 'reg'],
+        },
+      }),
+      {
+        kind: 'webhook',
+        webhook: {
+          url: 'https://h.example/',
+          method: 'POST',
+          events: ['first_deposit', 'registration'],
+        },
+      },
+    );
+    const action = normaliseSavedSettings({
+      kind: 'auto_action',
+      autoAction: { event: 'emailconf', url: 'https://bot.example/hook', payload: { a: 1 } },
+    });
+    assert.deepEqual(action, {
+      kind: 'auto_action',
+      autoAction: {
+        event: 'email_confirmation',
+        url: 'https://bot.example/hook',
+        payload: { a: 1 },
+      },
+    });
   });
 });
 

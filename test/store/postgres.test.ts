@@ -11,6 +11,7 @@ import { workspaceWithPostback } from '../helpers.js';
 import { freshSchema, openTestPostgres, postgresAvailable, TEST_DATABASE_URL } from '../pg.js';
 import { PgProxy } from '../pg-proxy.js';
 import { storeContract } from './contract.js';
+import { checkRenamed, saveUnderAliases } from './saved-events.js';
 import { rollupLifecycle } from './stats-model.js';
 
 const available = await postgresAvailable();
@@ -22,6 +23,27 @@ if (available) {
     skip: `PostgreSQL unreachable at ${TEST_DATABASE_URL} (CI would fail)`,
   }, () => {});
 }
+
+test('postgres: migration 11 renames the events of destinations saved under aliases, and those events reach them', {
+  skip: !available,
+}, async () => {
+  const before = await openTestPostgres();
+  const saved = await saveUnderAliases(before.store, 'aliases');
+  await before.store.close();
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(`DELETE FROM "${before.schema}".schema_migrations WHERE version = 11`);
+  } finally {
+    await client.end();
+  }
+  const after = await openTestPostgres(before.schema);
+  try {
+    await checkRenamed(after.store, saved);
+  } finally {
+    await after.dispose();
+  }
+});
 
 test('postgres: nodes starting together migrate once, under the advisory lock', {
   skip: !available,

@@ -13,6 +13,7 @@ import { migrate, openSqliteStore } from '../../src/store/sqlite/sqlite-store.js
 import { tempDir, workspaceWithPostback } from '../helpers.js';
 import { storeContract } from './contract.js';
 import { lockHolder } from './lock-holder.js';
+import { checkRenamed, saveUnderAliases } from './saved-events.js';
 import { rollupLifecycle } from './stats-model.js';
 
 storeContract('sqlite', async () => {
@@ -112,6 +113,25 @@ test('sqlite: a migration another process applies meanwhile is skipped, not appl
   } finally {
     await other.stop();
     db.close();
+    dir.remove();
+  }
+});
+
+test('sqlite: migration 12 renames the events of destinations saved under aliases, and those events reach them', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/aliases.db`;
+  const before = openSqliteStore({ path });
+  const saved = await saveUnderAliases(before, 'aliases');
+  await before.close();
+  const db = new Database(path);
+  db.prepare('DELETE FROM schema_migrations WHERE version = 12').run();
+  db.close();
+  const store = openSqliteStore({ path });
+  try {
+    await checkRenamed(store, saved);
+    assert.equal(store.integrityCheck(), 'ok');
+  } finally {
+    await store.close();
     dir.remove();
   }
 });

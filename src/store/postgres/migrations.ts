@@ -1,6 +1,17 @@
 // Versioned schema migrations for PostgreSQL, applied at start under an
 // advisory lock so that nodes starting together never migrate twice.
-import { type Migration, type Rollup, watchedColumns } from '../sqlite/migrations.js';
+import type pg from 'pg';
+import { savedEventRewrites } from '../saved-events.js';
+import { type Rollup, watchedColumns } from '../sqlite/migrations.js';
+
+/** SQL, or a change SQL statements cannot make, or both; in one transaction. */
+export interface PostgresMigration {
+  version: number;
+  name: string;
+  sql?: string;
+  /** Runs in the migration's transaction, after `sql`. */
+  apply?: (client: pg.Client) => Promise<void>;
+}
 
 // --- v5: statistics rollups ------------------------------------------------
 // Generated once, here, so the three tables' triggers and backfills cannot
@@ -137,7 +148,7 @@ CREATE TRIGGER ${source}_rollup_insert AFTER INSERT ON ${source}
 `;
 }
 
-export const MIGRATIONS: Migration[] = [
+export const MIGRATIONS: PostgresMigration[] = [
   {
     version: 1,
     name: 'initial schema',
@@ -471,4 +482,49 @@ ALTER TABLE destinations ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
 `,
   },
+  {
+    version: 11,
+    name: 'event names of saved destinations as postbacks are counted',
+    // An auto action, webhook or pixel mapping saved with a network's name
+    // for an event (`emailconf`, `sale`) listened on a name no event is
+    // recorded under, and never fired. The API now normalises the names; this
+    // puts the ones saved before right, and rebuilds their routes.
+    apply: normaliseSavedEvents,
+  },
 ];
+
+async function normaliseSavedEvents(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{
+    id: string;
+    campaign_id: string;
+    enabled: boolean;
+    deleted_at: string | null;
+    settings: string;
+  }>('SELECT id, campaign_id, enabled, deleted_at, settings FROM destinations FOR UPDATE');
+  const rewrites = savedEventRewrites(
+    rows.map((r) => ({
+      id: r.id,
+      campaignId: r.campaign_id,
+      enabled: r.enabled,
+      deleted: r.deleted_at !== null,
+      settings: r.settings,
+    })),
+  );
+  for (const r of rewrites) {
+    await client.query(
+      'UPDATE destinations SET settings = $1, revision = revision + 1 WHERE id = $2',
+      [r.settings, r.id],
+    );
+    await client.query(
+      'DELETE FROM forward_routes WHERE campaign_id = $1 AND destination_id = $2',
+      [r.campaignId, r.id],
+    );
+    if (r.routes === null || r.routes.length === 0) continue;
+    await client.query(
+      `INSERT INTO forward_routes (campaign_id, event, destination_id)
+       SELECT $1::bigint, e, $2::bigint FROM unnest($3::text[]) AS e
+       ON CONFLICT DO NOTHING`,
+      [r.campaignId, r.id, r.routes],
+    );
+  }
+}

@@ -8,7 +8,6 @@ import {
   type Subject,
 } from '../../domain/forwarding.js';
 import type { NetworkMacros } from '../../domain/presets.js';
-import type { Migration } from '../sqlite/migrations.js';
 import { planStats, type StatsRead } from '../stats-plan.js';
 import type {
   Account,
@@ -48,7 +47,7 @@ import type {
 import { emptyStatsRow } from '../store.js';
 import { isStorageUnavailable } from '../unavailable.js';
 import { GroupPacer } from './group-pacer.js';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS, type PostgresMigration } from './migrations.js';
 
 type Row = Record<string, unknown>;
 type Db = pg.Pool | pg.PoolClient;
@@ -144,7 +143,11 @@ function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
-async function migrate(client: pg.Client, migrations: Migration[], schema?: string): Promise<void> {
+async function migrate(
+  client: pg.Client,
+  migrations: PostgresMigration[],
+  schema?: string,
+): Promise<void> {
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
@@ -160,7 +163,8 @@ async function migrate(client: pg.Client, migrations: Migration[], schema?: stri
       if (applied.has(m.version)) continue;
       await client.query('BEGIN');
       try {
-        await client.query(m.sql);
+        if (m.sql !== undefined) await client.query(m.sql);
+        await m.apply?.(client);
         await client.query(
           'INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)',
           [m.version, m.name, Date.now()],

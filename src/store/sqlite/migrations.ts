@@ -1,12 +1,7 @@
 // Versioned schema migrations for the embedded engine, applied in order at
 // start; each runs in its own transaction and a failure stops the process.
 import type Database from 'better-sqlite3';
-
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import { savedEventRewrites } from '../saved-events.js';
 
 /** The embedded engine's: SQL, or a change SQL statements cannot make, or both. */
 export interface SqliteMigration {
@@ -505,7 +500,51 @@ ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
     // crash test checks that no conversion names a missing lead.
     apply: dropConversionLeadReference,
   },
+  {
+    version: 12,
+    name: 'event names of saved destinations as postbacks are counted',
+    // An auto action, webhook or pixel mapping saved with a network's name
+    // for an event (`emailconf`, `sale`) listened on a name no event is
+    // recorded under, and never fired. The API now normalises the names; this
+    // puts the ones saved before right, and rebuilds their routes.
+    apply: normaliseSavedEvents,
+  },
 ];
+
+function normaliseSavedEvents(db: Database.Database): void {
+  const rows = db
+    .prepare('SELECT id, campaign_id, enabled, deleted_at, settings FROM destinations')
+    .all() as {
+    id: number;
+    campaign_id: number;
+    enabled: number;
+    deleted_at: number | null;
+    settings: string;
+  }[];
+  const rewrites = savedEventRewrites(
+    rows.map((r) => ({
+      id: r.id,
+      campaignId: r.campaign_id,
+      enabled: r.enabled === 1,
+      deleted: r.deleted_at !== null,
+      settings: r.settings,
+    })),
+  );
+  const update = db.prepare(
+    'UPDATE destinations SET settings = ?, revision = revision + 1 WHERE id = ?',
+  );
+  const dropRoutes = db.prepare(
+    'DELETE FROM forward_routes WHERE campaign_id = ? AND destination_id = ?',
+  );
+  const addRoute = db.prepare(
+    'INSERT OR IGNORE INTO forward_routes (campaign_id, event, destination_id) VALUES (?, ?, ?)',
+  );
+  for (const r of rewrites) {
+    update.run(r.settings, r.id);
+    dropRoutes.run(r.campaignId, r.id);
+    for (const event of r.routes ?? []) addRoute.run(r.campaignId, event, r.id);
+  }
+}
 
 const LEAD_REFERENCE = 'lead_id INTEGER NOT NULL REFERENCES leads(id)';
 

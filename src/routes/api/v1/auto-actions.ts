@@ -154,7 +154,6 @@ export async function autoActionRoutes(app: App): Promise<void> {
           const action = current.settings.autoAction;
           const url = body.url?.trim() ?? action.url;
           if (body.url !== undefined) await checkDestinationUrl(url, config.allowPrivateWebhooks);
-          // An action saved before names were normalised is put right by any change.
           const event = normaliseForwardEvent(body.event ?? action.event);
           const settings: DestinationSettings = {
             kind: 'auto_action',
