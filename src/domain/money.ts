@@ -76,7 +76,13 @@ export function formatMicros(micros: bigint | number): string {
 }
 
 const EXTRA_CURRENCIES = ['USDT', 'USDC', 'BTC', 'ETH', 'TRX', 'TON'];
-const CURRENCIES = new Set<string>([...Intl.supportedValuesOf('currency'), ...EXTRA_CURRENCIES]);
+const ISO_CURRENCIES = new Set<string>(Intl.supportedValuesOf('currency'));
+const CURRENCIES = new Set<string>([...ISO_CURRENCIES, ...EXTRA_CURRENCIES]);
+
+/** An ISO 4217 code (upper case), not one of the coins networks also pay in. */
+export function isIsoCurrency(code: string): boolean {
+  return ISO_CURRENCIES.has(code);
+}
 
 export type ParsedCurrency = { ok: true; code: string } | { ok: false; reason: string };
 

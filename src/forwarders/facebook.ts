@@ -8,7 +8,7 @@ import {
   type FacebookSettings,
   mappedFacebookEvent,
 } from '../domain/forwarding.js';
-import { formatMicros } from '../domain/money.js';
+import { formatMicros, isIsoCurrency } from '../domain/money.js';
 import type { DeliveryJob } from '../store/store.js';
 import { type PreparedDelivery, requestLogText } from './outbound-http.js';
 
@@ -21,9 +21,6 @@ export interface FacebookContext {
 
 /** Facebook takes ISO 4217 only; stablecoins are dollars to it. */
 const FACEBOOK_CURRENCY: Record<string, string> = { USDT: 'USD', USDC: 'USD' };
-
-/** Stands in for the amount until the JSON is written; no event text can contain it. */
-const VALUE_SLOT = '\u0000value\u0000';
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text.trim().toLowerCase()).digest('hex');
@@ -60,6 +57,22 @@ export function facebookEvent(
     };
   }
 
+  const conversion = job.conversion;
+  const currency = conversion && (FACEBOOK_CURRENCY[conversion.currency] ?? conversion.currency);
+  // Facebook refuses a whole request for one event in another currency.
+  if (
+    conversion &&
+    currency &&
+    !isIsoCurrency(currency) &&
+    hasMoney(job.event, conversion.micros)
+  ) {
+    return {
+      kind: 'skip',
+      destinationEvent: eventName,
+      reason: `Facebook takes ISO 4217 currencies only, and ${conversion.currency} is not one`,
+    };
+  }
+
   const click = job.click;
   const clickParams = click?.params ?? {};
   const userData: Record<string, unknown> = {};
@@ -72,31 +85,36 @@ export function facebookEvent(
   if (click?.userAgent) userData.client_user_agent = click.userAgent;
   userData.external_id = [sha256(job.lead.clickid)];
 
+  // Facebook requires a website event's user agent. A lead the bot made,
+  // with no click to take one from, came to us through the chat.
+  const actionSource =
+    settings.actionSource === 'website' && !userData.client_user_agent
+      ? 'chat'
+      : settings.actionSource;
   const event: Record<string, unknown> = {
     event_name: eventName,
     event_time: Math.floor(job.eventAt / 1000),
     event_id: eventId(job.subject, job.subjectId),
-    action_source: settings.actionSource,
+    action_source: actionSource,
     user_data: userData,
   };
-  if (settings.actionSource === 'website') {
+  if (actionSource === 'website') {
     event.event_source_url = `${context.publicUrl}/c/${job.campaignSlug}`;
   }
-  let value: string | null = null;
-  const conversion = job.conversion;
-  if (conversion && conversion.micros !== null && conversion.micros >= 0n) {
-    value = formatMicros(conversion.micros);
-    event.custom_data = {
-      value: VALUE_SLOT,
-      currency: FACEBOOK_CURRENCY[conversion.currency] ?? conversion.currency,
-    };
-  } else if (isMoneyEvent(job.event) && conversion) {
-    event.custom_data = { currency: FACEBOOK_CURRENCY[conversion.currency] ?? conversion.currency };
-  }
-  // The amount goes out as the exact decimal the network sent, never through a float.
   let json = JSON.stringify(event);
-  if (value !== null) json = json.replace(JSON.stringify(VALUE_SLOT), value);
+  if (conversion && currency && hasMoney(job.event, conversion.micros)) {
+    // Written by hand, last: the amount goes out as the exact decimal the
+    // network sent, a JSON number never made from a float.
+    const micros = conversion.micros;
+    const value = micros !== null && micros >= 0n ? `"value":${formatMicros(micros)},` : '';
+    json = `${json.slice(0, -1)},"custom_data":{${value}"currency":${JSON.stringify(currency)}}}`;
+  }
   return { kind: 'event', eventName, json };
+}
+
+/** Whether an event carries money to Facebook: a non-negative amount, or a deposit without one. */
+function hasMoney(event: string, micros: bigint | null): boolean {
+  return (micros !== null && micros >= 0n) || isMoneyEvent(event);
 }
 
 /** One request carrying `events` (JSON texts from facebookEvent) to the pixel. */
@@ -139,13 +157,22 @@ export function facebookRequest(
   };
 }
 
+/**
+ * Graph API errors that pass, from its error-handling guide: an unknown or
+ * service error (1, 2), throttling of the app, user, page or pixel (4, 17, 32,
+ * 613, and 80000-80014 for business use), the application's limit (341).
+ */
+const TRANSIENT_CODES = new Set([1, 2, 4, 17, 32, 341, 613]);
+
 /** Facebook marks some errors as transient: worth a retry though the status is 4xx. */
 export function isTransientFacebookError(body: string | null): boolean {
   if (!body) return false;
   try {
     const parsed = JSON.parse(body) as { error?: { is_transient?: boolean; code?: number } };
+    const code = parsed.error?.code;
     return (
-      parsed.error?.is_transient === true || parsed.error?.code === 2 || parsed.error?.code === 4
+      parsed.error?.is_transient === true ||
+      (typeof code === 'number' && (TRANSIENT_CODES.has(code) || (code >= 80000 && code <= 80014)))
     );
   } catch {
     return false;

@@ -186,6 +186,57 @@ describe('facebookRequest', () => {
     }
   });
 
+  test("an amount in a coin Facebook does not take is skipped, not sent to fail the request's other events", () => {
+    for (const currency of ['BTC', 'ETH', 'TRX', 'TON']) {
+      const prepared = facebookRequest(
+        job({ conversion: { micros: 5_000_000n, currency, tid: null } }),
+        settings(),
+        TOKEN,
+        CONTEXT,
+      );
+      assert.deepEqual(prepared, {
+        kind: 'skip',
+        destinationEvent: 'Purchase',
+        reason: `Facebook takes ISO 4217 currencies only, and ${currency} is not one`,
+      });
+    }
+    // Without money on it, the event goes: a registration says no currency.
+    const registration = eventOf(
+      facebookRequest(
+        job({ event: 'registration', conversion: { micros: null, currency: 'BTC', tid: null } }),
+        settings(),
+        TOKEN,
+        CONTEXT,
+      ),
+    );
+    assert.equal(registration.custom_data, undefined);
+  });
+
+  test("a click's parameters cannot reach the amount, whatever they hold", () => {
+    for (const fbp of ['\u0000value\u0000', '"value":1', '},"custom_data":{"value":9']) {
+      const prepared = sent(
+        facebookRequest(
+          job({
+            click: {
+              at: CLICK_AT,
+              ip: '203.0.113.9',
+              userAgent: 'UA',
+              referrer: null,
+              params: { fbp, fbc: fbp },
+            },
+          }),
+          settings(),
+          TOKEN,
+          CONTEXT,
+        ),
+      );
+      const event = eventOf(prepared);
+      assert.equal(event.user_data.fbp, fbp);
+      assert.equal(event.user_data.fbc, fbp);
+      assert.deepEqual(event.custom_data, { value: 100.5, currency: 'USD' });
+    }
+  });
+
   test('fbc from the click time and the fbclid, its case kept', () => {
     const event = eventOf(
       facebookRequest(
@@ -318,6 +369,27 @@ describe('facebookRequest', () => {
     assert.equal(chat.event_source_url, undefined);
   });
 
+  test('a website event without a user agent (a lead the bot made, no click) goes as chat', () => {
+    const noClick = eventOf(facebookRequest(job({ click: null }), settings(), TOKEN, CONTEXT));
+    assert.equal(noClick.action_source, 'chat');
+    assert.equal(noClick.event_source_url, undefined);
+    const withClick = eventOf(facebookRequest(job(), settings(), TOKEN, CONTEXT));
+    assert.equal(withClick.action_source, 'website');
+    assert.equal(withClick.user_data.client_user_agent, 'Mozilla/5.0 Test');
+    assert.equal(withClick.event_source_url, 'https://track.example/c/fbru2026');
+    const noAgent = eventOf(
+      facebookRequest(
+        job({
+          click: { at: CLICK_AT, ip: '203.0.113.9', userAgent: null, referrer: null, params: {} },
+        }),
+        settings(),
+        TOKEN,
+        CONTEXT,
+      ),
+    );
+    assert.equal(noAgent.action_source, 'chat');
+  });
+
   test('unmapped events are skipped', () => {
     const prepared = facebookRequest(job({ event: 'withdrawal' }), settings(), TOKEN, CONTEXT);
     assert.deepEqual(prepared, {
@@ -369,15 +441,18 @@ describe('facebookRequest', () => {
 });
 
 describe('isTransientFacebookError', () => {
-  test('is_transient, or codes 2 and 4, are worth a retry', () => {
-    assert.equal(isTransientFacebookError('{"error":{"is_transient":true,"code":1}}'), true);
-    assert.equal(isTransientFacebookError('{"error":{"code":2}}'), true);
-    assert.equal(isTransientFacebookError('{"error":{"code":4}}'), true);
+  test('is_transient, unknown and service errors, and every kind of throttling are worth a retry', () => {
+    assert.equal(isTransientFacebookError('{"error":{"is_transient":true,"code":100}}'), true);
+    for (const code of [1, 2, 4, 17, 32, 341, 613, 80000, 80004, 80014]) {
+      assert.equal(isTransientFacebookError(`{"error":{"code":${code}}}`), true, String(code));
+    }
   });
 
   test('other errors, empty or non-JSON bodies are not', () => {
     assert.equal(isTransientFacebookError('{"error":{"code":190,"is_transient":false}}'), false);
     assert.equal(isTransientFacebookError('{"error":{"code":100}}'), false);
+    assert.equal(isTransientFacebookError('{"error":{"code":80015}}'), false);
+    assert.equal(isTransientFacebookError('{"error":{"code":"4"}}'), false);
     assert.equal(isTransientFacebookError(''), false);
     assert.equal(isTransientFacebookError(null), false);
     assert.equal(isTransientFacebookError('<html>502</html>'), false);
