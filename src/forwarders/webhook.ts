@@ -74,6 +74,19 @@ function jsonEvent(job: DeliveryJob): Record<string, unknown> {
   };
 }
 
+/**
+ * The URL as it is sent: Node percent-encodes what a template left raw (a
+ * `{macro}` no value filled, a non-ASCII path), and a GET's signature must be
+ * of what the receiver gets. One that does not parse fails when it is sent.
+ */
+function onTheWire(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return url;
+  }
+}
+
 export function webhookRequest(
   job: DeliveryJob,
   settings: WebhookSettings,
@@ -86,7 +99,7 @@ export function webhookRequest(
     }
   }
   const id = eventId(job.subject, job.subjectId);
-  const url = renderWebhookUrl(settings.url, webhookValues(job), job.fields);
+  const url = onTheWire(renderWebhookUrl(settings.url, webhookValues(job), job.fields));
   const headers: Record<string, string> = { 'idempotency-key': id, 'x-clickback-event': job.event };
   let body: string | null = null;
   if (settings.method === 'POST') {

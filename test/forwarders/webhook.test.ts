@@ -179,6 +179,22 @@ describe('webhookRequest', () => {
     assert.equal(prepared.destinationEvent, null);
   });
 
+  test('GET: the URL signed is the one sent, as Node encodes it', () => {
+    const prepared = sent(
+      webhookRequest(
+        job(),
+        webhook({ url: 'https://Tracker.example/pb/{unknown}/ü?cid={clickid}' }),
+        'hook-secret',
+      ),
+    );
+    const url = 'https://tracker.example/pb/%7Bunknown%7D/%C3%BC?cid=AbCdEf123456';
+    assert.equal(prepared.request.url, url);
+    assert.equal(
+      prepared.request.headers[SIGNATURE_HEADER],
+      createHmac('sha256', 'hook-secret').update(url).digest('hex'),
+    );
+  });
+
   test('POST: the event as JSON, the body signed', () => {
     const prepared = sent(
       webhookRequest(job(), webhook({ method: 'POST', url: 'https://t.example/in' }), 's3cret'),
