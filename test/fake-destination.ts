@@ -23,6 +23,8 @@ export interface FakeDestination {
   /** Answers for the next requests, in order; after them, `fallback`. */
   script: Answer[];
   fallback: Answer;
+  /** Answers by what a request carries, before the script; null: the script answers. */
+  decide: ((body: string) => Answer | null) | null;
   /** Most requests seen at once. */
   maxConcurrent: number;
   json(index: number): Record<string, unknown>;
@@ -39,6 +41,7 @@ export async function fakeDestination(port = 0): Promise<FakeDestination> {
     received: [] as Received[],
     script: [] as Answer[],
     fallback: { status: 200, body: '{"events_received":1}' } as Answer,
+    decide: null as ((body: string) => Answer | null) | null,
     maxConcurrent: 0,
     json(index: number) {
       const r = fake.received[index];
@@ -60,12 +63,13 @@ export async function fakeDestination(port = 0): Promise<FakeDestination> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const answer = fake.script.shift() ?? fake.fallback;
+      const body = Buffer.concat(chunks).toString('utf8');
+      const answer = fake.decide?.(body) ?? fake.script.shift() ?? fake.fallback;
       fake.received.push({
         method: req.method ?? '',
         url: req.url ?? '',
         headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
+        body,
         at: Date.now(),
         status: answer === 'hang' ? null : answer.status,
       });

@@ -178,3 +178,18 @@ export function isTransientFacebookError(body: string | null): boolean {
     return false;
   }
 }
+
+/**
+ * Facebook's answer to a request with an invalid event in it (code 100,
+ * "Invalid parameter"): it refuses the whole request, the valid events too.
+ * An expired or misconfigured token, a missing permission, are other codes:
+ * those fail every event alike, and are not worth sending again in parts.
+ */
+export function refusesAnEvent(body: string | null): boolean {
+  if (!body) return false;
+  try {
+    return (JSON.parse(body) as { error?: { code?: unknown } }).error?.code === 100;
+  } catch {
+    return false;
+  }
+}

@@ -12,6 +12,7 @@ import {
   facebookBatch,
   facebookEvent,
   isTransientFacebookError,
+  refusesAnEvent,
 } from './facebook.js';
 import { leaseOwnerIsGone, newLeaseOwner, releaseLeaseOwner } from './lease-owner.js';
 import { type PreparedDelivery, requestLogText, send } from './outbound-http.js';
@@ -54,6 +55,16 @@ const MAX_DELAY_MS = 3_600_000;
 const MIN_CLAIM_INTERVAL_MS = 25;
 /** Bytes of a response kept in the source logs. */
 const ERROR_TEXT_LIMIT = 500;
+
+type SentAlone = Extract<PreparedDelivery, { kind: 'send' }>;
+
+/** A job about to go out: its Facebook event (JSON), or its own request. */
+interface Sendable {
+  job: DeliveryJob;
+  destinationEvent: string | null;
+  payload: string;
+  single: SentAlone | null;
+}
 
 export class OutboxWorker {
   private readonly inflight = new Map<string, number>();
@@ -273,11 +284,11 @@ export class OutboxWorker {
 
   /**
    * Jobs of one destination (several only for a Facebook pixel): the ones
-   * that cannot or need not be sent are closed at once, the rest go out in one
-   * request, and each job's row moves on by that request's answer.
+   * that cannot or need not be sent are closed at once, the rest go out
+   * together (see sendTogether).
    */
   private async deliver(jobs: DeliveryJob[]): Promise<void> {
-    const { store, config, now, secrets } = this.deps;
+    const { store, now, secrets } = this.deps;
     const at = now();
     const destination = (jobs[0] as DeliveryJob).destination;
     const settings = destination.settings;
@@ -335,9 +346,7 @@ export class OutboxWorker {
     }
 
     // What each job becomes; the ones not sent are closed here.
-    const sendable: Array<{ job: DeliveryJob; destinationEvent: string | null; payload: string }> =
-      [];
-    let single: Extract<PreparedDelivery, { kind: 'send' }> | null = null;
+    const sendable: Sendable[] = [];
     const tooOld = (job: DeliveryJob) => at - job.queuedAt > this.policy.maxAgeMs;
     const giveUp = `gave up: queued more than ${Math.round(this.policy.maxAgeMs / 3_600_000)} h ago`;
     for (const job of jobs) {
@@ -363,16 +372,41 @@ export class OutboxWorker {
         await close(job, 'failed', { destinationEvent, error: giveUp });
         continue;
       }
-      if (prepared.kind === 'send') single = prepared;
       sendable.push({
         job,
         destinationEvent,
         payload: prepared.kind === 'event' ? prepared.json : '',
+        single: prepared.kind === 'send' ? prepared : null,
       });
     }
     if (sendable.length === 0) return;
+    await this.sendTogether(sendable, { destination, secret, at, attemptOf });
+  }
 
-    let request: Extract<PreparedDelivery, { kind: 'send' }>['request'];
+  /**
+   * One request for these jobs, each job's row moved on by its answer. A
+   * Facebook request refused for what one of its events holds (Facebook
+   * refuses the whole request for one invalid event) is sent again in halves,
+   * down to that event alone: only it fails, and no event was delivered by
+   * the refused request, so none is sent twice.
+   */
+  private async sendTogether(
+    sendable: Sendable[],
+    ctx: {
+      destination: DeliveryJob['destination'];
+      secret: string | null;
+      at: number;
+      attemptOf: (
+        job: DeliveryJob,
+        status: DeliveryAttempt['status'],
+        fields: Partial<DeliveryAttempt>,
+      ) => DeliveryAttempt;
+    },
+  ): Promise<void> {
+    const { store, config } = this.deps;
+    const { destination, secret, at, attemptOf } = ctx;
+    const settings = destination.settings;
+    let request: SentAlone['request'];
     let logText: (i: number) => string;
     if (settings.kind === 'facebook') {
       const batch = facebookBatch(
@@ -392,7 +426,7 @@ export class OutboxWorker {
               `${sendable[i]?.payload ?? ''}\n\n(event ${i + 1} of ${n} in this request)`,
             );
     } else {
-      const prepared = single as Extract<PreparedDelivery, { kind: 'send' }>;
+      const prepared = sendable[0]?.single as SentAlone;
       request = prepared.request;
       logText = () => prepared.logText;
     }
@@ -416,6 +450,12 @@ export class OutboxWorker {
         isRetryableStatus(response.status) ||
         (isFacebook && isTransientFacebookError(response.body)));
     const random = this.deps.random ?? Math.random;
+    if (isFacebook && !ok && !retryable && sendable.length > 1 && refusesAnEvent(response.body)) {
+      const half = Math.ceil(sendable.length / 2);
+      await this.sendTogether(sendable.slice(0, half), ctx);
+      await this.sendTogether(sendable.slice(half), ctx);
+      return;
+    }
 
     // The request's events are logged and moved on in one transaction.
     const lost = await store.finishDeliveries(

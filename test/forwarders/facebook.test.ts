@@ -10,6 +10,7 @@ import {
   facebookRequest,
   fbcFor,
   isTransientFacebookError,
+  refusesAnEvent,
   sha256,
 } from '../../src/forwarders/facebook.js';
 import type { PreparedDelivery } from '../../src/forwarders/outbound-http.js';
@@ -457,5 +458,16 @@ describe('isTransientFacebookError', () => {
     assert.equal(isTransientFacebookError(null), false);
     assert.equal(isTransientFacebookError('<html>502</html>'), false);
     assert.equal(isTransientFacebookError('null'), false);
+  });
+});
+
+describe('refusesAnEvent', () => {
+  test('an invalid parameter (code 100) is something one event holds; a bad token or anything else is not', () => {
+    assert.equal(refusesAnEvent('{"error":{"code":100,"error_subcode":2804019}}'), true);
+    assert.equal(refusesAnEvent('{"error":{"code":190}}'), false);
+    assert.equal(refusesAnEvent('{"error":{"code":"100"}}'), false);
+    assert.equal(refusesAnEvent(''), false);
+    assert.equal(refusesAnEvent(null), false);
+    assert.equal(refusesAnEvent('<html>400</html>'), false);
   });
 });

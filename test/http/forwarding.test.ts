@@ -37,6 +37,7 @@ beforeEach(() => {
     fake.script.length = 0;
     fake.fallback = { status: 200, body: '{"events_received":1}' };
     fake.maxConcurrent = 0;
+    fake.decide = null;
   }
 });
 
@@ -930,6 +931,46 @@ test('Facebook events go out in batches of 100; an expired one is left out of it
   assert.match(
     logs.find((d) => d.status === 'delivered')?.request ?? '',
     /\(event \d+ of \d+ in this request\)$/,
+  );
+});
+
+test('a Facebook request refused for one invalid event is sent again in halves: only that event fails, every other is delivered once', async () => {
+  const s = await setup();
+  await addFacebook(s, { mapping: { deposit: 'Purchase' } });
+  // As Facebook does: one invalid event refuses the whole request.
+  const refusal = {
+    status: 400,
+    body: '{"error":{"message":"Invalid parameter","type":"OAuthException","code":100,"error_subcode":2804019}}',
+  };
+  fb.decide = (body) => (body.includes('"value":13.5,') ? refusal : null);
+  for (let i = 0; i < 20; i++) {
+    await postback(s, 'deposit', { amount: `${i}.5`, currency: 'USD', tid: `s${i}` });
+  }
+  await drain();
+
+  const refused = fb.received.filter((r) => r.status === 400);
+  const accepted = fb.received.filter((r) => r.status === 200);
+  const count = (rs: typeof fb.received) =>
+    rs.flatMap((r) => (JSON.parse(r.body) as { data: FbEvent[] }).data);
+  assert.equal(count(fb.received.slice(0, 1)).length, 20, 'all 20 went in one request first');
+  assert.deepEqual(
+    count(refused.filter((r) => count([r]).length === 1)).map((e) => e.custom_data?.value),
+    [13.5],
+    'the invalid event ends up alone',
+  );
+  const delivered = count(accepted).map((e) => e.event_id);
+  assert.equal(delivered.length, 19);
+  assert.equal(new Set(delivered).size, 19, 'each once');
+  assert.ok(fb.received.length <= 1 + 2 * 5, `${fb.received.length} requests, a halving each step`);
+
+  const logs = await deliveries(s.auth, '?limit=200');
+  const current = new Map<string, Delivery>();
+  for (const d of [...logs].reverse()) current.set(d.eventId, d);
+  const statuses = [...current.values()].map((d) => d.status).sort();
+  assert.deepEqual(statuses, [...Array(19).fill('delivered'), 'failed']);
+  assert.match(
+    [...current.values()].find((d) => d.status === 'failed')?.error ?? '',
+    /Invalid parameter/,
   );
 });
 
