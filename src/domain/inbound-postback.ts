@@ -173,16 +173,10 @@ function readParams(req: InboundRequest): Params {
   if (type.includes('json')) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(req.body);
+      parsed = parseJsonNumbersAsText(req.body);
     } catch {
       throw new ParseError('invalid_body', 'the JSON body does not parse');
     }
-    // JSON.parse has made numbers binary doubles: a tid of 9007199254740993
-    // became ...992, an amount of 12345678901.123456 became ...455. The body
-    // parsed, so its number literals are well formed: read again with each
-    // one quoted, they reach the parameters as the text the network sent.
-    const quoted = quoteNumbers(req.body);
-    if (quoted !== req.body) parsed = JSON.parse(quoted);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new ParseError('invalid_body', 'the JSON body must be an object');
     }
@@ -191,6 +185,20 @@ function readParams(req: InboundRequest): Params {
     addPairs(params, req.body);
   }
   return params;
+}
+
+/**
+ * JSON.parse, with every number read as the text it was written as (exponent
+ * forms written out, see plainDecimal): JSON.parse alone makes numbers binary
+ * doubles, so a tid of 9007199254740993 became ...992 and an amount of
+ * 12345678901.123456 became ...455. Throws what JSON.parse throws.
+ */
+export function parseJsonNumbersAsText(text: string): unknown {
+  const parsed: unknown = JSON.parse(text);
+  // It parsed, so its number literals are well formed: read again with each
+  // one quoted, they come out as the text that was sent.
+  const quoted = quoteNumbers(text);
+  return quoted === text ? parsed : JSON.parse(quoted);
 }
 
 /**

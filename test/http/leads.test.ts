@@ -366,6 +366,41 @@ test('manual amounts sum exactly and keep their currency', async () => {
   });
 });
 
+test('an amount, a tid or a chat id sent as a JSON number is read as written, never through a double', async () => {
+  const { auth } = await signup(t.app);
+  const raw = (url: string, json: string) =>
+    t.app.inject({
+      method: 'POST',
+      url,
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: json,
+    });
+  const bot = await raw('/api/v1/leads', '{"externalId":12345678901234567890}');
+  assert.equal(bot.statusCode, 201, bot.body);
+  assert.equal(bot.json().externalId, '12345678901234567890');
+  const { clickid } = bot.json() as Lead;
+  const path = `/api/v1/leads/${clickid}/events`;
+  const first = await raw(
+    path,
+    '{"event":"deposit","amount":123456789012.123456,"tid":12345678901234567890}',
+  );
+  assert.equal(first.statusCode, 201, first.body);
+  const second = await raw(path, '{"event":"deposit","amount":2,"tid":12345678901234567891}');
+  assert.equal(second.statusCode, 201, 'another transaction, not a duplicate of the first');
+  const exponent = await raw(path, '{"event":"deposit","amount":1.5E2,"tid":"e"}');
+  assert.equal(exponent.statusCode, 201, exponent.body);
+  const lead = await getLead(auth, clickid);
+  assert.deepEqual(lead.events.map((e) => [e.amount, e.tid]).sort(), [
+    ['123456789012.123456', '12345678901234567890'],
+    ['150', 'e'],
+    ['2', '12345678901234567891'],
+  ]);
+  assert.equal(lead.totals.deposits, '123456789164.123456');
+  const broken = await raw(path, '{"event":"deposit","amount":1,');
+  assert.equal(broken.statusCode, 400);
+  assert.equal(broken.json().error.code, 'invalid_json');
+});
+
 test('POST /api/v1/links/render renders macros URL-encoded and lists unknown ones', async () => {
   const { auth } = await signup(t.app);
   const { clickid, postback } = await funnel(t.app, auth);

@@ -7,6 +7,7 @@ import {
   normaliseEvent,
   signedAmount,
 } from '../../../domain/events.js';
+import { parseJsonNumbersAsText } from '../../../domain/inbound-postback.js';
 import { renderTemplate } from '../../../domain/macros.js';
 import { parseAmount, parseCurrency } from '../../../domain/money.js';
 import { newClickid } from '../../../domain/random-id.js';
@@ -22,6 +23,24 @@ const Params = Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLeng
 
 export async function leadRoutes(app: App): Promise<void> {
   const { store, config, now } = app.deps;
+
+  // Every value these routes take is text: an amount, a tid or a chat id sent
+  // as a JSON number is read as written, never through a binary double
+  // (123456789012.123456 would have been counted as 123456789012.12346).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonNumbersAsText(body as string));
+    } catch {
+      done(
+        Object.assign(new Error('the JSON body does not parse'), {
+          statusCode: 400,
+          code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+        }),
+        undefined,
+      );
+    }
+  });
 
   app.post(
     '/leads',
