@@ -86,6 +86,12 @@ class ParseError extends Error {
   }
 }
 
+/** `clickid, sub1, tracker.clickid, … or cnv_id`: every name a clickid is read from, once each. */
+function clickidNames(param: string): string {
+  const names = [...new Set([ALIASES.clickid[0], param, ...ALIASES.clickid])];
+  return `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+}
+
 export function parseInboundPostback(req: InboundRequest, config: InboundConfig): ParseResult {
   let clickid: string | null = null;
   let event: string | null = null;
@@ -97,7 +103,7 @@ export function parseInboundPostback(req: InboundRequest, config: InboundConfig)
     if (clickid === null) {
       throw new ParseError(
         'missing_clickid',
-        `no clickid: send it as clickid, ${config.clickidParam}, click_id, subid or cid`,
+        `no clickid: send it as ${clickidNames(config.clickidParam)}`,
       );
     }
     if (clickid.length > LIMITS.clickid) {

@@ -70,6 +70,21 @@ describe('parseInboundPostback: the clickid', () => {
     });
   });
 
+  test('missing_clickid names every name a clickid is read from, once each', () => {
+    const { message } = fails({ pathEvent: 'registration', query: '' }, 'missing_clickid', {
+      clickidParam: 'subid',
+    });
+    assert.equal(
+      message,
+      'no clickid: send it as clickid, subid, tracker.clickid, click_id, cid or cnv_id',
+    );
+    assert.match(
+      fails({ pathEvent: 'registration', query: '' }, 'missing_clickid', { clickidParam: 'sub1' })
+        .message,
+      /^no clickid: send it as clickid, sub1, tracker\.clickid, click_id, subid, cid or cnv_id$/,
+    );
+  });
+
   test('missing, or empty, is missing_clickid', () => {
     const result = fails({ pathEvent: 'registration', query: 'amount=1' }, 'missing_clickid');
     assert.equal(result.event, 'registration');
