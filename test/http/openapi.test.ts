@@ -127,3 +127,38 @@ test('an empty JSON body answers 400, not a 5xx', async () => {
   assert.equal(res.statusCode, 400, res.body);
   assert.equal(typeof (res.json() as ErrorBody).error.code, 'string');
 });
+
+test('a route without a body takes an empty one sent with a JSON content type (clients that always send the header)', async () => {
+  const { auth } = await signup(t.app);
+  const created = await t.app.inject({
+    method: 'POST',
+    url: '/api/v1/campaigns',
+    headers: { ...auth, 'content-type': 'application/json' },
+    payload: '{"name":"gone soon"}',
+  });
+  const { id } = created.json() as { id: string };
+  const empty = { ...auth, 'content-type': 'application/json' };
+  const deleted = await t.app.inject({
+    method: 'DELETE',
+    url: `/api/v1/campaigns/${id}`,
+    headers: empty,
+    payload: '',
+  });
+  assert.equal(deleted.statusCode, 204, deleted.body);
+  const out = await t.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/logout',
+    headers: empty,
+    payload: '',
+  });
+  assert.equal(out.statusCode, 204, out.body);
+  // A body that is there must still parse.
+  const { auth: other } = await signup(t.app);
+  const broken = await t.app.inject({
+    method: 'DELETE',
+    url: `/api/v1/campaigns/${id}`,
+    headers: { ...other, 'content-type': 'application/json' },
+    payload: '{',
+  });
+  assert.equal((broken.json() as ErrorBody).error.code, 'invalid_json');
+});

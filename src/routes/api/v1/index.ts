@@ -27,6 +27,14 @@ export async function apiRoutes(app: App): Promise<void> {
       request.account = await store.findApiKey(hashToken(token), now());
     else request.account = await store.findSession(hashToken(token), now());
   });
+  // An empty JSON body is no body: some clients send the header on every
+  // request, a DELETE's too, and Fastify's own parser refuses that as invalid.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(request, body as string, done);
+  });
   // Before validation: an anonymous call learns nothing about a route's schema.
   app.addHook('preValidation', async (request) => {
     if (!request.routeOptions.config.public) account(request);

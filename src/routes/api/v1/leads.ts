@@ -29,6 +29,8 @@ export async function leadRoutes(app: App): Promise<void> {
   // (123456789012.123456 would have been counted as 123456789012.12346).
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    // Empty, no body, as on every management route (see apiRoutes).
+    if (body === '') return done(null, undefined);
     try {
       done(null, parseJsonNumbersAsText(body as string));
     } catch {
