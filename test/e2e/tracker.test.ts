@@ -358,6 +358,36 @@ describe('tracker UI', () => {
     // By postback: clicks belong to campaigns, not postbacks.
     assert.match(csv, /\r\nTotal,0,0,2,,2,200,2,75.5,275.5,30\r\n$/);
 
+    // Another grouping: until its rows load, the previous grouping's are on
+    // screen, and the page must not take a buyer's name for a day.
+    const errors: string[] = [];
+    const onError = (error: Error) => errors.push(error.message);
+    page.on('pageerror', onError);
+    await page.getByLabel('Group by').selectOption('buyer');
+    await page.locator('tbody tr', { hasText: 'bob' }).waitFor();
+    await page.getByLabel('Group by').selectOption('day');
+    await page.getByLabel('Group by').selectOption('param');
+    await page.getByLabel('Group by').selectOption('buyer');
+    await page.locator('tbody tr', { hasText: 'bob' }).waitFor();
+    page.off('pageerror', onError);
+    assert.deepEqual(errors, []);
+
+    // Amounts in another currency are counted, and can be summed on their own.
+    const eur = await fire(
+      `${links.Deposit}?click_id=${clickid}&dep=true&amount=9.99&currency=EUR&transaction_id=b3`,
+    );
+    assert.equal(eur.body.status, 'recorded');
+    await page.reload();
+    await page.getByText('Amounts in EUR are counted but not summed here').waitFor();
+    assert.equal(await totalsCell('stats.rdAmount'), '$75.50');
+    await page.getByLabel('Currency').selectOption('EUR');
+    await page.waitForFunction(() =>
+      document.querySelector('tfoot td[data-col="stats.rdAmount"]')?.textContent?.includes('€'),
+    );
+    assert.equal(await totalsCell('stats.rdAmount'), '€9.99');
+    assert.equal(await totalsCell('stats.rd'), '3', 'counts take every currency');
+    await shot(page, 'en-17b-analytics-in-eur');
+
     await tab('Dashboard');
     await page.locator('.chart canvas').nth(3).waitFor();
     assert.equal(await page.locator('.chart canvas').count(), 4);

@@ -292,6 +292,9 @@ const en = {
     'Clicks, registrations and deposits appear here once your campaign links get traffic and your postbacks fire. Widen the dates or check Postback logs.',
   'stats.none': '(none)',
   'stats.currencyNote': 'Amounts in {currency}.',
+  'stats.otherCurrencies':
+    'Amounts in {currencies} are counted but not summed here: choose the currency above.',
+  'stats.currency': 'Currency',
   'stats.range': 'Quick range',
   'stats.last7': 'Last 7 days',
   'stats.last30': 'Last 30 days',
@@ -592,6 +595,9 @@ const ru: Record<MessageKey, string> = {
     'Клики, регистрации и депозиты появятся, когда на ссылки кампаний пойдёт трафик и сработают постбэки. Расширьте даты или загляните в логи постбэков.',
   'stats.none': '(пусто)',
   'stats.currencyNote': 'Суммы в {currency}.',
+  'stats.otherCurrencies':
+    'Суммы в {currencies} посчитаны в количестве, но не в суммах здесь: выберите валюту выше.',
+  'stats.currency': 'Валюта',
   'stats.range': 'Быстрый выбор',
   'stats.last7': '7 дней',
   'stats.last30': '30 дней',
@@ -725,7 +731,11 @@ function makeI18n(lang: Lang, setLang: (lang: Lang) => void): I18n {
     },
     dateTime: (iso) => dateTimeFormat.format(new Date(iso)),
     time: (iso) => timeFormat.format(new Date(iso)),
-    date: (isoDate) => dateFormat.format(new Date(`${isoDate}T00:00:00Z`)),
+    date: (isoDate) => {
+      const day = new Date(`${isoDate}T00:00:00Z`);
+      // Not a date (a row of another grouping): shown as it is rather than thrown.
+      return Number.isNaN(day.getTime()) ? isoDate : dateFormat.format(day);
+    },
   };
 }
 

@@ -74,7 +74,12 @@ export default function DashboardPage() {
       <div className="page-head">
         <h1>{t('dash.title')}</h1>
       </div>
-      <StatsFilters filter={filter} withGrouping={false} />
+      <StatsFilters
+        filter={filter}
+        withGrouping={false}
+        currencies={stats.data?.currencies}
+        currency={stats.data?.currency}
+      />
       <ErrorBox error={stats.error} onRetry={stats.reload} />
       {!data && !stats.error && <Loading />}
       {data && totals && (

@@ -19,6 +19,8 @@ export interface StatsFilter {
   param: string;
   /** The API's groupBy: `day`… or `param.<name>`. */
   groupBy: string;
+  /** The currency amounts are summed in; empty: the one most used in the range. */
+  currency: string;
 }
 
 const browserTz = (() => {
@@ -60,15 +62,30 @@ export function useStatsFilter(): StatsFilter {
     : 'day';
   const param = query.get('param') ?? '';
   const groupBy = group === 'param' ? (param ? `param.${param}` : 'day') : group;
-  return { from, to, tz, campaignId: query.get('campaignId') ?? '', group, param, groupBy };
+  return {
+    from,
+    to,
+    tz,
+    campaignId: query.get('campaignId') ?? '',
+    group,
+    param,
+    groupBy,
+    currency: query.get('currency') ?? '',
+  };
 }
 
 export function StatsFilters({
   filter,
   withGrouping,
+  currencies,
+  currency,
 }: {
   filter: StatsFilter;
   withGrouping: boolean;
+  /** The currencies with amounts in the range: a choice is offered when there are several. */
+  currencies?: string[];
+  /** The currency the amounts shown are in. */
+  currency?: string;
 }) {
   const { t } = useI18n();
   const [, setQuery] = useQueryState();
@@ -145,6 +162,23 @@ export function StatsFilters({
           </select>
         )}
       </Field>
+      {currencies && currencies.length > 1 && (
+        <Field label={t('stats.currency')}>
+          {(id) => (
+            <select
+              id={id}
+              value={currency ?? filter.currency}
+              onChange={(e) => setQuery({ currency: e.target.value })}
+            >
+              {currencies.map((code) => (
+                <option key={code} value={code}>
+                  {code}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      )}
       {withGrouping && (
         <Field label={t('stats.groupBy')}>
           {(id) => (

@@ -11,10 +11,17 @@ export function useStats(filter: StatsFilter, groupBy: string) {
     (signal) =>
       get<Stats>(
         '/stats',
-        { from: filter.from, to: filter.to, tz: filter.tz, campaignId: filter.campaignId, groupBy },
+        {
+          from: filter.from,
+          to: filter.to,
+          tz: filter.tz,
+          campaignId: filter.campaignId,
+          groupBy,
+          currency: filter.currency || undefined,
+        },
         signal,
       ),
-    [filter.from, filter.to, filter.tz, filter.campaignId, groupBy],
+    [filter.from, filter.to, filter.tz, filter.campaignId, groupBy, filter.currency],
   );
 }
 
@@ -83,7 +90,10 @@ export function StatsPage() {
   const filter = useStatsFilter();
   const stats = useStats(filter, filter.groupBy);
   const data = stats.data;
-  const group = filter.groupBy.startsWith('param.') ? 'param' : filter.groupBy;
+  // The grouping of the rows on screen: while another loads, they are still
+  // the previous one's (a buyer's name is not a day).
+  const shownGroupBy = data?.groupBy ?? filter.groupBy;
+  const group = shownGroupBy.startsWith('param.') ? 'param' : shownGroupBy;
   const groupTitle = t(`stats.group.${group}` as MessageKey);
   const cols = data ? columns(i18n, data.currency) : [];
   const hasAny = data
@@ -112,7 +122,7 @@ export function StatsPage() {
     const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv;charset=utf-8' }));
     const a = document.createElement('a');
     a.href = url;
-    a.download = `clickback-${filter.groupBy}-${data.from}_${data.to}.csv`;
+    a.download = `clickback-${shownGroupBy}-${data.from}_${data.to}.csv`;
     document.body.appendChild(a);
     a.click();
     a.remove();
@@ -132,7 +142,12 @@ export function StatsPage() {
           ⤓ {t('stats.export')}
         </button>
       </div>
-      <StatsFilters filter={filter} withGrouping />
+      <StatsFilters
+        filter={filter}
+        withGrouping
+        currencies={data?.currencies}
+        currency={data?.currency}
+      />
       <ErrorBox error={stats.error} onRetry={stats.reload} />
       {!data && !stats.error && <Loading />}
       {data && !hasAny && (
@@ -190,7 +205,13 @@ export function StatsPage() {
               </tfoot>
             </table>
           </div>
-          <p className="hint">{t('stats.currencyNote', { currency: data.currency })}</p>
+          <p className="hint">
+            {t('stats.currencyNote', { currency: data.currency })}
+            {(data.currencies?.length ?? 0) > 1 &&
+              ` ${t('stats.otherCurrencies', {
+                currencies: (data.currencies ?? []).filter((c) => c !== data.currency).join(', '),
+              })}`}
+          </p>
         </>
       )}
     </section>
