@@ -394,6 +394,34 @@ describe('tracker UI', () => {
     await shot(page, 'en-18-dashboard');
   });
 
+  test("1Win with the clickid in Chatterfy's sub4; pausing a postback asks first", async () => {
+    await tab('Postbacks');
+    await page.getByRole('link', { name: 'Create Postback' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('1Win sub4');
+    await page.getByLabel('Affiliate Network').selectOption({ label: '1Win' });
+    const param = page.getByLabel('Clickid parameter');
+    assert.equal(await param.inputValue(), 'sub1', "the preset's default");
+    await param.fill('sub4');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.waitForURL(/\/tracker\/postbacks\/[^/]+\?created=1$/);
+    const registration = await page.getByLabel('Registration', { exact: true }).inputValue();
+    assert.match(registration, /[?&]clickid=\{sub4\}/);
+
+    let asked = '';
+    page.once('dialog', (dialog) => {
+      asked = dialog.message();
+      void dialog.dismiss();
+    });
+    await page.getByRole('button', { name: 'Pause' }).click();
+    assert.match(asked, /answered 403 and not counted/);
+    await page.getByText('Active', { exact: true }).waitFor();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByText('Paused', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.getByText('Active', { exact: true }).waitFor();
+  });
+
   test('Russian: labels switch and the choice is remembered', async () => {
     await page.getByLabel('Language').selectOption('ru');
     const sections = page.getByRole('navigation', { name: 'Разделы трекера' });
@@ -413,7 +441,7 @@ describe('tracker UI', () => {
     await page.getByRole('status').filter({ hasText: '✓ Сохранено' }).waitFor();
     await shot(page, 'ru-01b-campaign-saved');
     await ru('Постбэки', 'ru-02-postbacks');
-    await page.getByRole('link', { name: '1Win' }).click();
+    await page.getByRole('link', { name: '1Win', exact: true }).click();
     await page.getByLabel('Регистрация', { exact: true }).waitFor();
     await page.getByLabel('Первый депозит', { exact: true }).waitFor();
     await shot(page, 'ru-03-postback-links');

@@ -151,6 +151,10 @@ const en = {
     'Paste each link into the matching field of the network’s postback settings and activate it.',
   'postbacks.created': 'Postback created. Copy the links below into {network}.',
   'postbacks.paused': 'Paused',
+  'postbacks.confirmPause':
+    'Pause "{name}"? While it is paused, its postbacks are answered 403 and not counted, and networks do not send them again.',
+  'postbacks.oneWinSubHint':
+    "Which of 1Win's free sub fields carries our clickid: the one your registration link fills (Chatterfy's preset uses sub4).",
   'postbacks.active': 'Active',
   'postbacks.pause': 'Pause',
   'postbacks.resume': 'Resume',
@@ -453,6 +457,10 @@ const ru: Record<MessageKey, string> = {
     'Вставьте каждую ссылку в соответствующее поле настроек постбэков сети и включите её.',
   'postbacks.created': 'Постбэк создан. Скопируйте ссылки ниже в {network}.',
   'postbacks.paused': 'На паузе',
+  'postbacks.confirmPause':
+    'Приостановить «{name}»? Пока он на паузе, его постбэки получают ответ 403 и не засчитываются, а сети не присылают их повторно.',
+  'postbacks.oneWinSubHint':
+    'В каком из свободных полей sub у 1Win едет наш clickid: в том, что заполняет ваша ссылка регистрации (в пресете Chatterfy это sub4).',
   'postbacks.active': 'Активен',
   'postbacks.pause': 'Приостановить',
   'postbacks.resume': 'Включить',

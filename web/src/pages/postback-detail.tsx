@@ -28,7 +28,7 @@ export function PostbackNew() {
   const [name, setName] = useState('');
   const [network, setNetwork] = useState<Network>('1win');
   const [campaignId, setCampaignId] = useState('');
-  const [clickidParam, setClickidParam] = useState('subid');
+  const [clickidParam, setClickidParam] = useState('sub1');
   const [currency, setCurrency] = useState('USD');
   const [macros, setMacros] = useState<Required<Macros>>({
     clickid: '',
@@ -49,6 +49,7 @@ export function PostbackNew() {
         network,
         campaignId: campaignId || null,
       };
+      if (network === '1win') body.clickidParam = clickidParam.trim();
       if (network === 'custom') {
         body.clickidParam = clickidParam.trim();
         body.currency = currency.trim().toUpperCase() || 'USD';
@@ -103,7 +104,16 @@ export function PostbackNew() {
         </Field>
         <Field label={t('postbacks.network')}>
           {(id) => (
-            <select id={id} value={network} onChange={(e) => setNetwork(e.target.value as Network)}>
+            <select
+              id={id}
+              value={network}
+              onChange={(e) => {
+                const next = e.target.value as Network;
+                setNetwork(next);
+                if (next === '1win' || next === 'custom')
+                  setClickidParam(next === '1win' ? 'sub1' : 'subid');
+              }}
+            >
               {NETWORKS.map((n) => (
                 <option key={n} value={n}>
                   {networkLabel(t, n)}
@@ -129,6 +139,22 @@ export function PostbackNew() {
             </select>
           )}
         </Field>
+        {network === '1win' && (
+          <Field label={t('postbacks.clickidParam')} hint={t('postbacks.oneWinSubHint')}>
+            {(id, hint) => (
+              <input
+                id={id}
+                className="mono short"
+                required
+                maxLength={64}
+                pattern="[A-Za-z0-9_.\-]+"
+                aria-describedby={hint}
+                value={clickidParam}
+                onChange={(e) => setClickidParam(e.target.value)}
+              />
+            )}
+          </Field>
+        )}
         {network === 'custom' && (
           <fieldset className="subform">
             <legend>{t('postbacks.customSection')}</legend>
@@ -211,6 +237,10 @@ export function PostbackDetail({ id }: { id: string }) {
   const justCreated = search.get('created') === '1';
 
   const toggle = async () => {
+    // Paused, its calls are answered 403 and counted nowhere: a network does
+    // not send a refused postback again.
+    if (postback.enabled && !window.confirm(t('postbacks.confirmPause', { name: postback.name })))
+      return;
     setError(null);
     try {
       setPostback(
