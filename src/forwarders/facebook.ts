@@ -193,3 +193,24 @@ export function refusesAnEvent(body: string | null): boolean {
     return false;
   }
 }
+
+/**
+ * What a Graph API error says, for the delivery log: its message, the text
+ * meant for the user when there is one, and its codes (`Invalid OAuth access
+ * token (code 190)`); null when the body is not such an error.
+ */
+export function facebookErrorText(body: string): string | null {
+  try {
+    const error = (JSON.parse(body) as { error?: Record<string, unknown> }).error;
+    if (!error || typeof error.message !== 'string') return null;
+    const detail = typeof error.error_user_msg === 'string' ? ` ${error.error_user_msg}` : '';
+    const codes = [
+      typeof error.code === 'number' ? `code ${error.code}` : '',
+      typeof error.error_subcode === 'number' ? `subcode ${error.error_subcode}` : '',
+    ].filter(Boolean);
+    const text = `${error.message}${detail}${codes.length > 0 ? ` (${codes.join(', ')})` : ''}`;
+    return text.slice(0, 500);
+  } catch {
+    return null;
+  }
+}

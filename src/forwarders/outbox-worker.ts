@@ -10,6 +10,7 @@ import {
   type FacebookContext,
   type FacebookEvent,
   facebookBatch,
+  facebookErrorText,
   facebookEvent,
   isTransientFacebookError,
   refusesAnEvent,
@@ -442,7 +443,7 @@ export class OutboxWorker {
     const error = ok
       ? null
       : (response.error ??
-        `HTTP ${response.status}${response.body ? `: ${response.body.slice(0, ERROR_TEXT_LIMIT)}` : ''}`);
+        `HTTP ${response.status}${response.body ? `: ${(isFacebook && facebookErrorText(response.body)) || response.body.slice(0, ERROR_TEXT_LIMIT)}` : ''}`);
     const retryable =
       !ok &&
       !response.privateAddress &&

@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import type { FacebookSettings } from '../../src/domain/forwarding.js';
 import {
   type FacebookContext,
+  facebookErrorText,
   facebookRequest,
   fbcFor,
   isTransientFacebookError,
@@ -469,5 +470,20 @@ describe('refusesAnEvent', () => {
     assert.equal(refusesAnEvent(''), false);
     assert.equal(refusesAnEvent(null), false);
     assert.equal(refusesAnEvent('<html>400</html>'), false);
+  });
+});
+
+describe('facebookErrorText', () => {
+  test("a Graph API error as the log shows it: its message, the user's text, its codes", () => {
+    assert.equal(
+      facebookErrorText(
+        '{"error":{"message":"Invalid parameter","type":"OAuthException","code":100,"error_subcode":2804019,"error_user_msg":"The currency is not valid.","fbtrace_id":"A1"}}',
+      ),
+      'Invalid parameter The currency is not valid. (code 100, subcode 2804019)',
+    );
+    assert.equal(facebookErrorText('{"error":{"message":"Busy"}}'), 'Busy');
+    assert.equal(facebookErrorText('{"error":{"code":1}}'), null);
+    assert.equal(facebookErrorText('<html>502</html>'), null);
+    assert.equal(facebookErrorText('null'), null);
   });
 });

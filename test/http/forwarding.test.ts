@@ -369,7 +369,7 @@ test('a 400 fails for good; a Facebook error marked transient is retried; a manu
   const failed = logs.find((d) => d.destinationEvent === 'CompleteRegistration');
   const transient = logs.find((d) => d.destinationEvent === 'Purchase');
   assert.equal(failed?.status, 'failed');
-  assert.match(failed?.error ?? '', /Invalid OAuth/);
+  assert.equal(failed?.error, 'HTTP 400: Invalid OAuth access token (code 190)');
   assert.equal(transient?.status, 'retrying');
 
   const retried = await api<Json>(t.app, s.auth, 'POST', `/api/v1/deliveries/${failed?.id}/retry`);
