@@ -114,6 +114,7 @@ const en = {
   'campaigns.destinationHint':
     'Where a click goes. Put {{tracker.clickid}} where the clickid belongs, e.g. https://t.me/my_bot?start={{tracker.clickid}}',
   'campaigns.insertMacro': 'Insert {{tracker.clickid}}',
+  'campaigns.destinationFormat': 'A link starting with https://, http:// or tg://',
   'campaigns.clickUrl': 'Click URL',
   'campaigns.clickUrlHint':
     'Put this link in your ads. Add the source’s macros to it, e.g. ?utm_campaign={{campaign.name}}&utm_content={{ad.name}} (Facebook adds fbclid itself).',
@@ -420,6 +421,7 @@ const ru: Record<MessageKey, string> = {
   'campaigns.destinationHint':
     'Куда уходит клик. Поставьте {{tracker.clickid}} туда, где нужен clickid, например https://t.me/my_bot?start={{tracker.clickid}}',
   'campaigns.insertMacro': 'Вставить {{tracker.clickid}}',
+  'campaigns.destinationFormat': 'Ссылка, начинающаяся с https://, http:// или tg://',
   'campaigns.clickUrl': 'Ссылка для кликов',
   'campaigns.clickUrlHint':
     'Поставьте эту ссылку в объявления. Добавьте макросы источника, например ?utm_campaign={{campaign.name}}&utm_content={{ad.name}} (fbclid Facebook добавит сам).',

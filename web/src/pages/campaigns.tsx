@@ -271,6 +271,8 @@ export function CampaignEdit({
                     className="mono"
                     type="url"
                     maxLength={2048}
+                    pattern="(https?|tg)://.*"
+                    title={t('campaigns.destinationFormat')}
                     placeholder="https://t.me/my_bot?start={{tracker.clickid}}"
                     aria-describedby={hint}
                     value={form.destinationUrl}
