@@ -422,6 +422,33 @@ describe('tracker UI', () => {
     await page.getByText('Active', { exact: true }).waitFor();
   });
 
+  test('API keys on the home page: created (shown once), used by a bot, revoked', async () => {
+    await page.getByRole('link', { name: 'Home' }).click();
+    await page.getByRole('heading', { name: 'API keys for your bot and scripts' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Aviator bot');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const key = await page.getByLabel('Key for Aviator bot').inputValue();
+    assert.match(key, /^cbk_/);
+    const asBot = (path: string, body: unknown) =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    assert.equal((await asBot('/api/v1/leads', { externalId: 'tg:42' })).status, 201);
+    await shot(page, 'en-19-api-keys');
+    await page.reload();
+    const row = page.locator('tbody tr', { hasText: 'Aviator bot' });
+    assert.ok(!((await row.textContent()) ?? '').includes('never'), 'its use is shown');
+    assert.equal(await page.getByLabel('Key for Aviator bot').count(), 0, 'the key is shown once');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await row.waitFor({ state: 'detached' });
+    assert.equal((await asBot('/api/v1/leads', { externalId: 'tg:43' })).status, 401);
+    await page.getByRole('link', { name: 'Tracker' }).click();
+    await page.waitForURL(/\/tracker\//);
+  });
+
   test('Russian: labels switch and the choice is remembered', async () => {
     await page.getByLabel('Language').selectOption('ru');
     const sections = page.getByRole('navigation', { name: 'Разделы трекера' });

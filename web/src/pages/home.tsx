@@ -5,6 +5,7 @@ import { useI18n } from '../i18n';
 import { Link } from '../router';
 import { FacebookIcon } from '../ui/icons';
 import { useLoad } from '../ui/use-load';
+import { ApiKeys } from './api-keys';
 
 export function HomePage() {
   const { t } = useI18n();
@@ -59,6 +60,7 @@ export function HomePage() {
       <Link to="/tracker/campaigns" className="btn btn-primary">
         <FacebookIcon /> {t('home.open')}
       </Link>
+      <ApiKeys />
     </section>
   );
 }
