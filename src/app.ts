@@ -253,7 +253,8 @@ export interface ErrorAnswer {
 export function answerError(error: unknown, log: FastifyBaseLogger): ErrorAnswer {
   const answer = toErrorAnswer(error as FastifyError);
   if (isFailure(answer)) log.error({ err: error }, 'request failed');
-  else log.info({ code: answer.code, msg: answer.message }, 'request refused');
+  // `reason`, not `msg`: pino writes the line's own message under `msg`.
+  else log.info({ code: answer.code, reason: answer.message }, 'request refused');
   return answer;
 }
 

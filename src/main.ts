@@ -89,6 +89,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // A setting found bad only once in use (SECRET_KEY) is reported like the others.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`clickback: bad configuration: ${error.message}\n`);
+    process.exit(78);
+  }
   process.stderr.write(
     `clickback: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
   );

@@ -42,6 +42,8 @@ test('a bad variable stops the process with a non-zero code and a message naming
     ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
     ['PUBLIC_URL', { PUBLIC_URL: 'notaurl' }],
     ['ALLOW_SIGNUP', { ALLOW_SIGNUP: 'maybe' }],
+    // Read only when the app is built, after the rest: reported the same way.
+    ['SECRET_KEY', { SECRET_KEY: 'short' }],
   ];
   const dir = freshDir();
   await Promise.all(
@@ -55,10 +57,15 @@ test('a bad variable stops the process with a non-zero code and a message naming
         ...env,
       });
       const exit = await exitWithin(child, 15_000);
-      assert.notEqual(exit.code, 0, `${variable}: exit code`);
-      assert.notEqual(exit.code, null, `${variable}: exited by itself, not by a signal`);
-      assert.match(child.stderr(), new RegExp(`\\b${variable}\\b`), `${variable}: stderr`);
-      assert.ok(!existsSync(join(dir, `${variable}.db`)), `${variable}: no database opened`);
+      assert.equal(exit.code, 78, `${variable}: exit code (EX_CONFIG)`);
+      assert.match(
+        child.stderr(),
+        new RegExp(`^clickback: bad configuration: .*\\b${variable}\\b`, 'm'),
+        `${variable}: stderr`,
+      );
+      if (variable !== 'SECRET_KEY') {
+        assert.ok(!existsSync(join(dir, `${variable}.db`)), `${variable}: no database opened`);
+      }
     }),
   );
 });
@@ -389,6 +396,11 @@ test('stdout carries structured JSON log lines', async () => {
   assert.ok(entries.some((e) => e.msg === 'stopped'));
   const refused = entries.filter((e) => e.msg === 'request refused') as Array<{ reqId?: unknown }>;
   assert.equal(refused.length, 2, server.stdout());
+  // One message per line: a refusal's own text is its `reason`, not a second `msg`.
+  for (const line of lines.filter((l) => l.includes('"request refused"'))) {
+    assert.equal(line.match(/"msg":/g)?.length, 1, line);
+    assert.match(line, /"reason":"/);
+  }
   assert.ok(refused.every((e) => typeof e.reqId === 'string' && e.reqId !== ''));
   assert.notEqual(refused[0]?.reqId, refused[1]?.reqId);
 });
