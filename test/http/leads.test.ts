@@ -401,6 +401,15 @@ test('an amount, a tid or a chat id sent as a JSON number is read as written, ne
   assert.equal(broken.json().error.code, 'invalid_json');
 });
 
+test('a cursor the API did not give out answers 400 invalid_cursor, not the first page', async () => {
+  const { auth } = await signup(t.app);
+  for (const path of ['/api/v1/leads', '/api/v1/postback-logs', '/api/v1/deliveries']) {
+    const res = await api<ErrorBody>(t.app, auth, 'GET', `${path}?cursor=not-ours`);
+    assert.equal(res.status, 400, path);
+    assert.equal(res.body.error.code, 'invalid_cursor', path);
+  }
+});
+
 test('POST /api/v1/links/render renders macros URL-encoded and lists unknown ones', async () => {
   const { auth } = await signup(t.app);
   const { clickid, postback } = await funnel(t.app, auth);

@@ -17,6 +17,7 @@ import type {
   RecordEvent,
   Store,
 } from '../../src/store/store.js';
+import { StoreRefusal } from '../../src/store/store.js';
 import { expectedStats, record, scenario, sortRows, toQuery } from './stats-model.js';
 
 /** A key's lastUsedAt once it reads `expected`, or what it read after 2 s. */
@@ -730,6 +731,14 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       assert.equal(page.items[0]?.clickid, leads[4]?.clickid);
       const rest = await s.listLeads(ws, { limit: 3, cursor: page.nextCursor ?? '' });
       assert.equal(rest.items.length, 2);
+      // A cursor this store did not give out is refused, on every list.
+      const refused = (error: unknown) =>
+        error instanceof StoreRefusal && error.code === 'invalid_cursor';
+      for (const cursor of ['garbage', 'MTIz!', Buffer.from('-1').toString('base64url')]) {
+        await assert.rejects(s.listLeads(ws, { limit: 3, cursor }), refused, cursor);
+        await assert.rejects(s.listPostbackLogs(ws, { limit: 3, cursor }), refused, cursor);
+        await assert.rejects(s.listDeliveries(ws, { limit: 3, cursor }), refused, cursor);
+      }
       const found = await s.listLeads(ws, { limit: 10, q: target.clickid });
       assert.equal(found.items.length, 1);
       assert.equal(found.items[0]?.registered, true);

@@ -46,7 +46,7 @@ import type {
   StatsRow,
   Store,
 } from '../store.js';
-import { emptyStatsRow } from '../store.js';
+import { emptyStatsRow, StoreRefusal } from '../store.js';
 import { CHECKPOINT_DEFAULTS, Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import { LogBatch } from './log-batch.js';
 import { MIGRATIONS, type SqliteMigration } from './migrations.js';
@@ -169,9 +169,15 @@ function encodeCursor(value: number): string {
   return Buffer.from(String(value)).toString('base64url');
 }
 
+/** The row a page starts after; a cursor this API did not give out is refused (400). */
 function decodeCursor(cursor: string | undefined): number | null {
   if (!cursor) return null;
-  return id(Buffer.from(cursor, 'base64url').toString());
+  const after = id(Buffer.from(cursor, 'base64url').toString());
+  // Node's base64url decoding skips what is not base64url: only one given out encodes back.
+  if (after === null || encodeCursor(after) !== cursor) {
+    throw new StoreRefusal('invalid_cursor', 'cursor is not one this API gave out');
+  }
+  return after;
 }
 
 function toCampaign(r: Row): Campaign {
