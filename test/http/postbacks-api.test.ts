@@ -278,6 +278,9 @@ test('the registration link keeps the base query, fragment and encoding', async 
     ['https://a.test/r?sub1=old&b=2', 'https://a.test/r?sub1={{tracker.clickid}}&b=2'],
     ['https://a.test/r', 'https://a.test/r?sub1={{tracker.clickid}}'],
     ['https://a.test/r?q=a%20b+c', 'https://a.test/r?q=a%20b+c&sub1={{tracker.clickid}}'],
+    // Pasted with spaces around it, or its scheme in capitals.
+    ['  https://a.test/r \n', 'https://a.test/r?sub1={{tracker.clickid}}'],
+    ['HTTPS://A.test/r', 'HTTPS://A.test/r?sub1={{tracker.clickid}}'],
   ];
   for (const [baseUrl, expected] of cases) {
     const res = await build(baseUrl);

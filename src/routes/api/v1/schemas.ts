@@ -9,4 +9,5 @@ export const Amount = Type.String({ maxLength: 40, description: 'decimal string,
 export const Currency = Type.String({ minLength: 3, maxLength: 5, description: 'ISO 4217 code' });
 /** A display name: at least one visible character. */
 export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
-export const HttpUrl = Type.String({ maxLength: 2048, pattern: '^https?://' });
+/** An http(s) link as pasted: spaces around it (trimmed by the handler), any case of scheme. */
+export const HttpUrl = Type.String({ maxLength: 2048, pattern: '^\\s*[Hh][Tt][Tt][Pp][Ss]?://' });
