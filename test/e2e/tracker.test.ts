@@ -287,6 +287,23 @@ describe('tracker UI', () => {
     await page.getByText('Recorded.').waitFor();
     await page.locator('.totals').getByText('$120.00').waitFor();
     await shot(page, 'en-15-lead-card');
+    // On a phone: nothing runs off the screen, no total is cut.
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      const overflow = await page.evaluate(() => ({
+        page: document.documentElement.scrollWidth - window.innerWidth,
+        totals: [...document.querySelectorAll('.kpi-value')].filter(
+          (el) => el.scrollWidth > el.clientWidth,
+        ).length,
+        email: [...document.querySelectorAll('.topbar-title .muted')].some(
+          (el) => (el as HTMLElement).offsetParent !== null,
+        ),
+      }));
+      assert.deepEqual(overflow, { page: 0, totals: 0, email: false });
+      await shot(page, 'en-15b-lead-card-phone');
+    } finally {
+      await page.setViewportSize({ width: 1366, height: 860 });
+    }
 
     // Analytics.
     await tab('Analytics');
