@@ -399,6 +399,18 @@ test('an amount, a tid or a chat id sent as a JSON number is read as written, ne
   const broken = await raw(path, '{"event":"deposit","amount":1,');
   assert.equal(broken.statusCode, 400);
   assert.equal(broken.json().error.code, 'invalid_json');
+  // What Fastify's parser refuses on every other route is refused here too.
+  for (const poisoned of [
+    '{"externalId":"a","__proto__":{"x":1}}',
+    '{"externalId":"b","constructor":{"prototype":{"x":1}}}',
+    '{"params":{"__proto__":"zz"}}',
+  ]) {
+    const res = await raw('/api/v1/leads', poisoned);
+    assert.equal(res.statusCode, 400, poisoned);
+  }
+  const bom = await raw('/api/v1/leads', '\uFEFF{"externalId":"tg:bom","params":{"n":7}}');
+  assert.equal(bom.statusCode, 201, bom.body);
+  assert.deepEqual(bom.json().params, { n: '7' });
 });
 
 test('a cursor the API did not give out answers 400 invalid_cursor, not the first page', async () => {

@@ -27,21 +27,18 @@ export async function leadRoutes(app: App): Promise<void> {
   // Every value these routes take is text: an amount, a tid or a chat id sent
   // as a JSON number is read as written, never through a binary double
   // (123456789012.123456 would have been counted as 123456789012.12346).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string;
     // Empty, no body, as on every management route (see apiRoutes).
-    if (body === '') return done(null, undefined);
-    try {
-      done(null, parseJsonNumbersAsText(body as string));
-    } catch {
-      done(
-        Object.assign(new Error('the JSON body does not parse'), {
-          statusCode: 400,
-          code: 'FST_ERR_CTP_INVALID_JSON_BODY',
-        }),
-        undefined,
-      );
-    }
+    if (text === '') return done(null, undefined);
+    // Fastify's own parser first, so what it refuses elsewhere (a byte-order
+    // mark aside, `__proto__` and `constructor.prototype` keys) is refused here.
+    parseJson(request, text, (error) => {
+      if (error) return done(error, undefined);
+      done(null, parseJsonNumbersAsText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
+    });
   });
 
   app.post(
