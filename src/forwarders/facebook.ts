@@ -182,13 +182,16 @@ export function isTransientFacebookError(body: string | null): boolean {
 /**
  * Facebook's answer to a request with an invalid event in it (code 100,
  * "Invalid parameter"): it refuses the whole request, the valid events too.
- * An expired or misconfigured token, a missing permission, are other codes:
- * those fail every event alike, and are not worth sending again in parts.
+ * A pixel that does not exist is code 100 as well, with subcode 33; it, an
+ * expired token and a missing permission (other codes) fail every event
+ * alike, and are not worth sending again in parts.
  */
 export function refusesAnEvent(body: string | null): boolean {
   if (!body) return false;
   try {
-    return (JSON.parse(body) as { error?: { code?: unknown } }).error?.code === 100;
+    const error = (JSON.parse(body) as { error?: { code?: unknown; error_subcode?: unknown } })
+      .error;
+    return error?.code === 100 && error.error_subcode !== 33;
   } catch {
     return false;
   }

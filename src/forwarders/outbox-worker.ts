@@ -451,7 +451,16 @@ export class OutboxWorker {
         isRetryableStatus(response.status) ||
         (isFacebook && isTransientFacebookError(response.body)));
     const random = this.deps.random ?? Math.random;
-    if (isFacebook && !ok && !retryable && sendable.length > 1 && refusesAnEvent(response.body)) {
+    // Halving ends within half the rows' lease: no other claim can take a
+    // row while a part of the request that holds it is still to be sent.
+    const split =
+      isFacebook &&
+      !ok &&
+      !retryable &&
+      sendable.length > 1 &&
+      refusesAnEvent(response.body) &&
+      this.deps.now() - at < this.leaseMs / 2;
+    if (split) {
       const half = Math.ceil(sendable.length / 2);
       await this.sendTogether(sendable.slice(0, half), ctx);
       await this.sendTogether(sendable.slice(half), ctx);

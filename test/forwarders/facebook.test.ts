@@ -466,6 +466,12 @@ describe('refusesAnEvent', () => {
   test('an invalid parameter (code 100) is something one event holds; a bad token or anything else is not', () => {
     assert.equal(refusesAnEvent('{"error":{"code":100,"error_subcode":2804019}}'), true);
     assert.equal(refusesAnEvent('{"error":{"code":190}}'), false);
+    assert.equal(
+      refusesAnEvent('{"error":{"code":100,"error_subcode":33}}'),
+      false,
+      'a pixel that does not exist',
+    );
+    assert.equal(refusesAnEvent('{"error":{"code":100}}'), true);
     assert.equal(refusesAnEvent('{"error":{"code":"100"}}'), false);
     assert.equal(refusesAnEvent(''), false);
     assert.equal(refusesAnEvent(null), false);

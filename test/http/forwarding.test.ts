@@ -974,6 +974,36 @@ test('a Facebook request refused for one invalid event is sent again in halves: 
   );
 });
 
+test('a refusal of the whole request (no such pixel) is not split; halving stops within half the lease', async () => {
+  const s = await setup();
+  await addFacebook(s, { mapping: { deposit: 'Purchase' } });
+  fb.fallback = {
+    status: 400,
+    body: '{"error":{"message":"Object with ID \'1\' does not exist","code":100,"error_subcode":33}}',
+  };
+  for (let i = 0; i < 8; i++) {
+    await postback(s, 'deposit', { amount: `${i}.25`, currency: 'USD', tid: `w${i}` });
+  }
+  await drain();
+  assert.equal(fb.received.length, 1, 'one request: every event fails alike');
+
+  // Each refusal takes 50 s of the clock: the lease is 120 s, so after the
+  // first split (50 s) one more level is tried (100 s), then no more.
+  const refusal = { status: 400, body: '{"error":{"message":"Invalid parameter","code":100}}' };
+  fb.decide = () => {
+    t.clock.advance(50_000);
+    return refusal;
+  };
+  for (let i = 0; i < 8; i++) {
+    await postback(s, 'deposit', { amount: `${i}.75`, currency: 'USD', tid: `v${i}` });
+  }
+  fb.received.length = 0;
+  await drain();
+  assert.equal(fb.received.length, 3, 'the whole request, then each half, split no further');
+  const sizes = fb.received.map((r) => (JSON.parse(r.body) as { data: unknown[] }).data.length);
+  assert.deepEqual(sizes, [8, 4, 4]);
+});
+
 test('changes to one source or auto action made at once all keep their fields', async () => {
   const s = await setup();
   const source = await addFacebook(s);
