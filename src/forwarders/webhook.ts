@@ -76,12 +76,15 @@ function jsonEvent(job: DeliveryJob): Record<string, unknown> {
 
 /**
  * The URL as it is sent: Node percent-encodes what a template left raw (a
- * `{macro}` no value filled, a non-ASCII path), and a GET's signature must be
- * of what the receiver gets. One that does not parse fails when it is sent.
+ * `{macro}` no value filled, a non-ASCII path) and never sends a `#fragment`,
+ * and a GET's signature must be of what the receiver gets. One that does not
+ * parse fails when it is sent.
  */
 function onTheWire(url: string): string {
   try {
-    return new URL(url).href;
+    const parsed = new URL(url);
+    parsed.hash = '';
+    return parsed.href;
   } catch {
     return url;
   }

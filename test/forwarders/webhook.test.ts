@@ -183,7 +183,7 @@ describe('webhookRequest', () => {
     const prepared = sent(
       webhookRequest(
         job(),
-        webhook({ url: 'https://Tracker.example/pb/{unknown}/ü?cid={clickid}' }),
+        webhook({ url: 'https://Tracker.example/pb/{unknown}/ü?cid={clickid}#not-sent' }),
         'hook-secret',
       ),
     );
