@@ -315,6 +315,7 @@ const en = {
   'stats.otherCurrencies':
     'Amounts in {currencies} are counted but not summed here: choose the currency above.',
   'stats.currency': 'Currency',
+  'stats.currencyMostUsed': 'Most used',
   'stats.range': 'Quick range',
   'stats.last7': 'Last 7 days',
   'stats.last30': 'Last 30 days',
@@ -637,6 +638,7 @@ const ru: Record<MessageKey, string> = {
   'stats.otherCurrencies':
     'Суммы в {currencies} посчитаны в количестве, но не в суммах здесь: выберите валюту выше.',
   'stats.currency': 'Валюта',
+  'stats.currencyMostUsed': 'Самая частая',
   'stats.range': 'Быстрый выбор',
   'stats.last7': '7 дней',
   'stats.last30': '30 дней',

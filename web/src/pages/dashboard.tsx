@@ -74,12 +74,7 @@ export default function DashboardPage() {
       <div className="page-head">
         <h1>{t('dash.title')}</h1>
       </div>
-      <StatsFilters
-        filter={filter}
-        withGrouping={false}
-        currencies={stats.data?.currencies}
-        currency={stats.data?.currency}
-      />
+      <StatsFilters filter={filter} withGrouping={false} currencies={stats.data?.currencies} />
       <ErrorBox error={stats.error} onRetry={stats.reload} />
       {!data && !stats.error && <Loading />}
       {data && totals && (

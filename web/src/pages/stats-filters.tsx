@@ -78,14 +78,11 @@ export function StatsFilters({
   filter,
   withGrouping,
   currencies,
-  currency,
 }: {
   filter: StatsFilter;
   withGrouping: boolean;
   /** The currencies with amounts in the range: a choice is offered when there are several. */
   currencies?: string[];
-  /** The currency the amounts shown are in. */
-  currency?: string;
 }) {
   const { t } = useI18n();
   const [, setQuery] = useQueryState();
@@ -162,19 +159,23 @@ export function StatsFilters({
           </select>
         )}
       </Field>
-      {currencies && currencies.length > 1 && (
+      {currencies && (currencies.length > 1 || filter.currency !== '') && (
         <Field label={t('stats.currency')}>
           {(id) => (
             <select
               id={id}
-              value={currency ?? filter.currency}
+              value={filter.currency}
               onChange={(e) => setQuery({ currency: e.target.value })}
             >
-              {currencies.map((code) => (
-                <option key={code} value={code}>
-                  {code}
-                </option>
-              ))}
+              {/* The choice stays in the URL; a range without it still offers the way back. */}
+              <option value="">{t('stats.currencyMostUsed')}</option>
+              {[...new Set([...currencies, ...(filter.currency ? [filter.currency] : [])])].map(
+                (code) => (
+                  <option key={code} value={code}>
+                    {code}
+                  </option>
+                ),
+              )}
             </select>
           )}
         </Field>

@@ -142,12 +142,7 @@ export function StatsPage() {
           ⤓ {t('stats.export')}
         </button>
       </div>
-      <StatsFilters
-        filter={filter}
-        withGrouping
-        currencies={data?.currencies}
-        currency={data?.currency}
-      />
+      <StatsFilters filter={filter} withGrouping currencies={data?.currencies} />
       <ErrorBox error={stats.error} onRetry={stats.reload} />
       {!data && !stats.error && <Loading />}
       {data && !hasAny && (
