@@ -68,6 +68,24 @@ export function PostbackNew() {
     }
   };
 
+  /** Which network parameter carries the clickid: 1Win's sub field, or a custom network's. */
+  const clickidParamField = (hint: string, className: string) => (
+    <Field label={t('postbacks.clickidParam')} hint={hint}>
+      {(id, hintId) => (
+        <input
+          id={id}
+          className={className}
+          required
+          maxLength={64}
+          pattern="[A-Za-z0-9_.\-]+"
+          aria-describedby={hintId}
+          value={clickidParam}
+          onChange={(e) => setClickidParam(e.target.value)}
+        />
+      )}
+    </Field>
+  );
+
   const macroField = (key: keyof Macros, label: string, placeholder: string) => (
     <Field label={label} optional>
       {(id) => (
@@ -139,39 +157,11 @@ export function PostbackNew() {
             </select>
           )}
         </Field>
-        {network === '1win' && (
-          <Field label={t('postbacks.clickidParam')} hint={t('postbacks.oneWinSubHint')}>
-            {(id, hint) => (
-              <input
-                id={id}
-                className="mono short"
-                required
-                maxLength={64}
-                pattern="[A-Za-z0-9_.\-]+"
-                aria-describedby={hint}
-                value={clickidParam}
-                onChange={(e) => setClickidParam(e.target.value)}
-              />
-            )}
-          </Field>
-        )}
+        {network === '1win' && clickidParamField(t('postbacks.oneWinSubHint'), 'mono short')}
         {network === 'custom' && (
           <fieldset className="subform">
             <legend>{t('postbacks.customSection')}</legend>
-            <Field label={t('postbacks.clickidParam')} hint={t('postbacks.clickidParamHint')}>
-              {(id, hint) => (
-                <input
-                  id={id}
-                  className="mono"
-                  required
-                  maxLength={64}
-                  pattern="[A-Za-z0-9_.\-]+"
-                  aria-describedby={hint}
-                  value={clickidParam}
-                  onChange={(e) => setClickidParam(e.target.value)}
-                />
-              )}
-            </Field>
+            {clickidParamField(t('postbacks.clickidParamHint'), 'mono')}
             <div className="grid-2">
               {macroField('clickid', t('postbacks.macroClickid'), `{${clickidParam || 'subid'}}`)}
               {macroField('amount', t('postbacks.macroAmount'), '{payout}')}
