@@ -166,17 +166,13 @@ const TRANSIENT_CODES = new Set([1, 2, 4, 17, 32, 341, 613]);
 
 /** Facebook marks some errors as transient: worth a retry though the status is 4xx. */
 export function isTransientFacebookError(body: string | null): boolean {
-  if (!body) return false;
-  try {
-    const parsed = JSON.parse(body) as { error?: { is_transient?: boolean; code?: number } };
-    const code = parsed.error?.code;
-    return (
-      parsed.error?.is_transient === true ||
-      (typeof code === 'number' && (TRANSIENT_CODES.has(code) || (code >= 80000 && code <= 80014)))
-    );
-  } catch {
-    return false;
-  }
+  const error = graphError(body);
+  if (error === null) return false;
+  const code = error.code;
+  return (
+    error.is_transient === true ||
+    (typeof code === 'number' && (TRANSIENT_CODES.has(code) || (code >= 80000 && code <= 80014)))
+  );
 }
 
 /**
@@ -187,14 +183,8 @@ export function isTransientFacebookError(body: string | null): boolean {
  * alike, and are not worth sending again in parts.
  */
 export function refusesAnEvent(body: string | null): boolean {
-  if (!body) return false;
-  try {
-    const error = (JSON.parse(body) as { error?: { code?: unknown; error_subcode?: unknown } })
-      .error;
-    return error?.code === 100 && error.error_subcode !== 33;
-  } catch {
-    return false;
-  }
+  const error = graphError(body);
+  return error?.code === 100 && error.error_subcode !== 33;
 }
 
 /**
@@ -203,16 +193,23 @@ export function refusesAnEvent(body: string | null): boolean {
  * token (code 190)`); null when the body is not such an error.
  */
 export function facebookErrorText(body: string): string | null {
+  const error = graphError(body);
+  if (error === null || typeof error.message !== 'string') return null;
+  const detail = typeof error.error_user_msg === 'string' ? ` ${error.error_user_msg}` : '';
+  const codes = [
+    typeof error.code === 'number' ? `code ${error.code}` : '',
+    typeof error.error_subcode === 'number' ? `subcode ${error.error_subcode}` : '',
+  ].filter(Boolean);
+  const text = `${error.message}${detail}${codes.length > 0 ? ` (${codes.join(', ')})` : ''}`;
+  return text.slice(0, 500);
+}
+
+/** The `error` object of a Graph API answer; null for any other body. */
+function graphError(body: string | null): Record<string, unknown> | null {
+  if (!body) return null;
   try {
-    const error = (JSON.parse(body) as { error?: Record<string, unknown> }).error;
-    if (!error || typeof error.message !== 'string') return null;
-    const detail = typeof error.error_user_msg === 'string' ? ` ${error.error_user_msg}` : '';
-    const codes = [
-      typeof error.code === 'number' ? `code ${error.code}` : '',
-      typeof error.error_subcode === 'number' ? `subcode ${error.error_subcode}` : '',
-    ].filter(Boolean);
-    const text = `${error.message}${detail}${codes.length > 0 ? ` (${codes.join(', ')})` : ''}`;
-    return text.slice(0, 500);
+    const error = (JSON.parse(body) as { error?: unknown } | null)?.error;
+    return error !== null && typeof error === 'object' ? (error as Record<string, unknown>) : null;
   } catch {
     return null;
   }
