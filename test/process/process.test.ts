@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { setUpTracker } from '../durability/support.js';
 import { tempDir } from '../helpers.js';
 import { call, exitWithin, killAll, type Server, spawnMain, startServer } from './server.js';
 
@@ -328,16 +329,8 @@ test('SIGTERM under load: exit 0, every recorded answer is in the database, noth
 test('SIGTERM with clients stalled mid-request: they are cut off after a grace, exit 0, the database closed', async () => {
   const dbPath = join(freshDir(), 'clickback.db');
   const server = await startServer(dbPath);
-  const { token } = await signupOver(server, `stalled-${Date.now()}@example.com`);
-  const postback = await call<{ token: string }>(
-    server,
-    'POST',
-    '/api/v1/postbacks',
-    { name: '1win', network: '1win' },
-    token,
-  );
-  assert.equal(postback.status, 201);
-  const path = `/api/postbacks/${postback.body.token}/deposit`;
+  const { postbackToken } = await setUpTracker(server, 0);
+  const path = `/api/postbacks/${postbackToken}/deposit`;
   const stalled = [
     // Headers never finished, and a body that stops after 8 of its 100 bytes.
     `GET ${path}?sub1=x HTTP/1.1\r\nHost: x\r\n`,
