@@ -636,7 +636,7 @@ const ru: Record<MessageKey, string> = {
   'stats.none': '(пусто)',
   'stats.currencyNote': 'Суммы в {currency}.',
   'stats.otherCurrencies':
-    'Суммы в {currencies} посчитаны в количестве, но не в суммах здесь: выберите валюту выше.',
+    'События в {currencies} учтены в количествах, но их суммы здесь не сложены: выберите валюту выше.',
   'stats.currency': 'Валюта',
   'stats.currencyMostUsed': 'Самая частая',
   'stats.range': 'Быстрый выбор',
