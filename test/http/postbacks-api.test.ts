@@ -234,6 +234,63 @@ test('list, get, patch (rename, disable) and delete a postback configuration', a
   );
 });
 
+test('a change of network takes its clickid parameter and macros unless named; the same network keeps them', async () => {
+  const { auth } = await signup(t.app);
+  const custom = await create(auth, {
+    name: 'Keitaro',
+    network: 'custom',
+    clickidParam: 'aff_sub',
+    currency: 'EUR',
+    macros: { clickid: '{cnv_id}', amount: '{revenue}', tid: '{txid}' },
+  });
+  const path = `/api/v1/postbacks/${custom.id}`;
+
+  // Custom → 1Win: 1Win fills {sub1}, {amount} and {event_id}, not the custom ones.
+  const oneWin = await api<Postback>(t.app, auth, 'PATCH', path, { network: '1win' });
+  assert.equal(oneWin.status, 200, JSON.stringify(oneWin.body));
+  assert.equal(oneWin.body.clickidParam, 'sub1');
+  assert.deepEqual(oneWin.body.macros, {});
+  assert.equal(oneWin.body.token, custom.token, 'the token survives a change of network');
+  assert.equal(oneWin.body.currency, 'EUR', 'the default currency is kept');
+  const base = `${PUBLIC_URL}/api/postbacks/${custom.token}`;
+  assert.equal(
+    oneWin.body.links.firstDeposit,
+    `${base}/first_deposit?clickid={sub1}&amount={amount}&tid={event_id}`,
+  );
+
+  // The same network again, with the sub field: what was chosen stays.
+  const sub4 = await api<Postback>(t.app, auth, 'PATCH', path, {
+    network: '1win',
+    clickidParam: 'sub4',
+  });
+  const same = await api<Postback>(t.app, auth, 'PATCH', path, { network: '1win', name: 'x' });
+  assert.equal(sub4.body.clickidParam, 'sub4');
+  assert.equal(same.body.clickidParam, 'sub4', 'naming the network it has resets nothing');
+
+  // To another network with the parameter and macros named: those are taken.
+  const back = await api<Postback>(t.app, auth, 'PATCH', path, {
+    network: 'custom',
+    clickidParam: 'cnv',
+    macros: { amount: '{payout}' },
+  });
+  assert.equal(back.body.clickidParam, 'cnv');
+  assert.deepEqual(back.body.macros, { amount: '{payout}' });
+  assert.equal(back.body.links.deposit, `${base}/deposit?clickid={cnv}&amount={payout}&tid={tid}`);
+
+  // The inbound side follows at once: the new parameter carries the clickid.
+  const c = await campaign(auth);
+  const clickid = await clickOn(c.slug);
+  const dep = await fire(t.app, `${base}/first_deposit?cnv=${clickid}&amount=5`);
+  assert.equal(dep.body.status, 'recorded', JSON.stringify(dep.body));
+  const lead = await api<{ events: { currency: string }[] }>(
+    t.app,
+    auth,
+    'GET',
+    `/api/v1/leads/${clickid}`,
+  );
+  assert.equal(lead.body.events[0]?.currency, 'EUR');
+});
+
 test("another workspace's or an unknown postback id answers 404", async () => {
   const mine = await signup(t.app);
   const other = await signup(t.app);

@@ -129,6 +129,8 @@ export async function postbackRoutes(app: App): Promise<void> {
       schema: {
         tags: ['postbacks'],
         summary: 'Change a postback configuration (enabled:false pauses its token)',
+        description:
+          "Any of its fields; the token, and so every link already pasted, stays the same. A change of network takes that network's clickidParam and macros unless it names them.",
         params: IdParams,
         body: ChangeBody,
       },
@@ -144,6 +146,17 @@ export async function postbackRoutes(app: App): Promise<void> {
       if (patch.campaignId === undefined) delete patch.campaignId;
       if (body.currency) patch.currency = body.currency.toUpperCase();
       if (body.name) patch.name = body.name.trim();
+      if (body.network !== undefined) {
+        const current = await store.getPostback(acc.workspace.id, request.params.id);
+        if (!current) throw notFound('postback');
+        // Another network fills other macros: its links take its own clickid
+        // parameter and macros, as when created, unless this change names them.
+        // The old network's would give links with macros it never fills.
+        if (current.network !== body.network) {
+          patch.clickidParam = body.clickidParam ?? PRESETS[body.network].clickidParam;
+          patch.macros = body.macros ?? {};
+        }
+      }
       const postback = await store.updatePostback(acc.workspace.id, request.params.id, patch);
       if (!postback) throw notFound('postback');
       app.postbacks.invalidate(postback.token);
