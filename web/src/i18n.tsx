@@ -56,6 +56,8 @@ const en = {
   'err.in_flight':
     'This event is being sent right now. If that attempt fails, retry it once it shows here.',
   'err.conflict': 'Someone else kept changing this at the same moment. Reload it and save again.',
+  'err.invalid_currency':
+    'That is not a currency code we know: use an ISO 4217 code such as USD, EUR or RUB, or USDT, USDC, BTC, ETH, TRX, TON.',
 
   'auth.loginTitle': 'Log in',
   'auth.signupTitle': 'Create a workspace',
@@ -158,6 +160,11 @@ const en = {
     'The network’s own placeholders, as its documentation spells them: Keitaro {subid} {payout} {tid}, Binom {cnv_id} {payout}, Voluum {cid} {payout} {txid}.',
   'postbacks.defaultCurrency': 'Default currency',
   'postbacks.defaultCurrencyHint': 'Used when a postback carries no currency.',
+  'postbacks.currencyFormat': 'A currency code, e.g. USD, EUR, RUB or USDT.',
+  'postbacks.binomoParamHint':
+    "The parameter Binpartner appends our clickid in: click_id, unless it was renamed in Binpartner's panel.",
+  'postbacks.pocketOptionParamHint':
+    'Pocket Option sends our clickid back in click_id; the links ask for it as {click_id}.',
   'postbacks.customSection': 'Custom network',
   'postbacks.emptyTitle': 'No postbacks yet',
   'postbacks.emptyText':
@@ -183,7 +190,7 @@ const en = {
   'postbacks.network.1win.tip':
     '1Win: partner panel → Postbacks. The clickid travels in {param}; your registration link must carry it.',
   'postbacks.network.binomo.tip':
-    'Binomo (Binpartner): paste the links as they are, without a “?”. Binpartner appends click_id and its own parameters.',
+    'Binomo (Binpartner): paste the links as they are, without a “?”. Binpartner appends {param} and its own parameters.',
   'postbacks.network.pocket_option.tip':
     'Pocket Option: affiliate panel → Postbacks. The trader id is saved on the lead as a custom field.',
   'postbacks.network.custom.tip':
@@ -379,6 +386,8 @@ const ru: Record<MessageKey, string> = {
   'err.in_flight':
     'Это событие отправляется прямо сейчас. Если попытка не удастся, повторите, когда она появится здесь.',
   'err.conflict': 'Кто-то другой менял это в тот же момент. Обновите страницу и сохраните снова.',
+  'err.invalid_currency':
+    'Такой валюты мы не знаем: укажите код ISO 4217, например USD, EUR или RUB, либо USDT, USDC, BTC, ETH, TRX, TON.',
 
   'auth.loginTitle': 'Вход',
   'auth.signupTitle': 'Новое рабочее пространство',
@@ -480,6 +489,11 @@ const ru: Record<MessageKey, string> = {
     'Плейсхолдеры самой сети, как в её документации: Keitaro {subid} {payout} {tid}, Binom {cnv_id} {payout}, Voluum {cid} {payout} {txid}.',
   'postbacks.defaultCurrency': 'Валюта по умолчанию',
   'postbacks.defaultCurrencyHint': 'Если постбэк пришёл без валюты.',
+  'postbacks.currencyFormat': 'Код валюты, например USD, EUR, RUB или USDT.',
+  'postbacks.binomoParamHint':
+    'Параметр, в котором Binpartner передаёт наш clickid: click_id, если его не переименовали в кабинете Binpartner.',
+  'postbacks.pocketOptionParamHint':
+    'Pocket Option возвращает наш clickid в click_id; ссылки запрашивают его макросом {click_id}.',
   'postbacks.customSection': 'Своя сеть',
   'postbacks.emptyTitle': 'Постбэков пока нет',
   'postbacks.emptyText':
@@ -505,7 +519,7 @@ const ru: Record<MessageKey, string> = {
   'postbacks.network.1win.tip':
     '1Win: кабинет партнёра → Постбэки. Clickid едет в {param}; ссылка на регистрацию должна его передавать.',
   'postbacks.network.binomo.tip':
-    'Binomo (Binpartner): вставляйте ссылки как есть, без «?». Binpartner сам добавит click_id и свои параметры.',
+    'Binomo (Binpartner): вставляйте ссылки как есть, без «?». Binpartner сам добавит {param} и свои параметры.',
   'postbacks.network.pocket_option.tip':
     'Pocket Option: кабинет партнёра → Постбэки. ID трейдера сохраняется у лида в пользовательском поле.',
   'postbacks.network.custom.tip':

@@ -1,19 +1,12 @@
-// Create Postback (Name, Affiliate Network, Campaign; Custom adds parameter and macros)
-// and one postback: its ready-to-paste links and the registration link builder.
+// Create Postback (its fields in postback-fields.tsx) and one postback: its
+// ready-to-paste links and the registration link builder.
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import {
-  api,
-  type Campaign,
-  get,
-  type Macros,
-  NETWORKS,
-  type Network,
-  type Postback,
-} from '../api';
+import { api, type Campaign, get, type Postback } from '../api';
 import { useI18n } from '../i18n';
 import { Link, useRouter } from '../router';
 import { CopyField, ErrorBox, Field, Loading, linkLabel, Notice } from '../ui/common';
 import { useLoad } from '../ui/use-load';
+import { newPostbackForm, PostbackFields, postbackBody } from './postback-fields';
 import { networkLabel } from './postbacks';
 
 const LINK_ORDER = ['registration', 'firstDeposit', 'deposit'];
@@ -25,17 +18,7 @@ export function PostbackNew() {
     (signal) => get<{ items: Campaign[] }>('/campaigns', undefined, signal),
     [],
   );
-  const [name, setName] = useState('');
-  const [network, setNetwork] = useState<Network>('1win');
-  const [campaignId, setCampaignId] = useState('');
-  const [clickidParam, setClickidParam] = useState('sub1');
-  const [currency, setCurrency] = useState('USD');
-  const [macros, setMacros] = useState<Required<Macros>>({
-    clickid: '',
-    amount: '{payout}',
-    currency: '',
-    tid: '{tid}',
-  });
+  const [form, setForm] = useState(newPostbackForm);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -44,62 +27,13 @@ export function PostbackNew() {
     setBusy(true);
     setError(null);
     try {
-      const body: Record<string, unknown> = {
-        name: name.trim(),
-        network,
-        campaignId: campaignId || null,
-      };
-      if (network === '1win') body.clickidParam = clickidParam.trim();
-      if (network === 'custom') {
-        body.clickidParam = clickidParam.trim();
-        body.currency = currency.trim().toUpperCase() || 'USD';
-        const chosen: Macros = {};
-        for (const key of ['clickid', 'amount', 'currency', 'tid'] as const) {
-          const value = macros[key].trim();
-          if (value) chosen[key] = value;
-        }
-        body.macros = chosen;
-      }
-      const created = await api<Postback>('POST', '/postbacks', body);
+      const created = await api<Postback>('POST', '/postbacks', postbackBody(form));
       navigate(`/tracker/postbacks/${created.id}?created=1`, { replace: true });
     } catch (failure) {
       setError(failure);
       setBusy(false);
     }
   };
-
-  /** Which network parameter carries the clickid: 1Win's sub field, or a custom network's. */
-  const clickidParamField = (hint: string, className: string) => (
-    <Field label={t('postbacks.clickidParam')} hint={hint}>
-      {(id, hintId) => (
-        <input
-          id={id}
-          className={className}
-          required
-          maxLength={64}
-          pattern="[A-Za-z0-9_.\-]+"
-          aria-describedby={hintId}
-          value={clickidParam}
-          onChange={(e) => setClickidParam(e.target.value)}
-        />
-      )}
-    </Field>
-  );
-
-  const macroField = (key: keyof Macros, label: string, placeholder: string) => (
-    <Field label={label} optional>
-      {(id) => (
-        <input
-          id={id}
-          className="mono"
-          maxLength={100}
-          placeholder={placeholder}
-          value={macros[key]}
-          onChange={(e) => setMacros((m) => ({ ...m, [key]: e.target.value }))}
-        />
-      )}
-    </Field>
-  );
 
   return (
     <section className="page">
@@ -108,81 +42,7 @@ export function PostbackNew() {
       </Link>
       <h1>{t('postbacks.create')}</h1>
       <form className="card form narrow" onSubmit={submit}>
-        <Field label={t('common.name')}>
-          {(id) => (
-            <input
-              id={id}
-              required
-              maxLength={200}
-              placeholder={t('postbacks.namePlaceholder')}
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label={t('postbacks.network')}>
-          {(id) => (
-            <select
-              id={id}
-              value={network}
-              onChange={(e) => {
-                const next = e.target.value as Network;
-                setNetwork(next);
-                if (next === '1win' || next === 'custom')
-                  setClickidParam(next === '1win' ? 'sub1' : 'subid');
-              }}
-            >
-              {NETWORKS.map((n) => (
-                <option key={n} value={n}>
-                  {networkLabel(t, n)}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label={t('postbacks.campaign')} hint={t('postbacks.campaignHint')} optional>
-          {(id, hint) => (
-            <select
-              id={id}
-              aria-describedby={hint}
-              value={campaignId}
-              onChange={(e) => setCampaignId(e.target.value)}
-            >
-              <option value="">{t('postbacks.allCampaigns')}</option>
-              {campaigns.data?.items.map((c) => (
-                <option key={c.id} value={c.id}>
-                  {c.name}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        {network === '1win' && clickidParamField(t('postbacks.oneWinSubHint'), 'mono short')}
-        {network === 'custom' && (
-          <fieldset className="subform">
-            <legend>{t('postbacks.customSection')}</legend>
-            {clickidParamField(t('postbacks.clickidParamHint'), 'mono')}
-            <div className="grid-2">
-              {macroField('clickid', t('postbacks.macroClickid'), `{${clickidParam || 'subid'}}`)}
-              {macroField('amount', t('postbacks.macroAmount'), '{payout}')}
-              {macroField('currency', t('postbacks.macroCurrency'), '{currency}')}
-              {macroField('tid', t('postbacks.macroTid'), '{tid}')}
-            </div>
-            <p className="hint">{t('postbacks.macrosHint')}</p>
-            <Field label={t('postbacks.defaultCurrency')} hint={t('postbacks.defaultCurrencyHint')}>
-              {(id, hint) => (
-                <input
-                  id={id}
-                  className="short"
-                  maxLength={5}
-                  aria-describedby={hint}
-                  value={currency}
-                  onChange={(e) => setCurrency(e.target.value)}
-                />
-              )}
-            </Field>
-          </fieldset>
-        )}
+        <PostbackFields value={form} onChange={setForm} campaigns={campaigns.data?.items} />
         <ErrorBox error={error} />
         <div className="form-actions">
           <button type="submit" className="btn btn-primary" disabled={busy}>
