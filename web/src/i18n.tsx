@@ -165,6 +165,17 @@ const en = {
     "The parameter Binpartner appends our clickid in: click_id, unless it was renamed in Binpartner's panel.",
   'postbacks.pocketOptionParamHint':
     'Pocket Option sends our clickid back in click_id; the links ask for it as {click_id}.',
+  'postbacks.editTitle': 'Postback settings',
+  'postbacks.editTokenKept':
+    'The token stays the same, so the links already pasted into {network} keep reaching this postback. Changes apply from the next postback it receives.',
+  'postbacks.editLinksChange':
+    'These changes alter the links (clickid parameter, macros or network): after saving, paste the new links into the network in place of the old ones.',
+  'postbacks.savedSameLinks':
+    'Saved. The token and the links are the same: nothing to change in the network.',
+  'postbacks.savedNewLinks':
+    'Saved. The token is the same, but the links changed: paste the new ones below into {network} in place of the old ones.',
+  'postbacks.savedNewParam':
+    "Your bot's registration link must now carry the clickid in {param}: rebuild it with the builder.",
   'postbacks.customSection': 'Custom network',
   'postbacks.emptyTitle': 'No postbacks yet',
   'postbacks.emptyText':
@@ -494,6 +505,16 @@ const ru: Record<MessageKey, string> = {
     'Параметр, в котором Binpartner передаёт наш clickid: click_id, если его не переименовали в кабинете Binpartner.',
   'postbacks.pocketOptionParamHint':
     'Pocket Option возвращает наш clickid в click_id; ссылки запрашивают его макросом {click_id}.',
+  'postbacks.editTitle': 'Настройки постбэка',
+  'postbacks.editTokenKept':
+    'Токен остаётся прежним, поэтому ссылки, уже вставленные в {network}, продолжают приходить в этот постбэк. Изменения действуют со следующего постбэка.',
+  'postbacks.editLinksChange':
+    'Эти изменения меняют ссылки (параметр clickid, макросы или сеть): после сохранения вставьте в сеть новые ссылки вместо старых.',
+  'postbacks.savedSameLinks': 'Сохранено. Токен и ссылки прежние: в сети ничего менять не нужно.',
+  'postbacks.savedNewLinks':
+    'Сохранено. Токен прежний, но ссылки изменились: вставьте новые ссылки ниже в {network} вместо старых.',
+  'postbacks.savedNewParam':
+    'Ссылка на регистрацию у бота теперь должна передавать clickid в {param}: пересоберите её в конструкторе.',
   'postbacks.customSection': 'Своя сеть',
   'postbacks.emptyTitle': 'Постбэков пока нет',
   'postbacks.emptyText':

@@ -1,12 +1,18 @@
 // Create Postback (its fields in postback-fields.tsx) and one postback: its
-// ready-to-paste links and the registration link builder.
+// ready-to-paste links, its settings' Edit form and the registration link builder.
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { api, type Campaign, get, type Postback } from '../api';
+import { api, type Campaign, changedFields, get, type Postback } from '../api';
 import { useI18n } from '../i18n';
 import { Link, useRouter } from '../router';
 import { CopyField, ErrorBox, Field, Loading, linkLabel, Notice } from '../ui/common';
 import { useLoad } from '../ui/use-load';
-import { newPostbackForm, PostbackFields, postbackBody } from './postback-fields';
+import {
+  chosenMacros,
+  newPostbackForm,
+  PostbackFields,
+  postbackBody,
+  postbackForm,
+} from './postback-fields';
 import { networkLabel } from './postbacks';
 
 const LINK_ORDER = ['registration', 'firstDeposit', 'deposit'];
@@ -72,6 +78,9 @@ export function PostbackDetail({ id }: { id: string }) {
     [id],
   );
   const [postback, setPostback] = useState<Postback | null>(null);
+  const [editing, setEditing] = useState(false);
+  /** What the last save changed, for the note after it. */
+  const [saved, setSaved] = useState<{ links: boolean; param: boolean } | null>(null);
   useEffect(() => {
     if (loaded.data) setPostback(loaded.data.postback);
   }, [loaded.data]);
@@ -101,6 +110,16 @@ export function PostbackDetail({ id }: { id: string }) {
     } catch (failure) {
       setError(failure);
     }
+  };
+  const edited = (next: Postback) => {
+    setSaved({
+      links: JSON.stringify(next.links) !== JSON.stringify(postback.links),
+      param: next.clickidParam !== postback.clickidParam,
+    });
+    setPostback(next);
+    setEditing(false);
+    // "Postback created" is old news now, after a reload too.
+    if (justCreated) navigate(`/tracker/postbacks/${encodeURIComponent(id)}`, { replace: true });
   };
   const remove = async () => {
     if (!window.confirm(t('common.confirmDelete', { name: postback.name }))) return;
@@ -133,10 +152,25 @@ export function PostbackDetail({ id }: { id: string }) {
             <span>
               {t('postbacks.clickidParam')}: <code>{postback.clickidParam}</code>
             </span>
+            <span>
+              {t('postbacks.defaultCurrency')}: <code>{postback.currency}</code>
+            </span>
             <span>{dateTime(postback.createdAt)}</span>
           </div>
         </div>
         <div className="head-actions">
+          {!editing && (
+            <button
+              type="button"
+              className="btn"
+              onClick={() => {
+                setSaved(null);
+                setEditing(true);
+              }}
+            >
+              {t('common.edit')}
+            </button>
+          )}
           <Link to={`/tracker/logs?postbackId=${postback.id}`} className="btn">
             {t('postbacks.viewLogs')}
           </Link>
@@ -149,8 +183,24 @@ export function PostbackDetail({ id }: { id: string }) {
         </div>
       </div>
       <ErrorBox error={error} />
-      {justCreated && (
+      {justCreated && !saved && !editing && (
         <Notice>{t('postbacks.created', { network: networkLabel(t, postback.network) })}</Notice>
+      )}
+      {saved && (
+        <Notice kind={saved.links ? 'warn' : 'success'}>
+          {saved.links
+            ? t('postbacks.savedNewLinks', { network: networkLabel(t, postback.network) })
+            : t('postbacks.savedSameLinks')}
+          {saved.param && ` ${t('postbacks.savedNewParam', { param: postback.clickidParam })}`}
+        </Notice>
+      )}
+      {editing && (
+        <PostbackEdit
+          postback={postback}
+          campaigns={loaded.data.campaigns}
+          onSaved={edited}
+          onCancel={() => setEditing(false)}
+        />
       )}
       <div className="columns">
         <div className="card">
@@ -172,6 +222,80 @@ export function PostbackDetail({ id }: { id: string }) {
         <RegistrationLinkBuilder postback={postback} />
       </div>
     </section>
+  );
+}
+
+/** The saved configuration as postbackBody shapes a form, to see what the form changed. */
+function asSent(postback: Postback) {
+  return { ...postback, macros: chosenMacros(postback.macros) };
+}
+
+/**
+ * The settings of a saved configuration. Only what it changed is sent: a
+ * change made elsewhere meanwhile (a pause, another field) is kept.
+ */
+function PostbackEdit({
+  postback,
+  campaigns,
+  onSaved,
+  onCancel,
+}: {
+  postback: Postback;
+  campaigns: Campaign[];
+  onSaved: (postback: Postback) => void;
+  onCancel: () => void;
+}) {
+  const { t } = useI18n();
+  const [form, setForm] = useState(() => postbackForm(postback));
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const formRef = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    formRef.current?.querySelector('input')?.focus();
+  }, []);
+
+  const changes = changedFields(asSent(postback), postbackBody(form));
+  const linksChange = 'network' in changes || 'clickidParam' in changes || 'macros' in changes;
+  const network = networkLabel(t, postback.network);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const path = `/postbacks/${encodeURIComponent(postback.id)}`;
+      onSaved(
+        Object.keys(changes).length > 0
+          ? await api<Postback>('PATCH', path, changes)
+          : await get<Postback>(path),
+      );
+    } catch (failure) {
+      setError(failure);
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form
+      ref={formRef}
+      className="card form narrow edit-postback"
+      aria-labelledby="edit-postback-title"
+      onSubmit={submit}
+    >
+      <h2 id="edit-postback-title">{t('postbacks.editTitle')}</h2>
+      <Notice kind="info">{t('postbacks.editTokenKept', { network })}</Notice>
+      <PostbackFields value={form} onChange={setForm} campaigns={campaigns} />
+      {linksChange && <Notice kind="warn">{t('postbacks.editLinksChange')}</Notice>}
+      <ErrorBox error={error} />
+      <div className="form-actions">
+        <button type="submit" className="btn btn-primary" disabled={busy}>
+          {busy ? t('common.saving') : t('common.save')}
+        </button>
+        <button type="button" className="btn btn-ghost" onClick={onCancel}>
+          {t('common.cancel')}
+        </button>
+      </div>
+    </form>
   );
 }
 
@@ -208,10 +332,11 @@ function RegistrationLinkBuilder({ postback }: { postback: Postback }) {
   // Build as the user types (debounced); Enter or the button builds at once.
   const buildRef = useRef(build);
   buildRef.current = build;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: an edit of the clickid parameter changes the link
   useEffect(() => {
     const timer = window.setTimeout(() => void buildRef.current(base), 350);
     return () => window.clearTimeout(timer);
-  }, [base]);
+  }, [base, postback.clickidParam]);
 
   const placeholder =
     postback.network === '1win'

@@ -1,6 +1,7 @@
-// The fields of a postback configuration: name, network, campaign, clickid
-// parameter, default currency, and a custom network's macros.
-import { type Campaign, type Macros, NETWORKS, type Network } from '../api';
+// The fields of a postback configuration, shared by Create Postback and a
+// postback's Edit form: name, network, campaign, clickid parameter, default
+// currency, and a custom network's macros.
+import { type Campaign, type Macros, NETWORKS, type Network, type Postback } from '../api';
 import { type MessageKey, useI18n } from '../i18n';
 import { Field } from '../ui/common';
 import { networkLabel } from './postbacks';
@@ -51,8 +52,29 @@ export function newPostbackForm(): PostbackFormValues {
   };
 }
 
+/** The form as a saved configuration fills it. */
+export function postbackForm(postback: Postback): PostbackFormValues {
+  const macros =
+    postback.network === 'custom'
+      ? {
+          clickid: postback.macros.clickid ?? '',
+          amount: postback.macros.amount ?? '',
+          currency: postback.macros.currency ?? '',
+          tid: postback.macros.tid ?? '',
+        }
+      : { ...CUSTOM_MACROS };
+  return {
+    name: postback.name,
+    network: postback.network,
+    campaignId: postback.campaignId ?? '',
+    clickidParam: postback.clickidParam,
+    currency: postback.currency,
+    macros,
+  };
+}
+
 /** The macros that were filled in, in one order: empty ones are the preset's. */
-function chosenMacros(macros: Macros): Macros {
+export function chosenMacros(macros: Macros): Macros {
   const chosen: Macros = {};
   for (const key of MACRO_KEYS) {
     const value = macros[key]?.trim();

@@ -38,7 +38,7 @@ export function Notice({
   kind = 'success',
 }: {
   children: ReactNode;
-  kind?: 'success' | 'info';
+  kind?: 'success' | 'info' | 'warn';
 }) {
   return (
     <div className={`alert alert-${kind}`} role="status">
