@@ -377,6 +377,23 @@ ID_FIELDS.forEach((name, rank) => {
   NAME_ROLES.set(name, { role: ROLE_INDEX.get('id') as number, rank });
 });
 const CLICKID = ROLE_INDEX.get('clickid') as number;
+
+/**
+ * What a parameter already carries in an inbound postback, when that is not
+ * the clickid: a configuration whose clickid parameter is `amount` or `tid`
+ * would have one value read as two things. Null for any other name.
+ */
+export function parameterRole(name: string): string | null {
+  const known = NAME_ROLES.get(name);
+  if (known !== undefined) {
+    const role = ROLES[known.role];
+    if (role === 'clickid') return null;
+    return role === 'id' ? 'a network user id' : `the ${role}`;
+  }
+  if (name.startsWith('fields.')) return 'a custom field';
+  if (EVENT_FLAGS.some(([flag]) => flag === name)) return 'the event';
+  return null;
+}
 const CUSTOM = ROLE_INDEX.get('custom') as number;
 
 /** The names a request carries, by what they are for, each list in its aliases' order. */

@@ -163,6 +163,33 @@ test('postback validation answers 400; another workspace campaign answers 404', 
   assert.equal(currency.status, 400);
   assert.equal(currency.body.error.code, 'invalid_currency');
 
+  // A parameter that already carries something else would be read as both.
+  for (const clickidParam of [
+    'amount',
+    'tid',
+    'tracker.currency',
+    'trader_id',
+    'fields.x',
+    'reg',
+  ]) {
+    const res = await api<ErrorBody>(t.app, auth, 'POST', '/api/v1/postbacks', {
+      name: 'x',
+      network: 'custom',
+      clickidParam,
+    });
+    assert.equal(res.status, 400, clickidParam);
+    assert.equal(res.body.error.code, 'invalid_clickid_param', clickidParam);
+  }
+  const ok = await create(auth, { name: 'aliased', network: 'custom', clickidParam: 'subid' });
+  assert.equal(ok.clickidParam, 'subid');
+  const renamed = await api<ErrorBody>(t.app, auth, 'PATCH', `/api/v1/postbacks/${ok.id}`, {
+    clickidParam: 'payout',
+  });
+  assert.equal(renamed.status, 400);
+  assert.equal(renamed.body.error.code, 'invalid_clickid_param');
+  assert.match(renamed.body.error.message, /"payout" already carries the amount/);
+  assert.equal((await api(t.app, auth, 'DELETE', `/api/v1/postbacks/${ok.id}`)).status, 204);
+
   for (const campaignId of [foreign.id, '999999', 'abc']) {
     const res = await api<ErrorBody>(t.app, auth, 'POST', '/api/v1/postbacks', {
       name: 'x',

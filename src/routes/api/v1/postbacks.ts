@@ -1,5 +1,6 @@
 // /api/v1/postbacks — postback configurations with network presets, their
 // ready-to-paste links, and the registration-link builder.
+import { parameterRole } from '../../../domain/inbound-postback.js';
 import { isCurrency } from '../../../domain/money.js';
 import { NETWORKS, PRESETS } from '../../../domain/presets.js';
 import { randomAlphanumeric } from '../../../domain/random-id.js';
@@ -58,6 +59,14 @@ export async function postbackRoutes(app: App): Promise<void> {
   async function checkBody(workspaceId: string, body: Body): Promise<void> {
     if (body.currency !== undefined && !isCurrency(body.currency.toUpperCase())) {
       throw new AppError(400, 'invalid_currency', `"${body.currency}" is not an ISO 4217 code`);
+    }
+    const carries = body.clickidParam === undefined ? null : parameterRole(body.clickidParam);
+    if (carries !== null) {
+      throw new AppError(
+        400,
+        'invalid_clickid_param',
+        `"${body.clickidParam}" already carries ${carries} in a postback: name the parameter your network puts the clickid in`,
+      );
     }
     if (body.campaignId) {
       const campaign = await store.getCampaign(workspaceId, body.campaignId);
