@@ -191,6 +191,13 @@ export interface LogEntry extends LogOutcome {
   ip: string | null;
   userAgent: string | null;
   body: string | null;
+  /**
+   * The amount of the conversion conversionId names (for a duplicate, the one
+   * it repeats), read when the log is: null without a conversion or an amount.
+   */
+  micros: bigint | null;
+  /** That amount's currency; null when micros is. */
+  currency: string | null;
 }
 
 export interface LogFilter {

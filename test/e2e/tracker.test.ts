@@ -244,6 +244,19 @@ describe('tracker UI', () => {
     assert.match(await text(rejected), /400/);
     // Newest first: the rejected one is on top.
     assert.match(await text(page.locator('tr.log-row').first()), /400/);
+    // Each row's money, right-aligned: the retried first deposit shows the one it repeats;
+    // the registration and the rejected call have none.
+    const amountHead = page.getByRole('columnheader', { name: 'Amount' });
+    assert.equal(await amountHead.evaluate((el) => getComputedStyle(el).textAlign), 'right');
+    const amounts = page.locator('tr.log-row td[data-col="amount"]');
+    assert.deepEqual(await amounts.allInnerTexts(), [
+      '',
+      '100.00 USD',
+      '50.00 USD',
+      '100.00 USD',
+      '',
+    ]);
+    assert.equal(await amounts.nth(1).evaluate((el) => getComputedStyle(el).textAlign), 'right');
     await shot(page, 'en-12-logs');
 
     // A row opens the request and our answer.
@@ -252,7 +265,26 @@ describe('tracker UI', () => {
     await detail.getByText('Our answer').waitFor();
     assert.match(await text(detail), /network-e2e\/1\.0/);
     assert.match(await text(detail), new RegExp(clickid));
+    assert.match(await text(detail), /Amount\s*50\.00 USD/);
     await shot(page, 'en-13-logs-detail');
+    // On a phone: the table scrolls in its frame, the page does not, and the
+    // largest amount there is stays on one line, whole.
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      const overflow = await page.evaluate(() => {
+        const cell = document.querySelector('tr.log-row td[data-col="amount"]');
+        if (cell) cell.textContent = '999,999,999,999.999999 USDT';
+        return {
+          page: document.documentElement.scrollWidth - window.innerWidth,
+          cut: cell ? cell.scrollWidth > cell.clientWidth : true,
+          wrap: cell ? getComputedStyle(cell).whiteSpace : '',
+        };
+      });
+      assert.deepEqual(overflow, { page: 0, cut: false, wrap: 'nowrap' });
+      await shot(page, 'en-13b-logs-phone');
+    } finally {
+      await page.setViewportSize({ width: 1366, height: 860 });
+    }
 
     // Filters: status and search.
     await page.getByLabel('Status').selectOption('rejected');
@@ -510,6 +542,8 @@ describe('tracker UI', () => {
     await page.getByRole('heading', { name: /Данные трекера/ }).waitFor();
     await shot(page, 'ru-06-lead-card');
     await ru('Логи', 'ru-07-logs');
+    await page.getByRole('columnheader', { name: 'Сумма' }).waitFor();
+    assert.match(await text(page.locator('tr.log-row').first()), /9,99\sEUR/);
     await page.locator('tr.log-row').first().getByRole('button').click();
     await page.getByText('Наш ответ').waitFor();
     await shot(page, 'ru-08-logs-detail');

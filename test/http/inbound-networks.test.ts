@@ -35,6 +35,8 @@ interface LogItem {
   event: string | null;
   clickid: string | null;
   conversionId: string | null;
+  amount: string | null;
+  currency: string | null;
   method: string;
 }
 
@@ -536,6 +538,61 @@ test('the same deposit arriving concurrently is counted once', async () => {
   assert.deepEqual(statuses, [...Array(7).fill('duplicate'), 'recorded']);
   assert.equal(new Set(answers.map((a) => a.body.conversionId)).size, 1);
   assert.equal((await lead(s.auth, s.clickid)).totals.deposits, '33.33');
+});
+
+test("the postback log shows each request's amount and currency: the conversion's it counted or repeated", async () => {
+  const s = await setup('1win');
+  const deposit = (clickid: string, amount: string, tid: string, extra = '') =>
+    send(`${s.base}/deposit?clickid=${clickid}&amount=${amount}&tid=${tid}${extra}`);
+  const big = expectOk(
+    await deposit(s.clickid, '123456789012.123456', 'big'),
+    'recorded',
+    'deposit',
+  );
+  // Resent with another amount: the row shows the money that was counted.
+  assert.equal(expectOk(await deposit(s.clickid, '5', 'big'), 'duplicate', 'deposit'), big);
+  expectOk(await deposit(s.clickid, '0,5', 'eur', '&currency=eur'), 'recorded', 'deposit');
+  expectOk(await send(`${s.base}/registration?clickid=${s.clickid}`), 'recorded', 'registration');
+  const unmatched = await deposit('nobody', '7', 'x');
+  assert.equal(unmatched.body.status, 'unmatched');
+  assert.equal((await deposit(s.clickid, 'abc', 'y')).status, 400);
+
+  const res = await t.app.inject({
+    method: 'GET',
+    url: '/api/v1/postback-logs',
+    headers: s.auth,
+  });
+  assert.equal(res.statusCode, 200);
+  // Exactly as sent, a string: no double on the way (it would read 123456789012.12346).
+  assert.ok(res.body.includes('"amount":"123456789012.123456","currency":"USD"'), res.body);
+  const rows = (res.json() as { items: LogItem[] }).items;
+  assert.deepEqual(
+    rows.map((r) => [r.status, r.event, r.amount, r.currency]),
+    [
+      ['rejected', 'deposit', null, null],
+      ['unmatched', 'deposit', null, null],
+      ['recorded', 'registration', null, null],
+      ['recorded', 'deposit', '0.5', 'EUR'],
+      ['duplicate', 'deposit', '123456789012.123456', 'USD'],
+      ['recorded', 'deposit', '123456789012.123456', 'USD'],
+    ],
+  );
+  // Every field the log had before is still there.
+  for (const row of rows) {
+    for (const key of ['id', 'at', 'postbackId', 'method', 'url', 'ip', 'userAgent', 'body']) {
+      assert.ok(key in row, `${key} missing from ${JSON.stringify(row)}`);
+    }
+  }
+  const duplicates = await api<{ items: LogItem[] }>(
+    t.app,
+    s.auth,
+    'GET',
+    '/api/v1/postback-logs?status=duplicate',
+  );
+  assert.deepEqual(
+    duplicates.body.items.map((r) => [r.conversionId, r.amount, r.currency]),
+    [[big, '123456789012.123456', 'USD']],
+  );
 });
 
 test('a deposit without tid: resent within 60 s → duplicate; after 61 s → recorded', async () => {

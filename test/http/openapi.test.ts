@@ -48,6 +48,25 @@ test('GET /api/docs/json is an OpenAPI document listing the management routes', 
   assert.ok(!doc.paths['/healthz'], 'the health check is hidden');
 });
 
+test("the reference documents a postback log row's amount and currency", async () => {
+  const res = await t.app.inject({ method: 'GET', url: '/api/docs/json' });
+  type Schema = { properties?: Record<string, Schema>; items?: Schema; required?: string[] };
+  const doc = res.json() as {
+    paths: Record<
+      string,
+      { get?: { responses?: Record<string, { content?: Record<string, { schema: Schema }> }> } }
+    >;
+  };
+  const answer = doc.paths['/api/v1/postback-logs']?.get?.responses?.['200'];
+  const row = answer?.content?.['application/json']?.schema.properties?.items?.items;
+  assert.ok(row?.properties, JSON.stringify(answer));
+  for (const key of ['conversionId', 'amount', 'currency']) {
+    assert.ok(row.required?.includes(key), `${key} not required`);
+    assert.match(JSON.stringify(row.properties[key]), /"type":"string"/, key);
+  }
+  assert.match(JSON.stringify(row.properties.amount), /decimal/);
+});
+
 test('GET /api/docs serves the HTML reference (directly or by a redirect that resolves)', async () => {
   let res = await t.app.inject({ method: 'GET', url: '/api/docs' });
   for (let hops = 0; res.statusCode >= 300 && res.statusCode < 400 && hops < 3; hops++) {

@@ -713,6 +713,102 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       assert.equal((await s.listPostbackLogs(await workspace(), { limit: 10 })).items.length, 0);
     });
 
+    test("the postback log: each row carries its conversion's amount and currency, exactly", async () => {
+      const ws = await workspace();
+      const p = await postback(ws);
+      const l = await lead(ws);
+      let n = 0;
+      const req = () => ({
+        postbackId: p.id,
+        workspaceId: ws,
+        at: T0 + n++,
+        method: 'GET',
+        url: `/api/postbacks/${p.token}/deposit?n=${n}`,
+        ip: null,
+        userAgent: null,
+        body: null,
+      });
+      const logged = (e: Partial<RecordEvent> & { event: string }, clickid = l.clickid) =>
+        s.recordEvent({ ...event(ws, clickid, e), postbackId: p.id, log: req() });
+      // The largest amount there is: 10^18 - 1 micro-units, past a double's exact integers.
+      const big = await logged({ event: 'deposit', micros: 123_456_789_012_123_456n, tid: 't1' });
+      assert.equal(big.status, 'recorded');
+      // The network resends t1 with another amount: the row shows what was counted.
+      const again = await logged({ event: 'deposit', micros: 5_000_000n, tid: 't1' });
+      assert.equal(again.status, 'duplicate');
+      await logged({ event: 'registration' });
+      await logged({ event: 'deposit', micros: 150_000_000n, currency: 'EUR', tid: 't2' });
+      await logged({ event: 'withdrawal', micros: -10_500_000n, tid: 't3' });
+      const unmatched = await logged({ event: 'deposit', micros: 7_000_000n, tid: 't4' }, 'nope');
+      assert.equal(unmatched.status, 'unmatched');
+      await s.appendPostbackLog(req(), {
+        httpStatus: 400,
+        status: 'rejected',
+        error: 'invalid_amount: amount "abc" is not a decimal number',
+        event: 'deposit',
+        clickid: l.clickid,
+        conversionId: null,
+      });
+      // A conversion of another workspace is never shown, whatever a row names.
+      const other = await workspace();
+      const foreign = await s.recordEvent(
+        event(other, (await lead(other)).clickid, {
+          event: 'deposit',
+          micros: 1_000_000n,
+          tid: 'f',
+        }),
+      );
+      assert.equal(foreign.status, 'recorded');
+      await s.appendPostbackLog(req(), {
+        httpStatus: 200,
+        status: 'recorded',
+        error: null,
+        event: 'deposit',
+        clickid: l.clickid,
+        conversionId: foreign.status === 'recorded' ? foreign.conversionId : null,
+      });
+
+      const expected = [
+        ['recorded', null, null],
+        ['rejected', null, null],
+        ['unmatched', null, null],
+        ['recorded', -10_500_000n, 'USD'],
+        ['recorded', 150_000_000n, 'EUR'],
+        ['recorded', null, null],
+        ['duplicate', 123_456_789_012_123_456n, 'USD'],
+        ['recorded', 123_456_789_012_123_456n, 'USD'],
+      ];
+      const all = await s.listPostbackLogs(ws, { limit: 10 });
+      assert.deepEqual(
+        all.items.map((i) => [i.status, i.micros, i.currency]),
+        expected,
+      );
+      assert.equal(all.items[6]?.conversionId, all.items[7]?.conversionId);
+      // The same on pages, filtered and searched.
+      const pages = [];
+      let cursor: string | undefined;
+      do {
+        const page = await s.listPostbackLogs(ws, { limit: 3, cursor });
+        pages.push(...page.items.map((i) => [i.status, i.micros, i.currency]));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      assert.deepEqual(pages, expected);
+      assert.deepEqual(
+        (await s.listPostbackLogs(ws, { limit: 10, status: 'duplicate' })).items.map((i) => [
+          i.micros,
+          i.currency,
+        ]),
+        [[123_456_789_012_123_456n, 'USD']],
+      );
+      assert.deepEqual(
+        (await s.listPostbackLogs(ws, { limit: 10, q: 'n=4' })).items.map((i) => [
+          i.micros,
+          i.currency,
+        ]),
+        [[150_000_000n, 'EUR']],
+      );
+    });
+
     test('lead list: newest first, search, cursor, summary columns', async () => {
       const ws = await workspace();
       const leads = [];

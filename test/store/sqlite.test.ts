@@ -9,7 +9,11 @@ import { randomAlphanumeric } from '../../src/domain/random-id.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { Reader } from '../../src/store/sqlite/reader.js';
 import { bucketOf } from '../../src/store/sqlite/rollups.js';
-import { migrate, openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import {
+  migrate,
+  openSqliteStore,
+  postbackLogPageSql,
+} from '../../src/store/sqlite/sqlite-store.js';
 import { tempDir, workspaceWithPostback } from '../helpers.js';
 import { storeContract } from './contract.js';
 import { lockHolder } from './lock-holder.js';
@@ -276,6 +280,46 @@ test('sqlite: the per-lead and per-click reads stay on indexes after migration 6
     assert.equal(byName.has('postback_logs_clickid'), false);
     assert.match(byName.get('conversions_once') ?? '', /WHERE once_key IS NOT NULL/);
     assert.match(byName.get('leads_workspace_external') ?? '', /WHERE external_id IS NOT NULL/);
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test("sqlite: a page of the postback log looks each row's conversion up by primary key, after the limit", async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/log-plans.db`;
+  await openSqliteStore({ path }).close();
+  const db = new Database(path, { readonly: true });
+  try {
+    // The log's own conditions as listPostbackLogs writes them: none, a cursor, every filter.
+    for (const [where, params] of [
+      ['workspace_id = ?', [1]],
+      ['workspace_id = ? AND id < ?', [1, 100]],
+      [
+        "workspace_id = ? AND postback_id = ? AND status = ? AND (clickid = ? OR url LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\')",
+        [1, 2, 'duplicate', 'x', '%x%', '%x%'],
+      ],
+    ] as const) {
+      const plan = (
+        db.prepare(`EXPLAIN QUERY PLAN ${postbackLogPageSql(where)}`).all(...params, 51) as Array<{
+          detail: string;
+        }>
+      ).map((r) => r.detail);
+      const detail = plan.join('; ');
+      assert.ok(
+        plan.includes('SEARCH c USING INTEGER PRIMARY KEY (rowid=?) LEFT-JOIN'),
+        `${where}: ${detail}`,
+      );
+      assert.match(detail, /SEARCH postback_logs USING INDEX postback_logs_workspace/, where);
+      // Only the page (the limited subquery, l) is scanned; never a table.
+      assert.deepEqual(
+        plan.filter((d) => d.startsWith('SCAN')),
+        ['SCAN l'],
+        `${where}: ${detail}`,
+      );
+      assert.doesNotMatch(detail, /TEMP B-TREE/, `${where}: ${detail}`);
+    }
   } finally {
     db.close();
     dir.remove();

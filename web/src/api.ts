@@ -204,6 +204,9 @@ export interface LogEntry {
   event: string | null;
   clickid: string | null;
   conversionId: string | null;
+  /** The amount of that conversion (for a duplicate, of the one it repeats), exact. */
+  amount: string | null;
+  currency: string | null;
 }
 
 export interface StatsRow {

@@ -277,6 +277,7 @@ const en = {
   'logs.time': 'Time',
   'logs.event': 'Event',
   'logs.clickid': 'Clickid',
+  'logs.amount': 'Amount',
   'logs.http': 'HTTP',
   'logs.details': 'Details of the request at {time}',
   'logs.request': 'Request',
@@ -617,6 +618,7 @@ const ru: Record<MessageKey, string> = {
   'logs.time': 'Время',
   'logs.event': 'Событие',
   'logs.clickid': 'Clickid',
+  'logs.amount': 'Сумма',
   'logs.http': 'HTTP',
   'logs.details': 'Подробности запроса в {time}',
   'logs.request': 'Запрос',
@@ -716,6 +718,8 @@ export interface I18n {
   num: (value: number) => string;
   percent: (value: number) => string;
   money: (amount: string | null | undefined, currency: string | null | undefined) => string;
+  /** An amount as a network sent it, every decimal kept, with its currency's code: 150.00 USD. */
+  amountWithCode: (amount: string, currency: string) => string;
   dateTime: (iso: string) => string;
   time: (iso: string) => string;
   date: (isoDate: string) => string;
@@ -769,6 +773,10 @@ function makeI18n(lang: Lang, setLang: (lang: Lang) => void): I18n {
     dateStyle: 'medium',
     timeZone: 'UTC',
   });
+  const amountFormat = new Intl.NumberFormat(locale, {
+    minimumFractionDigits: 2,
+    maximumFractionDigits: 6,
+  });
   const moneyFormats = new Map<string, Intl.NumberFormat | null>();
   const moneyFormat = (currency: string) => {
     if (!moneyFormats.has(currency)) {
@@ -805,6 +813,10 @@ function makeI18n(lang: Lang, setLang: (lang: Lang) => void): I18n {
       if (format) return format.format(value as `${number}`);
       return `${numberFormat.format(value as `${number}`)} ${code}`;
     },
+    // A decimal string formats exactly here too; the code, unlike a symbol ($ for
+    // USD, CAD and AUD alike), says which currency the network sent.
+    amountWithCode: (amount, currency) =>
+      `${amountFormat.format(amount as `${number}`)} ${currency}`,
     dateTime: (iso) => dateTimeFormat.format(new Date(iso)),
     time: (iso) => timeFormat.format(new Date(iso)),
     date: (isoDate) => {

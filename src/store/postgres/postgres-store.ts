@@ -1618,14 +1618,20 @@ export class PostgresStore implements Store {
       where.push(`(clickid = $${n - 1} OR url LIKE $${n} OR error LIKE $${n})`);
     }
     values.push(filter.limit + 1);
+    // The page is cut first; each of its rows then looks its conversion up
+    // by primary key (at most limit + 1 lookups, whatever the conversions).
     const rows = await this.all(
       this.pool,
-      `SELECT * FROM postback_logs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${values.length}`,
+      `SELECT l.*, c.amount_micros AS conversion_micros, c.currency AS conversion_currency
+       FROM (SELECT * FROM postback_logs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${values.length}) l
+       LEFT JOIN conversions c ON c.id = l.conversion_id AND c.workspace_id = l.workspace_id
+       ORDER BY l.id DESC`,
       values,
     );
     const more = rows.length > filter.limit;
-    const items = rows.slice(0, filter.limit).map(
-      (r): LogEntry => ({
+    const items = rows.slice(0, filter.limit).map((r): LogEntry => {
+      const amount = micros(r.conversion_micros);
+      return {
         id: String(r.id),
         at: num(r.at),
         postbackId: String(r.postback_id),
@@ -1640,8 +1646,10 @@ export class PostgresStore implements Store {
         event: str(r.event),
         clickid: str(r.clickid),
         conversionId: str(r.conversion_id),
-      }),
-    );
+        micros: amount,
+        currency: amount === null ? null : str(r.conversion_currency),
+      };
+    });
     const last = items[items.length - 1];
     return { items, nextCursor: more && last ? encodeCursor(last.id) : null };
   }

@@ -249,6 +249,20 @@ function toDestination(r: Row): Destination {
   };
 }
 
+/**
+ * A page of the postback log, newest first, with the amount and currency of
+ * each row's conversion. The page is cut first (by the workspace's log index)
+ * and each of its rows then looks its conversion up by primary key: at most
+ * limit + 1 lookups, however many conversions the workspace has. `where`
+ * holds the log's own conditions; the parameters are theirs, then the limit.
+ */
+export function postbackLogPageSql(where: string): string {
+  return `SELECT l.*, c.amount_micros AS conversion_micros, c.currency AS conversion_currency
+    FROM (SELECT * FROM postback_logs WHERE ${where} ORDER BY id DESC LIMIT ?) l
+    LEFT JOIN conversions c ON c.id = l.conversion_id AND c.workspace_id = l.workspace_id
+    ORDER BY l.id DESC`;
+}
+
 function micros(value: unknown): bigint | null {
   return value === null || value === undefined ? null : BigInt(value as bigint | number | string);
 }
@@ -1323,13 +1337,16 @@ export class SqliteStore implements Store {
     }
     const [rows = []] = await this.read([
       {
-        sql: `SELECT * FROM postback_logs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+        sql: postbackLogPageSql(where.join(' AND ')),
         params: [...args, filter.limit + 1],
+        // Amounts reach 10^18 micro-units, past a double's exact integers.
+        safeIntegers: true,
       },
     ]);
     const more = rows.length > filter.limit;
-    const items = rows.slice(0, filter.limit).map(
-      (r): LogEntry => ({
+    const items = rows.slice(0, filter.limit).map((r): LogEntry => {
+      const amount = micros(r.conversion_micros);
+      return {
         id: String(r.id),
         at: Number(r.at),
         postbackId: String(r.postback_id),
@@ -1344,8 +1361,10 @@ export class SqliteStore implements Store {
         event: str(r.event),
         clickid: str(r.clickid),
         conversionId: str(r.conversion_id),
-      }),
-    );
+        micros: amount,
+        currency: amount === null ? null : str(r.conversion_currency),
+      };
+    });
     const last = items[items.length - 1];
     return { items, nextCursor: more && last ? encodeCursor(Number(last.id)) : null };
   }

@@ -20,7 +20,7 @@ import { useLoad } from '../ui/use-load';
 const PAGE_SIZE = 50;
 
 export function LogsPage() {
-  const { t, tMaybe, time } = useI18n();
+  const { t, tMaybe, time, amountWithCode } = useI18n();
   const [query, setQuery] = useQueryState();
   const postbackId = query.get('postbackId') ?? '';
   const status = query.get('status') ?? '';
@@ -132,6 +132,9 @@ export function LogsPage() {
                 <th scope="col">{t('logs.time')}</th>
                 <th scope="col">{t('logs.postback')}</th>
                 <th scope="col">{t('logs.event')}</th>
+                <th scope="col" className="num">
+                  {t('logs.amount')}
+                </th>
                 <th scope="col">{t('logs.clickid')}</th>
                 <th scope="col">{t('logs.status')}</th>
                 <th scope="col" className="num">
@@ -180,6 +183,11 @@ export function LogsPage() {
                           <span className="muted">—</span>
                         )}
                       </td>
+                      <td className="num mono" data-col="amount">
+                        {entry.amount !== null &&
+                          entry.currency !== null &&
+                          amountWithCode(entry.amount, entry.currency)}
+                      </td>
                       <td className="mono">{entry.clickid ?? <span className="muted">—</span>}</td>
                       <td>
                         <StatusBadge status={entry.status} />
@@ -196,7 +204,7 @@ export function LogsPage() {
                     </tr>
                     {isOpen && (
                       <tr className="log-detail" id={`log-${entry.id}`}>
-                        <td colSpan={7}>
+                        <td colSpan={8}>
                           <LogDetail
                             entry={entry}
                             postbackName={
@@ -247,7 +255,7 @@ export function LogsTabs({ current }: { current: 'postbacks' | 'sources' }) {
 }
 
 function LogDetail({ entry, postbackName }: { entry: LogEntry; postbackName?: string }) {
-  const { t, tMaybe, dateTime } = useI18n();
+  const { t, tMaybe, dateTime, amountWithCode } = useI18n();
   const row = (label: string, value: ReactNode) => (
     <div>
       <dt>{label}</dt>
@@ -283,6 +291,12 @@ function LogDetail({ entry, postbackName }: { entry: LogEntry; postbackName?: st
             ),
           )}
           {row(t('logs.conversionId'), entry.conversionId && <code>{entry.conversionId}</code>)}
+          {row(
+            t('logs.amount'),
+            entry.amount !== null && entry.currency !== null ? (
+              <code>{amountWithCode(entry.amount, entry.currency)}</code>
+            ) : null,
+          )}
           {row(
             t('logs.postback'),
             entry.postbackId && (

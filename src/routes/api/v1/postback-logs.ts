@@ -1,8 +1,40 @@
 // GET /api/v1/postback-logs — every inbound request to the workspace's tokens, newest first.
 import { account } from '../../../http/auth.js';
-import { type App, Type } from '../../../http/json-schema.js';
+import { type App, type TSchema, Type } from '../../../http/json-schema.js';
 import { presentLog } from './present.js';
 import { Cursor, Limit } from './schemas.js';
+
+const OrNull = <S extends TSchema>(s: S, description?: string) =>
+  Type.Union([s, Type.Null()], description === undefined ? {} : { description });
+
+/** One request and our answer, as presentLog shapes it. */
+const LogItem = Type.Object({
+  id: Type.String(),
+  at: Type.String({ description: 'ISO-8601 UTC' }),
+  postbackId: Type.String(),
+  method: Type.String(),
+  url: Type.String(),
+  ip: OrNull(Type.String()),
+  userAgent: OrNull(Type.String()),
+  body: OrNull(Type.String()),
+  httpStatus: Type.Integer(),
+  status: Type.String({ description: 'recorded, duplicate, unmatched or rejected' }),
+  error: OrNull(Type.String()),
+  event: OrNull(Type.String()),
+  clickid: OrNull(Type.String()),
+  conversionId: OrNull(
+    Type.String(),
+    'the conversion recorded, or for a duplicate the one it repeats',
+  ),
+  amount: OrNull(
+    Type.String(),
+    "that conversion's amount, an exact decimal string such as 150.5; null without a conversion or an amount",
+  ),
+  currency: OrNull(
+    Type.String(),
+    "that amount's currency code (USD, EUR, USDT, ...); null when amount is",
+  ),
+});
 
 export async function logRoutes(app: App): Promise<void> {
   const { store } = app.deps;
@@ -23,6 +55,9 @@ export async function logRoutes(app: App): Promise<void> {
           limit: Type.Optional(Limit),
           cursor: Type.Optional(Cursor),
         }),
+        response: {
+          200: Type.Object({ items: Type.Array(LogItem), nextCursor: OrNull(Type.String()) }),
+        },
       },
     },
     async (request) => {

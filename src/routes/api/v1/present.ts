@@ -112,6 +112,8 @@ export function presentLog(e: LogEntry) {
     event: e.event,
     clickid: e.clickid,
     conversionId: e.conversionId,
+    amount: money(e.micros),
+    currency: e.currency,
   };
 }
 
