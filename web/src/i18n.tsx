@@ -9,6 +9,7 @@ import {
   useMemo,
   useState,
 } from 'react';
+import { moneyFormatter } from './money-format';
 
 const en = {
   'app.name': 'Clickback',
@@ -773,29 +774,7 @@ function makeI18n(lang: Lang, setLang: (lang: Lang) => void): I18n {
     dateStyle: 'medium',
     timeZone: 'UTC',
   });
-  const amountFormat = new Intl.NumberFormat(locale, {
-    minimumFractionDigits: 2,
-    maximumFractionDigits: 6,
-  });
-  const moneyFormats = new Map<string, Intl.NumberFormat | null>();
-  const moneyFormat = (currency: string) => {
-    if (!moneyFormats.has(currency)) {
-      try {
-        moneyFormats.set(
-          currency,
-          new Intl.NumberFormat(locale, {
-            style: 'currency',
-            currency,
-            currencyDisplay: 'narrowSymbol',
-            maximumFractionDigits: 8,
-          }),
-        );
-      } catch {
-        moneyFormats.set(currency, null);
-      }
-    }
-    return moneyFormats.get(currency) ?? null;
-  };
+  const amounts = moneyFormatter(locale);
   const t = (key: MessageKey, vars?: Record<string, string | number>) =>
     fill(dict[key] ?? en[key] ?? key, vars);
   return {
@@ -805,18 +784,8 @@ function makeI18n(lang: Lang, setLang: (lang: Lang) => void): I18n {
     tMaybe: (key, fallback) => (key in dict ? dict[key as MessageKey] : fallback),
     num: (value) => numberFormat.format(value),
     percent: (value) => percentFormat.format(value),
-    money: (amount, currency) => {
-      const code = (currency || 'USD').toUpperCase();
-      const value = amount ?? '0';
-      const format = moneyFormat(code);
-      // A decimal string formats exactly (Intl.NumberFormat v3), no float rounding.
-      if (format) return format.format(value as `${number}`);
-      return `${numberFormat.format(value as `${number}`)} ${code}`;
-    },
-    // A decimal string formats exactly here too; the code, unlike a symbol ($ for
-    // USD, CAD and AUD alike), says which currency the network sent.
-    amountWithCode: (amount, currency) =>
-      `${amountFormat.format(amount as `${number}`)} ${currency}`,
+    money: amounts.money,
+    amountWithCode: amounts.amountWithCode,
     dateTime: (iso) => dateTimeFormat.format(new Date(iso)),
     time: (iso) => timeFormat.format(new Date(iso)),
     date: (isoDate) => {
