@@ -318,6 +318,13 @@ describe('postback settings edited from its page', () => {
       await ru.waitFor({ state: 'detached' });
       await page.getByRole('button', { name: 'Изменить' }).waitFor();
       assert.deepEqual(await overflow(), { page: 0, fields: 0 });
+      // Every link is shown whole, though a phone fits fewer characters a line.
+      const cut = await page.evaluate(() =>
+        [...document.querySelectorAll('textarea.copy-text')]
+          .filter((el) => el.scrollHeight > el.clientHeight + 1)
+          .map((el) => (el as HTMLTextAreaElement).value),
+      );
+      assert.deepEqual(cut, []);
       await shot(page, 'edit-ru-02-phone-page');
       await page.getByLabel('Язык').selectOption('en');
     } finally {
