@@ -3,6 +3,7 @@
 import type { CountAttempt } from '../domain/events.js';
 import type { DestinationSettings, Subject } from '../domain/forwarding.js';
 import type { Network, NetworkMacros } from '../domain/presets.js';
+import type { DeliveryFacts } from '../domain/source-health.js';
 import type { DayBucket } from '../domain/time-range.js';
 
 export interface User {
@@ -536,6 +537,13 @@ export interface Store {
    */
   releaseDeliveryLeases(isGone: (owner: string) => boolean): Promise<number>;
   listDeliveries(workspaceId: string, filter: DeliveryFilter): Promise<Page<DeliveryEntry>>;
+  /**
+   * What the delivery log and outbox say of each destination, in the order
+   * given (domain/source-health.ts): the ids come from a read already scoped
+   * to a workspace. Each costs a few index steps and at most HEALTH_WINDOW
+   * log rows and PENDING_LIMIT index entries, however long its log is.
+   */
+  destinationHealth(destinationIds: string[]): Promise<DeliveryFacts[]>;
   /**
    * Queues a delivery's event again now, with a fresh attempt budget; answers
    * its outbox row. 'in_flight': an attempt holds the row's lease right now,

@@ -1099,3 +1099,136 @@ test('an empty PATCH (a form saved unchanged) answers 200 and changes nothing', 
     assert.deepEqual(now, kept, path);
   }
 });
+
+interface Health {
+  state: string;
+  lastDeliveredAt: string | null;
+  failedInARow: number;
+  failingSince: string | null;
+  lastFailedAt: string | null;
+  lastError: string | null;
+  pending: number;
+}
+
+/** A source's health as the list and the single source both answer it. */
+async function healthOf(s: Setup, sourceId: string): Promise<Health> {
+  const list = await api<{ items: Array<{ id: string; health: Health }> }>(
+    t.app,
+    s.auth,
+    'GET',
+    `/api/v1/campaigns/${s.campaign.id}/sources`,
+  );
+  assert.equal(list.status, 200, JSON.stringify(list.body));
+  const listed = list.body.items.find((i) => i.id === sourceId);
+  const one = await api<{ health: Health }>(
+    t.app,
+    s.auth,
+    'GET',
+    `/api/v1/campaigns/${s.campaign.id}/sources/${sourceId}`,
+  );
+  assert.deepEqual(one.body.health, listed?.health);
+  return one.body.health;
+}
+
+/** A click on the campaign: a `Lead` event for its pixel. */
+async function adClick(s: Setup) {
+  const res = await t.app.inject({
+    method: 'GET',
+    url: `/c/${s.campaign.slug}?fbclid=IwAR${t.clock.now}`,
+    headers: { 'user-agent': 'Mozilla/5.0 Test' },
+  });
+  assert.equal(res.statusCode, 302);
+}
+
+test('source health: a pixel refused with error 190 becomes failing with that error, and ok once an event gets through', async () => {
+  const s = await setup();
+  const pixel = await addFacebook(s);
+  assert.deepEqual(await healthOf(s, pixel.id), {
+    state: 'idle',
+    lastDeliveredAt: null,
+    failedInARow: 0,
+    failingSince: null,
+    lastFailedAt: null,
+    lastError: null,
+    pending: 0,
+  });
+  await adClick(s);
+  assert.equal((await healthOf(s, pixel.id)).pending, 1, 'waiting before the worker runs');
+
+  fb.fallback = {
+    status: 400,
+    body: '{"error":{"message":"Invalid OAuth access token","type":"OAuthException","code":190}}',
+  };
+  await drain();
+  const firstAt = new Date(t.clock.now).toISOString();
+  const once = await healthOf(s, pixel.id);
+  assert.equal(once.state, 'ok', 'one refusal is not yet a pattern');
+  assert.equal(once.failedInARow, 1);
+  assert.equal(once.pending, 0, 'refused for good: not retried');
+
+  t.clock.advance(60_000);
+  await adClick(s);
+  await adClick(s);
+  await drain();
+  const failing = await healthOf(s, pixel.id);
+  const [logged] = await deliveries(s.auth, `?sourceId=${pixel.id}`);
+  assert.equal(logged?.error, 'HTTP 400: Invalid OAuth access token (code 190)');
+  assert.deepEqual(failing, {
+    state: 'failing',
+    lastDeliveredAt: null,
+    failedInARow: 3,
+    failingSince: firstAt,
+    lastFailedAt: new Date(t.clock.now).toISOString(),
+    lastError: logged?.error,
+    pending: 0,
+  });
+
+  // The token is fixed: the next event is delivered and the source is ok again.
+  fb.fallback = { status: 200, body: '{"events_received":1}' };
+  t.clock.advance(60_000);
+  await adClick(s);
+  await drain();
+  assert.deepEqual(await healthOf(s, pixel.id), {
+    state: 'ok',
+    lastDeliveredAt: new Date(t.clock.now).toISOString(),
+    failedInARow: 0,
+    failingSince: null,
+    lastFailedAt: null,
+    lastError: null,
+    pending: 0,
+  });
+});
+
+test('source health: a pixel answering 503 is retried, ok for 15 minutes, then failing; a disabled one is paused', async () => {
+  const s = await setup();
+  const pixel = await addFacebook(s);
+  fb.fallback = { status: 503, body: 'unavailable' };
+  for (let i = 0; i < 3; i++) await adClick(s);
+  await drain();
+  const retrying = await healthOf(s, pixel.id);
+  assert.equal(retrying.state, 'ok', 'a hiccup the retries deal with');
+  assert.equal(retrying.failedInARow, 3);
+  assert.equal(retrying.pending, 3);
+  assert.equal(retrying.lastError, 'HTTP 503: unavailable');
+
+  t.clock.advance(14 * 60_000);
+  await drain();
+  assert.equal((await healthOf(s, pixel.id)).state, 'ok');
+  t.clock.advance(60_000);
+  await drain();
+  const failing = await healthOf(s, pixel.id);
+  assert.equal(failing.state, 'failing');
+  assert.ok(failing.failedInARow > 3, String(failing.failedInARow));
+  assert.equal(failing.pending, 3);
+
+  const paused = await api<{ health: Health }>(
+    t.app,
+    s.auth,
+    'PATCH',
+    `/api/v1/campaigns/${s.campaign.id}/sources/${pixel.id}`,
+    { enabled: false },
+  );
+  assert.equal(paused.status, 200, JSON.stringify(paused.body));
+  assert.equal(paused.body.health.state, 'paused');
+  assert.equal(paused.body.health.lastError, 'HTTP 503: unavailable');
+});

@@ -2206,6 +2206,108 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.deepEqual(await s.finishDeliveries([]), []);
       });
 
+      test('destinationHealth: the last delivery, the failures since, their last error and the events waiting', async () => {
+        await take();
+        const ws = await workspace();
+        const c = await campaign(ws);
+        const dest = await s.createDestination(ws, c.id, destination('hook', hook()), T0);
+        const quiet = await s.createDestination(ws, c.id, destination('q', hook(['deposit'])), T0);
+        const none = {
+          lastDeliveredAt: null,
+          failedInARow: 0,
+          gaveUp: 0,
+          failingSince: null,
+          lastFailedAt: null,
+          lastError: null,
+          pending: 0,
+        };
+        assert.deepEqual(await s.destinationHealth([dest.id, quiet.id]), [none, none]);
+
+        const l = await click(c);
+        for (const tid of ['a', 'b', 'c', 'd', 'e']) {
+          await s.recordEvent(event(ws, l.clickid, { event: 'custom', tid, at: T0 }));
+        }
+        assert.deepEqual(await s.destinationHealth([dest.id]), [{ ...none, pending: 5 }]);
+
+        const jobs = await claim(T0 + 1);
+        assert.equal(jobs.length, 5);
+        const [a, b, e, f, g] = jobs as [
+          DeliveryJob,
+          DeliveryJob,
+          DeliveryJob,
+          DeliveryJob,
+          DeliveryJob,
+        ];
+        const refused = 'HTTP 400: Invalid OAuth access token (code 190)';
+        await s.finishDeliveries([
+          {
+            outboxId: a.outboxId,
+            lease: a.lease,
+            attempt: attempt('delivered', T0 + 10),
+            outcome: { state: 'done', status: 'delivered' },
+          },
+          {
+            outboxId: b.outboxId,
+            lease: b.lease,
+            attempt: attempt('retrying', T0 + 20, { error: 'HTTP 503' }),
+            outcome: { state: 'retry', nextAt: T0 + 100 },
+          },
+          {
+            outboxId: e.outboxId,
+            lease: e.lease,
+            attempt: attempt('failed', T0 + 30, { httpStatus: 400, error: refused }),
+            outcome: { state: 'done', status: 'failed' },
+          },
+          // Not sent at all (an amount Facebook cannot take): not an attempt.
+          {
+            outboxId: f.outboxId,
+            lease: f.lease,
+            attempt: attempt('skipped', T0 + 40, { error: 'BTC is not sent' }),
+            outcome: { state: 'done', status: 'skipped' },
+          },
+        ]);
+        const failing = {
+          lastDeliveredAt: T0 + 10,
+          failedInARow: 2,
+          gaveUp: 1,
+          failingSince: T0 + 20,
+          lastFailedAt: T0 + 30,
+          lastError: refused,
+          // b waits for its retry; g is still leased.
+          pending: 2,
+        };
+        assert.deepEqual(await s.destinationHealth([quiet.id, dest.id]), [none, failing]);
+
+        // A delivery ends the run of failures; the ones before it are history.
+        const [bAgain] = await claim(T0 + 100);
+        assert.equal(bAgain?.outboxId, b.outboxId);
+        await s.finishDelivery(b.outboxId, bAgain.lease, attempt('delivered', T0 + 110), {
+          state: 'done',
+          status: 'delivered',
+        });
+        assert.deepEqual(await s.destinationHealth([dest.id]), [
+          { ...none, lastDeliveredAt: T0 + 110, pending: 1 },
+        ]);
+        await s.finishDelivery(g.outboxId, g.lease, attempt('retrying', T0 + 120), {
+          state: 'retry',
+          nextAt: T0 + 200,
+        });
+        assert.deepEqual(await s.destinationHealth([dest.id]), [
+          {
+            ...none,
+            lastDeliveredAt: T0 + 110,
+            failedInARow: 1,
+            failingSince: T0 + 120,
+            lastFailedAt: T0 + 120,
+            lastError: 'HTTP 500',
+            pending: 1,
+          },
+        ]);
+        // Another workspace's ids are never passed, but an unknown one reads as nothing.
+        assert.deepEqual(await s.destinationHealth(['999999999']), [none]);
+        assert.deepEqual(await s.destinationHealth([]), []);
+      });
+
       test('concurrent claims never hand out one row twice', async () => {
         await take();
         const ws = await workspace();

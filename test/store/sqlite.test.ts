@@ -10,6 +10,7 @@ import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { Reader } from '../../src/store/sqlite/reader.js';
 import { bucketOf } from '../../src/store/sqlite/rollups.js';
 import {
+  DESTINATION_HEALTH_SQL,
   migrate,
   openSqliteStore,
   postbackLogPageSql,
@@ -320,6 +321,47 @@ test("sqlite: a page of the postback log looks each row's conversion up by prima
       );
       assert.doesNotMatch(detail, /TEMP B-TREE/, `${where}: ${detail}`);
     }
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test("sqlite: a source's health reads its destination's indexes, never a whole log", async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/health-plans.db`;
+  await openSqliteStore({ path }).close();
+  const db = new Database(path, { readonly: true });
+  try {
+    const plan = (
+      db
+        .prepare(`EXPLAIN QUERY PLAN ${DESTINATION_HEALTH_SQL}`)
+        .all({ d: 1, window: 1000, pending: 10_000 }) as Array<{ detail: string }>
+    ).map((r) => r.detail);
+    const detail = plan.join('; ');
+    assert.ok(
+      plan.includes('SEARCH deliveries USING INDEX deliveries_delivered (destination_id=?)'),
+      detail,
+    );
+    assert.ok(
+      plan.includes(
+        'SEARCH deliveries USING INDEX deliveries_destination (destination_id=? AND id>?)',
+      ),
+      detail,
+    );
+    assert.ok(
+      plan.includes('SEARCH outbox USING COVERING INDEX outbox_pending (destination_id=?)'),
+      detail,
+    );
+    // Scans are of the bounded parts only (the last delivery, the newest rows, the waiting ones).
+    for (const scan of plan.filter((d) => d.startsWith('SCAN'))) {
+      assert.match(
+        scan,
+        /^SCAN (CONSTANT ROW|delivered|recent|failed|last_failed|\(subquery-\d+\))$/,
+        detail,
+      );
+    }
+    assert.doesNotMatch(detail, /TEMP B-TREE/, detail);
   } finally {
     db.close();
     dir.remove();

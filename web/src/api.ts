@@ -244,6 +244,21 @@ export interface EventAnswer {
 
 // ---- Forwarding: sources, auto actions, deliveries ----
 
+/**
+ * Whether a source's events get through, from its delivery log. failing: its
+ * last 3+ attempts failed with nothing delivered since, refused for good or
+ * retried for 15 minutes; idle: nothing sent yet; paused: disabled.
+ */
+export interface SourceHealth {
+  state: 'ok' | 'failing' | 'idle' | 'paused';
+  lastDeliveredAt: string | null;
+  failedInARow: number;
+  failingSince: string | null;
+  lastFailedAt: string | null;
+  lastError: string | null;
+  pending: number;
+}
+
 interface SourceBase {
   id: string;
   campaignId: string;
@@ -251,6 +266,7 @@ interface SourceBase {
   enabled: boolean;
   createdAt: string;
   updatedAt: string;
+  health: SourceHealth;
 }
 
 export interface FacebookSource extends SourceBase {

@@ -124,6 +124,9 @@ const en = {
 
   'campaigns.title': 'Campaigns',
   'campaigns.new': 'New campaign',
+  'campaigns.failingSources':
+    'Events are not reaching {n} of this campaign’s sources: every recent attempt failed.',
+  'campaigns.failingSourcesOpen': 'Open sources',
   'campaigns.editTitle': 'Edit campaign',
   'campaigns.description': 'Description',
   'campaigns.buyer': 'Buyer',
@@ -464,6 +467,9 @@ const ru: Record<MessageKey, string> = {
 
   'campaigns.title': 'Кампании',
   'campaigns.new': 'Новая кампания',
+  'campaigns.failingSources':
+    'События не доходят до источников этой кампании ({n}): все последние попытки не прошли.',
+  'campaigns.failingSourcesOpen': 'Открыть источники',
   'campaigns.editTitle': 'Кампания',
   'campaigns.description': 'Описание',
   'campaigns.buyer': 'Баер',

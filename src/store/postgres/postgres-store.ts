@@ -8,6 +8,7 @@ import {
   type Subject,
 } from '../../domain/forwarding.js';
 import type { NetworkMacros } from '../../domain/presets.js';
+import { type DeliveryFacts, HEALTH_WINDOW, PENDING_LIMIT } from '../../domain/source-health.js';
 import { planStats, type StatsRead } from '../stats-plan.js';
 import type {
   Account,
@@ -179,6 +180,45 @@ async function migrate(
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
   }
 }
+
+/**
+ * One destination's delivery facts (Store.destinationHealth): its newest
+ * delivered attempt (index deliveries_delivered), the failed attempts among
+ * its newest $2 since then (deliveries_destination), and its waiting events
+ * up to $3 (outbox_pending). Each part stops at its bound.
+ *
+ * `destination_id = ANY(ARRAY[$1])`, ordered by destination then id, is what
+ * keeps the planner on the destination's indexes: with `= $1` the destination
+ * is a constant, ordering by id alone is left, and the primary key walked
+ * backwards offers that too. On a log where one destination's rows are
+ * common, the planner took it, and read every row newer than the one it
+ * wanted (500,000 rows, 221 ms, against 0.02 ms by the index).
+ */
+const DESTINATION_HEALTH_SQL = `
+WITH delivered AS (
+  SELECT id, at FROM deliveries
+  WHERE destination_id = ANY(ARRAY[$1::bigint]) AND status = 'delivered'
+  ORDER BY destination_id DESC, id DESC LIMIT 1
+), recent AS (
+  SELECT id, at, status FROM deliveries
+  WHERE destination_id = ANY(ARRAY[$1::bigint]) AND id > coalesce((SELECT id FROM delivered), 0)
+  ORDER BY destination_id DESC, id DESC LIMIT $2
+), failed AS (
+  SELECT id, at, status FROM recent WHERE status IN ('retrying', 'failed')
+), last_failed AS (
+  SELECT at, error FROM deliveries WHERE id = (SELECT max(id) FROM failed)
+)
+SELECT
+  (SELECT at FROM delivered) AS delivered_at,
+  (SELECT count(*) FROM failed) AS failed,
+  (SELECT count(*) FROM failed WHERE status = 'failed') AS gave_up,
+  (SELECT min(at) FROM failed) AS failing_since,
+  (SELECT at FROM last_failed) AS failed_at,
+  (SELECT error FROM last_failed) AS error,
+  (SELECT count(*) FROM (
+    SELECT 1 FROM outbox WHERE destination_id = $1 AND status = 'pending'
+    ORDER BY destination_id, next_at, id LIMIT $3
+  ) waiting) AS pending`;
 
 function id(value: string | undefined | null): string | null {
   if (value === undefined || value === null || !/^[1-9]\d{0,17}$/.test(value)) return null;
@@ -2270,6 +2310,26 @@ export class PostgresStore implements Store {
       this.queued.add(c);
       return String(d.outbox_id);
     });
+  }
+
+  async destinationHealth(destinationIds: string[]): Promise<DeliveryFacts[]> {
+    const rows = await Promise.all(
+      destinationIds.map((d) =>
+        this.one(this.pool, DESTINATION_HEALTH_SQL, [id(d), HEALTH_WINDOW, PENDING_LIMIT]),
+      ),
+    );
+    const orNull = (v: unknown) => (v === null || v === undefined ? null : num(v));
+    return rows.map(
+      (r): DeliveryFacts => ({
+        lastDeliveredAt: orNull(r?.delivered_at),
+        failedInARow: num(r?.failed ?? 0),
+        gaveUp: num(r?.gave_up ?? 0),
+        failingSince: orNull(r?.failing_since),
+        lastFailedAt: orNull(r?.failed_at),
+        lastError: str(r?.error),
+        pending: num(r?.pending ?? 0),
+      }),
+    );
   }
 
   async outboxCounts(workspaceId: string | null): Promise<Record<string, number>> {

@@ -509,6 +509,18 @@ ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
     // puts the ones saved before right, and rebuilds their routes.
     apply: normaliseSavedEvents,
   },
+  {
+    version: 13,
+    name: "a source's last delivery found per destination",
+    // A source's health (domain/source-health.ts) starts from its newest
+    // delivered attempt. The log's index by destination would walk every
+    // failure since then to find it: for a pixel refused for weeks, all of its
+    // log. Only delivered rows are in this one: a failed attempt costs it
+    // nothing, a delivered one an entry at the end of its destination's range.
+    sql: `
+CREATE INDEX deliveries_delivered ON deliveries(destination_id, id) WHERE status = 'delivered';
+`,
+  },
 ];
 
 function normaliseSavedEvents(db: Database.Database): void {

@@ -9,6 +9,7 @@ import {
   type Subject,
 } from '../../domain/forwarding.js';
 import type { NetworkMacros } from '../../domain/presets.js';
+import { type DeliveryFacts, HEALTH_WINDOW, PENDING_LIMIT } from '../../domain/source-health.js';
 import { type CachedLead, LeadCache } from '../lead-cache.js';
 import { planStats, type StatsRead } from '../stats-plan.js';
 import type {
@@ -137,6 +138,38 @@ export function migrate(
     }).immediate();
   }
 }
+
+/**
+ * One destination's delivery facts (Store.destinationHealth): its newest
+ * delivered attempt (index deliveries_delivered), the failed attempts among
+ * its newest @window since then (deliveries_destination), and its waiting
+ * events up to @pending (outbox_pending). Each part stops at its bound; each
+ * is ordered as its index is, so the planner walks that index.
+ */
+export const DESTINATION_HEALTH_SQL = `
+WITH delivered AS (
+  SELECT id, at FROM deliveries WHERE destination_id = @d AND status = 'delivered'
+  ORDER BY destination_id DESC, id DESC LIMIT 1
+), recent AS (
+  SELECT id, at, status FROM deliveries
+  WHERE destination_id = @d AND id > coalesce((SELECT id FROM delivered), 0)
+  ORDER BY destination_id DESC, id DESC LIMIT @window
+), failed AS (
+  SELECT id, at, status FROM recent WHERE status IN ('retrying', 'failed')
+), last_failed AS (
+  SELECT at, error FROM deliveries WHERE id = (SELECT max(id) FROM failed)
+)
+SELECT
+  (SELECT at FROM delivered) AS delivered_at,
+  (SELECT count(*) FROM failed) AS failed,
+  (SELECT count(*) FROM failed WHERE status = 'failed') AS gave_up,
+  (SELECT min(at) FROM failed) AS failing_since,
+  (SELECT at FROM last_failed) AS failed_at,
+  (SELECT error FROM last_failed) AS error,
+  (SELECT count(*) FROM (
+    SELECT 1 FROM outbox WHERE destination_id = @d AND status = 'pending'
+    ORDER BY destination_id, next_at, id LIMIT @pending
+  )) AS pending`;
 
 /** A row id from its text: 1-16 ASCII digits without a leading zero, else null. */
 function id(value: string | undefined | null): number | null {
@@ -1845,6 +1878,28 @@ export class SqliteStore implements Store {
     );
     const last = items[items.length - 1];
     return { items, nextCursor: more && last ? encodeCursor(Number(last.id)) : null };
+  }
+
+  async destinationHealth(destinationIds: string[]): Promise<DeliveryFacts[]> {
+    const ids = destinationIds.map(id);
+    const rows = await this.read(
+      ids.map((d) => ({
+        sql: DESTINATION_HEALTH_SQL,
+        params: { d, window: HEALTH_WINDOW, pending: PENDING_LIMIT },
+      })),
+    );
+    return rows.map(([r]): DeliveryFacts => {
+      const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+      return {
+        lastDeliveredAt: num(r?.delivered_at),
+        failedInARow: Number(r?.failed ?? 0),
+        gaveUp: Number(r?.gave_up ?? 0),
+        failingSince: num(r?.failing_since),
+        lastFailedAt: num(r?.failed_at),
+        lastError: str(r?.error),
+        pending: Number(r?.pending ?? 0),
+      };
+    });
   }
 
   async retryDelivery(

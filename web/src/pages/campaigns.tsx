@@ -1,7 +1,7 @@
 // Campaigns: the list with click URLs to copy, and one campaign: its settings form,
 // its sources (Facebook pixels, webhooks) and its auto actions (lazily loaded).
 import { type FormEvent, lazy, Suspense, useRef, useState } from 'react';
-import { api, type Campaign, changedFields, get } from '../api';
+import { api, type Campaign, changedFields, get, type Source } from '../api';
 import { type MessageKey, useI18n } from '../i18n';
 import { Link, useRouter } from '../router';
 import { CopyButton, CopyField, Empty, ErrorBox, Field, Loading, Notice } from '../ui/common';
@@ -16,6 +16,45 @@ const SECTIONS: { section: CampaignSection; suffix: string; key: MessageKey }[] 
   { section: 'sources', suffix: '/sources', key: 'nav.sources' },
   { section: 'auto-actions', suffix: '/auto-actions', key: 'nav.autoActions' },
 ];
+
+/**
+ * The campaign's sources whose events are not getting through (a wrong token
+ * or pixel, a webhook answering 404), named on every section of the campaign
+ * but Sources, which shows them itself.
+ */
+function FailingSources({ campaignId }: { campaignId: string }) {
+  const { t } = useI18n();
+  const base = `/tracker/campaigns/${encodeURIComponent(campaignId)}/sources`;
+  const { data } = useLoad(
+    (signal) =>
+      get<{ items: Source[] }>(
+        `/campaigns/${encodeURIComponent(campaignId)}/sources`,
+        undefined,
+        signal,
+      ),
+    [campaignId],
+  );
+  const failing = data?.items.filter((s) => s.health.state === 'failing') ?? [];
+  if (failing.length === 0) return null;
+  return (
+    <div className="alert alert-error failing-sources" role="alert">
+      <div>
+        <strong>{t('campaigns.failingSources', { n: failing.length })}</strong>
+        <ul>
+          {failing.map((s) => (
+            <li key={s.id}>
+              {s.name}
+              {s.health.lastError && <span className="health-error">: {s.health.lastError}</span>}
+            </li>
+          ))}
+        </ul>
+      </div>
+      <Link to={base} className="btn btn-small">
+        {t('campaigns.failingSourcesOpen')}
+      </Link>
+    </div>
+  );
+}
 
 export function CampaignsPage() {
   const { t, dateTime } = useI18n();
@@ -217,6 +256,7 @@ export function CampaignEdit({
           ))}
         </nav>
       )}
+      {id && section !== 'sources' && <FailingSources campaignId={id} />}
       {id && section !== 'settings' && (
         <Suspense fallback={<Loading />}>
           {section === 'sources' ? (

@@ -206,12 +206,46 @@ function SourceCard({
         </div>
       </header>
       <ErrorBox error={error} />
+      <HealthLine source={source} />
       {source.type === 'facebook' ? (
         <FacebookDetails source={source} url={url} onChange={onChange} />
       ) : (
         <WebhookDetails source={source} />
       )}
     </article>
+  );
+}
+
+/** Whether the source's events get through; a failing one shows its last error and its log. */
+function HealthLine({ source }: { source: Source }) {
+  const { dateTime: when, num } = useI18n();
+  const f = useForwardingText();
+  const h = source.health;
+  const log = `/tracker/logs/sources?campaignId=${encodeURIComponent(source.campaignId)}&sourceId=${encodeURIComponent(source.id)}`;
+  const pending = h.pending > 0 ? ` ${f('health.pending', { n: num(h.pending) })}` : '';
+  if (h.state !== 'failing') {
+    return (
+      <p className={`source-health health-${h.state}`}>
+        <span className={`badge badge-health-${h.state}`}>{f(`health.${h.state}`)}</span>{' '}
+        {h.lastDeliveredAt && f('health.lastDelivered', { at: when(h.lastDeliveredAt) })}
+        {pending}
+      </p>
+    );
+  }
+  return (
+    <div className="source-health health-failing" role="alert">
+      <p>
+        <span className="badge badge-failed">{f('health.failing')}</span>{' '}
+        {h.lastDeliveredAt
+          ? f('health.failedInARow', { n: num(h.failedInARow), since: when(h.lastDeliveredAt) })
+          : f('health.neverDelivered', { n: num(h.failedInARow) })}
+        {pending}
+      </p>
+      {h.lastError && <p className="health-error">{h.lastError}</p>}
+      <Link to={log} className="btn btn-small">
+        {f('health.openLog')}
+      </Link>
+    </div>
   );
 }
 

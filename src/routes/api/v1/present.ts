@@ -1,6 +1,7 @@
 // Store records → the JSON shapes of API.md (ISO times, decimal-string money).
 import { formatMicros } from '../../../domain/money.js';
 import { postbackLinks } from '../../../domain/presets.js';
+import type { SourceHealth } from '../../../domain/source-health.js';
 import type {
   Campaign,
   DeliveryEntry,
@@ -118,7 +119,26 @@ export function presentLog(e: LogEntry) {
 }
 
 /** A Facebook or webhook source: its settings, never its access token or secret. */
-export function presentSource(d: Destination) {
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+export function presentHealth(h: SourceHealth) {
+  return {
+    state: h.state,
+    lastDeliveredAt: isoOrNull(h.lastDeliveredAt),
+    failedInARow: h.failedInARow,
+    failingSince: isoOrNull(h.failingSince),
+    lastFailedAt: isoOrNull(h.lastFailedAt),
+    lastError: h.lastError,
+    pending: h.pending,
+  };
+}
+
+/** A source as the API shows it, with its health last. */
+export function presentSource(d: Destination, health: SourceHealth) {
+  return { ...sourceFields(d), health: presentHealth(health) };
+}
+
+function sourceFields(d: Destination) {
   const base = {
     id: d.id,
     campaignId: d.campaignId,

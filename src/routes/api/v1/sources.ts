@@ -9,10 +9,17 @@ import {
   normaliseForwardEvent,
   routeEvents,
 } from '../../../domain/forwarding.js';
+import {
+  FAILING_AFTER,
+  FAILING_RETRIED_MS,
+  HEALTH_WINDOW,
+  PENDING_LIMIT,
+  sourceHealth,
+} from '../../../domain/source-health.js';
 import { checkPublicUrl } from '../../../forwarders/outbound-http.js';
 import { account } from '../../../http/auth.js';
 import { AppError, notFound } from '../../../http/errors.js';
-import { type App, type Static, Type } from '../../../http/json-schema.js';
+import { type App, type Static, type TSchema, Type } from '../../../http/json-schema.js';
 import type { Destination } from '../../../store/store.js';
 import { changeDestination } from './change-destination.js';
 import { presentSource } from './present.js';
@@ -56,6 +63,61 @@ const Fields = {
   events: Type.Array(ForwardEvent, { maxItems: 64, description: 'empty: every conversion event' }),
   secret: Type.Union([Type.String({ minLength: 8, maxLength: 200 }), Type.Null()]),
 };
+
+const OrNull = <S extends TSchema>(s: S, description?: string) =>
+  Type.Union([s, Type.Null()], description === undefined ? {} : { description });
+const Time = (description: string) => OrNull(Type.String(), `ISO-8601 UTC; ${description}`);
+
+/** What the delivery log says of a source (domain/source-health.ts). */
+const Health = Type.Object(
+  {
+    state: Type.Union(
+      ['ok', 'failing', 'idle', 'paused'].map((s) => Type.Literal(s)),
+      {
+        description: `failing: the last ${FAILING_AFTER} or more attempts failed with nothing delivered since, and one of them was refused for good (an invalid access token, a pixel that does not exist, a 404, or out of retries) or the first was ${FAILING_RETRIED_MS / 60_000} minutes ago or more; idle: nothing sent to it yet; paused: disabled; ok otherwise (a failure or two, or retries under way for less than ${FAILING_RETRIED_MS / 60_000} minutes)`,
+      },
+    ),
+    lastDeliveredAt: Time('when an event last reached it; null if none has'),
+    failedInARow: Type.Integer({
+      description: `attempts failed since the last delivery (retried or not), among its newest ${HEALTH_WINDOW}`,
+    }),
+    failingSince: Time('the first of those failed attempts'),
+    lastFailedAt: Time('the newest of them'),
+    lastError: OrNull(
+      Type.String(),
+      "the newest one's error, as in the delivery log (e.g. HTTP 400: Invalid OAuth access token (code 190))",
+    ),
+    pending: Type.Integer({
+      description: `events waiting to be sent or being sent, counted up to ${PENDING_LIMIT}`,
+    }),
+  },
+  { description: 'whether its events get through, from the delivery log' },
+);
+
+/** A source as presentSource shapes it: the Facebook or the webhook fields, then its health. */
+const SourceItem = Type.Object({
+  id: Type.String(),
+  campaignId: Type.String(),
+  type: Type.String({ description: 'facebook or webhook' }),
+  name: Type.String(),
+  enabled: Type.Boolean(),
+  createdAt: Type.String({ description: 'ISO-8601 UTC' }),
+  updatedAt: Type.String({ description: 'ISO-8601 UTC' }),
+  pixelId: Type.Optional(Type.String({ description: 'facebook' })),
+  testEventCode: Type.Optional(OrNull(Type.String(), 'facebook')),
+  mapping: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'facebook' })),
+  actionSource: Type.Optional(Type.String({ description: 'facebook' })),
+  hasAccessToken: Type.Optional(
+    Type.Boolean({ description: 'facebook; the token itself is never returned' }),
+  ),
+  url: Type.Optional(Type.String({ description: 'webhook' })),
+  method: Type.Optional(Type.String({ description: 'webhook' })),
+  events: Type.Optional(Type.Array(Type.String(), { description: 'webhook' })),
+  hasSecret: Type.Optional(Type.Boolean({ description: 'webhook' })),
+  health: Health,
+});
+
+type ShownSource = ReturnType<typeof presentSource>;
 
 const EVENT_KEY = new RegExp(FORWARD_EVENT_PATTERN);
 
@@ -151,6 +213,16 @@ export async function sourceRoutes(app: App): Promise<void> {
     if (!campaign) throw notFound('campaign');
     return campaign;
   }
+
+  /** Each source with its health, in one read of the delivery log per source. */
+  async function present(sources: Destination[]) {
+    const facts = await store.destinationHealth(sources.map((d) => d.id));
+    const at = now();
+    return sources.map((d, i) =>
+      presentSource(d, sourceHealth(d.enabled, facts[i] as (typeof facts)[number], at)),
+    );
+  }
+  const presentOne = async (d: Destination) => (await present([d]))[0] as ShownSource;
 
   async function sourceOf(workspaceId: string, campaignId: string, sourceId: string) {
     const d = await store.getDestination(workspaceId, sourceId);
@@ -253,29 +325,43 @@ export async function sourceRoutes(app: App): Promise<void> {
         { name: body.name.trim(), enabled, settings, secret, routes: routeEvents(settings) },
         now(),
       );
-      return reply.status(201).send(presentSource(source));
+      return reply.status(201).send(await presentOne(source));
     },
   );
 
   app.get(
     '/campaigns/:id/sources',
-    { schema: { tags: ['forwarding'], summary: "A campaign's sources", params: CampaignParams } },
+    {
+      schema: {
+        tags: ['forwarding'],
+        summary: "A campaign's sources, each with its health",
+        params: CampaignParams,
+        response: { 200: Type.Object({ items: Type.Array(SourceItem) }) },
+      },
+    },
     async (request) => {
       const ws = account(request).workspace.id;
       const { id } = request.params;
       await campaignOf(ws, id);
       const all = await store.listDestinations(ws, id);
-      return { items: all.filter((d) => d.settings.kind !== 'auto_action').map(presentSource) };
+      return { items: await present(all.filter((d) => d.settings.kind !== 'auto_action')) };
     },
   );
 
   app.get(
     '/campaigns/:id/sources/:sourceId',
-    { schema: { tags: ['forwarding'], summary: 'One source', params: SourceParams } },
+    {
+      schema: {
+        tags: ['forwarding'],
+        summary: 'One source, with its health',
+        params: SourceParams,
+        response: { 200: SourceItem },
+      },
+    },
     async (request) => {
       const ws = account(request).workspace.id;
       const { id, sourceId } = request.params;
-      return presentSource(await sourceOf(ws, id, sourceId));
+      return presentOne(await sourceOf(ws, id, sourceId));
     },
   );
 
@@ -287,6 +373,7 @@ export async function sourceRoutes(app: App): Promise<void> {
         summary: 'Change a source (a new accessToken or secret replaces the stored one)',
         params: SourceParams,
         body: ChangeBody,
+        response: { 200: SourceItem },
       },
     },
     async (request) => {
@@ -310,7 +397,7 @@ export async function sourceRoutes(app: App): Promise<void> {
         },
         now,
       );
-      return presentSource(updated);
+      return presentOne(updated);
     },
   );
 
