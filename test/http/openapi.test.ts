@@ -65,6 +65,15 @@ test("the reference documents a postback log row's amount and currency", async (
     assert.match(JSON.stringify(row.properties[key]), /"type":"string"/, key);
   }
   assert.match(JSON.stringify(row.properties.amount), /decimal/);
+
+  // A source's answer, when it is added as when it is read, says its health.
+  const sources = (doc.paths['/api/v1/campaigns/{id}/sources'] ?? {}) as Record<
+    string,
+    { responses?: Record<string, { content?: Record<string, { schema: Schema }> }> }
+  >;
+  const created = sources.post?.responses?.['201']?.content?.['application/json']?.schema;
+  assert.ok(created?.properties?.health, JSON.stringify(sources.post?.responses));
+  assert.ok(created.required?.includes('health'));
 });
 
 test('GET /api/docs serves the HTML reference (directly or by a redirect that resolves)', async () => {

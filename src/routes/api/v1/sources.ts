@@ -310,6 +310,7 @@ export async function sourceRoutes(app: App): Promise<void> {
           },
           { additionalProperties: false },
         ),
+        response: { 201: SourceItem },
       },
     },
     async (request, reply) => {
