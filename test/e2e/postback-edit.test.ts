@@ -242,6 +242,17 @@ describe('postback settings edited from its page', () => {
       lead.events.map((e) => e.event),
       ['registration', 'first_deposit'],
     );
+
+    // The lead's card shows each amount whole, in a code Intl knows no symbol
+    // for (USDT) as in one it does.
+    const manual = await page.request.post(
+      `${server.url}/api/v1/leads/${encodeURIComponent(clickid)}/events`,
+      { data: { event: 'deposit', amount: '0.123456', currency: 'USDT', tid: 'usdt-1' } },
+    );
+    assert.equal(manual.status(), 201, await manual.text());
+    await page.goto(`${server.url}/tracker/leads/${encodeURIComponent(clickid)}`);
+    await page.getByText('0.123456 USDT').first().waitFor();
+    await page.getByText('€100.00').first().waitFor();
   });
 
   test("a custom network's macros are edited; moved to 1Win it gets 1Win's parameter and macros", async () => {
