@@ -14,6 +14,7 @@ import { addDays, localDate, startOfDay } from '../src/domain/time-range.js';
 import { fakeDestination } from '../test/fake-destination.js';
 import { cpuBudget, describeBudget } from './cpu-budget.js';
 import { type LoadOutput, loadGenerator, type Scenario } from './load.js';
+import { combine, type Measured, median } from './rounds.js';
 import {
   benchArgs,
   cpuTicks,
@@ -30,6 +31,17 @@ const args = benchArgs();
 const DURATION = Number(args.get('duration') ?? 15);
 const WARMUP = Number(args.get('warmup') ?? 3);
 const CONNECTIONS = Number(args.get('connections') ?? 32);
+/**
+ * `--rounds=N`: a scenario's measured seconds are N rounds, each followed by a
+ * round of the bare server (see `alternated`).
+ */
+const ROUNDS = Math.max(1, Math.round(Number(args.get('rounds') ?? 3)));
+const ROUND_SECONDS = Math.max(1, Math.round(DURATION / ROUNDS));
+/**
+ * Requests a scenario may have written without the load generator counting
+ * their answers: those in flight when each round's load stopped.
+ */
+const IN_FLIGHT = CONNECTIONS * ROUNDS;
 const POSTBACK_LEADS = Number(args.get('leads') ?? 100_000);
 const STATS_LEADS = Number(args.get('stats-leads') ?? 200_000);
 const STATS_CONVERSIONS = Number(args.get('stats-conversions') ?? 1_000_000);
@@ -56,6 +68,8 @@ interface LoadResult {
   /** PostgreSQL's CPU time per request, when its server runs on this machine. */
   databaseCpuUsPerRequest: number | null;
   ratio: number | null;
+  /** Each round's ratio; `ratio` is their median. */
+  roundRatios: number[] | null;
   check: string;
   /** The database agreed with the answers; null for the bare server. */
   checked: boolean | null;
@@ -184,7 +198,10 @@ function peakRss(pid: number | undefined): number | null {
 }
 
 /** Runs a measured load and reads the server's (and a local database's) CPU time around it (Linux clock ticks of 10 ms). */
-async function measured(pid: number | undefined, run: () => Promise<LoadOutput>) {
+async function measured(
+  pid: number | undefined,
+  run: () => Promise<LoadOutput>,
+): Promise<Measured> {
   const before = cpuTicks(pid);
   const databaseBefore = databaseTicks();
   const started = performance.now();
@@ -192,7 +209,7 @@ async function measured(pid: number | undefined, run: () => Promise<LoadOutput>)
   const seconds = (performance.now() - started) / 1000;
   const after = cpuTicks(pid);
   const databaseAfter = databaseTicks();
-  const cpu =
+  const cpu: Pick<Measured, 'cpuUsPerRequest' | 'mainThreadBusy'> =
     before && after && r.requests > 0
       ? {
           cpuUsPerRequest: ((after.all - before.all) * 10_000) / r.requests,
@@ -204,7 +221,24 @@ async function measured(pid: number | undefined, run: () => Promise<LoadOutput>)
       ? ((databaseAfter - databaseBefore) * 10_000) / r.requests
       : null;
   const loadCpuUsPerRequest = r.cpuUs !== null && r.requests > 0 ? r.cpuUs / r.requests : null;
-  return { ...r, ...cpu, loadCpuUsPerRequest, databaseCpuUsPerRequest };
+  return { ...r, ...cpu, loadCpuUsPerRequest, databaseCpuUsPerRequest, seconds };
+}
+
+/**
+ * Waits until a process has used less than a tenth of a core for 200 ms (its
+ * background work done), for at most 10 s.
+ */
+async function quiet(pid: number | undefined): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  let last = cpuTicks(pid)?.all;
+  let calm = 0;
+  while (last !== undefined && calm < 2 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = cpuTicks(pid)?.all;
+    if (now === undefined) return;
+    calm = now - last <= 1 ? calm + 1 : 0;
+    last = now;
+  }
 }
 
 function load(
@@ -219,11 +253,6 @@ function load(
 /** Lets requests still in flight when the load stopped finish and commit. */
 function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 500));
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -314,12 +343,7 @@ function searchLog(url: string, session: string) {
     async stop() {
       running = false;
       await loop;
-      return {
-        done: times.length,
-        failed,
-        medianMs: round1(median(times)),
-        maxMs: round1(Math.max(...times)),
-      };
+      return { times, failed };
     },
   };
 }
@@ -328,27 +352,52 @@ async function main() {
   console.log(
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`,
   );
-  console.log(`load: ${LOAD.describe(CONNECTIONS)}, ${DURATION} s (after ${WARMUP} s warm-up)\n`);
+  console.log(
+    `load: ${LOAD.describe(CONNECTIONS)}; each scenario ${ROUNDS} × ${ROUND_SECONDS} s, each round followed by ${ROUND_SECONDS} s of the bare server (after ${WARMUP} s warm-up)\n`,
+  );
   const results: LoadResult[] = [];
 
-  // Baseline. The host's speed drifts over minutes, so the bare server stays
-  // up and is measured again after every scenario: each ratio is taken
-  // against the mean of the baselines just before and after it.
+  // Baseline. The host's speed drifts, by a third at times within a minute,
+  // so the bare server stays up and is measured again between the rounds of
+  // every scenario (see `alternated`).
   const baseline = await startBaseline();
   const baselineRps: number[] = [];
-  const measureBaseline = async () => {
-    await load(`${baseline.url}/`, WARMUP, null);
-    const b = await measured(baseline.child.pid, () => load(`${baseline.url}/`, DURATION, null));
+  const measureBaseline = async (seconds: number) => {
+    const b = await measured(baseline.child.pid, () => load(`${baseline.url}/`, seconds, null));
     baselineRps.push(b.rps);
     return b;
   };
-  /** The ratio of a scenario just measured, after measuring the baseline again. */
-  const ratioAround = async (rps: number) => {
-    const before = baselineRps[baselineRps.length - 1] as number;
-    const after = (await measureBaseline()).rps;
-    return rps / ((before + after) / 2);
+  /**
+   * A scenario's measured seconds as ROUNDS rounds, each followed by a round
+   * of the bare server, so that both see the host at the same speed: each
+   * round's ratio is against the mean of the bare rounds just before and
+   * after it, and the scenario's ratio is the median of its rounds'. Before
+   * the bare server's round, the server under test goes quiet: requests in
+   * flight commit and its background work (a WAL checkpoint, forwarding)
+   * ends, so none of its work lands in the bare server's seconds.
+   */
+  const alternated = async (
+    pid: number | undefined,
+    round: (i: number) => Promise<LoadOutput>,
+    /** After each round's load, before its requests' background work must end. */
+    afterLoad?: () => Promise<void>,
+  ): Promise<Measured & { ratio: number; roundRatios: number[] }> => {
+    const rounds: Measured[] = [];
+    const roundRatios: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const r = await measured(pid, () => round(i));
+      await afterLoad?.();
+      await settle();
+      await quiet(pid);
+      const before = baselineRps[baselineRps.length - 1] as number;
+      const after = (await measureBaseline(ROUND_SECONDS)).rps;
+      rounds.push(r);
+      roundRatios.push(r.rps / ((before + after) / 2));
+    }
+    return { ...combine(rounds), ratio: median(roundRatios), roundRatios };
   };
-  const base = await measureBaseline();
+  await load(`${baseline.url}/`, WARMUP, null);
+  const base = await measureBaseline(DURATION);
   results.push({
     kind: 'baseline',
     scenario: 'baseline: bare node:http 200',
@@ -362,6 +411,7 @@ async function main() {
     loadCpuUsPerRequest: base.loadCpuUsPerRequest,
     databaseCpuUsPerRequest: null,
     ratio: 1,
+    roundRatios: null,
     check: '-',
     checked: null,
   });
@@ -374,16 +424,14 @@ async function main() {
     await load(server.url, WARMUP, 'clicks', [seed.campaign.slug]);
     await settle(); // the warm-up's last requests commit before we count
     const before = await db.count('clicks');
-    const r = await measured(server.child.pid, () =>
-      load(server.url, DURATION, 'clicks', [seed.campaign.slug]),
+    const r = await alternated(server.child.pid, () =>
+      load(server.url, ROUND_SECONDS, 'clicks', [seed.campaign.slug]),
     );
-    await settle();
     const rows = (await db.count('clicks')) - before;
     const ok = r.result.ok ?? 0;
     const peakRssMb = peakRss(server.child.pid);
     await stop(server.child);
-    const ratio = await ratioAround(r.rps);
-    const checked = rows >= ok && rows - ok <= CONNECTIONS;
+    const checked = rows >= ok && rows - ok <= IN_FLIGHT;
     results.push({
       kind: 'clicks',
       scenario: 'clicks: GET /c/:campaign → 302',
@@ -396,7 +444,8 @@ async function main() {
       mainThreadBusy: r.mainThreadBusy,
       loadCpuUsPerRequest: r.loadCpuUsPerRequest,
       databaseCpuUsPerRequest: r.databaseCpuUsPerRequest,
-      ratio,
+      ratio: r.ratio,
+      roundRatios: r.roundRatios,
       check: `${ok} redirects, ${rows} clicks written${checked ? ' ✓' : ' ✗'}`,
       checked,
     });
@@ -453,39 +502,55 @@ async function main() {
     await settle(); // the warm-up's last requests commit before we count
     const before = await db.count('conversions');
     const logsBefore = await db.count('postback_logs');
-    const searching = search ? searchLog(server.url, seed.session) : null;
-    const r = await measured(server.child.pid, () =>
-      load(server.url, DURATION, 'postbacks', scriptArgs('run')),
+    let searchesFailed = 0;
+    const searchTimes: number[] = [];
+    let drainedS = 0;
+    const r = await alternated(
+      server.child.pid,
+      async (i) => {
+        const searching = search ? searchLog(server.url, seed.session) : null;
+        const out = await load(server.url, ROUND_SECONDS, 'postbacks', scriptArgs(`run${i}`));
+        if (searching) {
+          const searched = await searching.stop();
+          searchTimes.push(...searched.times);
+          searchesFailed += searched.failed;
+        }
+        return out;
+      },
+      // Each round's conversions reach the pixel before the bare server's round.
+      graph
+        ? async () => {
+            const loadEnded = performance.now();
+            await settle();
+            const conversions = await db.count('conversions');
+            const deadline = performance.now() + 120_000;
+            while (graph.events() < conversions && performance.now() < deadline) {
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            drainedS = Math.max(drainedS, (performance.now() - loadEnded) / 1000);
+          }
+        : undefined,
     );
-    const loadEnded = performance.now();
-    const searched = searching ? await searching.stop() : null;
-    await settle();
     const rows = (await db.count('conversions')) - before;
     const logs = (await db.count('postback_logs')) - logsBefore;
     const ok = r.result.ok ?? 0;
     const answered = ok + (r.result.duplicate ?? 0) + (r.result.other ?? 0);
     let exact =
-      rows >= ok && rows - ok <= CONNECTIONS && logs >= answered && logs - answered <= CONNECTIONS;
+      rows >= ok && rows - ok <= IN_FLIGHT && logs >= answered && logs - answered <= IN_FLIGHT;
     let forwarded = '';
     if (graph) {
       // Every conversion (warm-up included) reaches the pixel exactly once.
       const conversions = await db.count('conversions');
-      const deadline = performance.now() + 120_000;
-      while (graph.events() < conversions && performance.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const drainedS = (performance.now() - loadEnded) / 1000;
       exact &&= graph.events() === conversions && graph.twice() === 0;
-      forwarded = `; ${graph.events()} of ${conversions} sent to the pixel in ${graph.requests()} requests, ${graph.twice()} twice, all within ${drainedS.toFixed(1)} s of the load's end`;
+      forwarded = `; ${graph.events()} of ${conversions} sent to the pixel in ${graph.requests()} requests, ${graph.twice()} twice, each round's within ${drainedS.toFixed(1)} s of its load's end`;
       await graph.close();
     }
-    if (searched) {
-      exact &&= searched.failed === 0;
-      forwarded += `; ${searched.done} log searches meanwhile (median ${searched.medianMs} ms, longest ${searched.maxMs} ms), ${searched.failed} failed`;
+    if (search) {
+      exact &&= searchesFailed === 0 && searchTimes.length > 0;
+      forwarded += `; ${searchTimes.length} log searches meanwhile (median ${round1(median(searchTimes))} ms, longest ${round1(Math.max(...searchTimes))} ms), ${searchesFailed} failed`;
     }
     const peakRssMb = peakRss(server.child.pid);
     await stop(server.child);
-    const ratio = await ratioAround(r.rps);
     results.push({
       kind: forward
         ? 'forwarded'
@@ -504,7 +569,8 @@ async function main() {
       mainThreadBusy: r.mainThreadBusy,
       loadCpuUsPerRequest: r.loadCpuUsPerRequest,
       databaseCpuUsPerRequest: r.databaseCpuUsPerRequest,
-      ratio,
+      ratio: r.ratio,
+      roundRatios: r.roundRatios,
       check: `${ok} recorded, ${r.result.duplicate ?? 0} duplicate; ${rows} conversions, ${logs} log rows${forwarded}${exact ? ' ✓' : ' ✗'}`,
       checked: exact,
     });
@@ -529,10 +595,17 @@ async function main() {
       `| ${r.scenario} | ${Math.round(r.rps)} | ${round1(r.p50Ms)} | ${round1(r.p99Ms)} | ${r.errors} | ${r.peakRssMb ?? '-'} | ${cpu} | ${busy} | ${loadCpu} |${database} ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.check} |`,
     );
   }
-  if (baselineRps.length > 1) {
+  const alternatedRuns = results.filter((r) => r.roundRatios !== null);
+  if (alternatedRuns.length > 0) {
     console.log(
-      `\nbaseline requests/s, measured before the first scenario and after each: ${baselineRps.map((r) => Math.round(r).toLocaleString('en')).join(' → ')}; each ratio is against the mean of the two around it`,
+      `\nbare server requests/s, its first ${DURATION} s and then after each round: ${baselineRps.map((r) => Math.round(r).toLocaleString('en')).join(' → ')}`,
     );
+    console.log(
+      "each round's ratio is against the mean of the bare server's rounds just before and after it; a scenario's ratio is their median:",
+    );
+    for (const r of alternatedRuns) {
+      console.log(`  ${r.scenario}: ${r.roundRatios?.map((x) => x.toFixed(2)).join(', ')}`);
+    }
   }
   if (statsSummary) {
     console.log(
