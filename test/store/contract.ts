@@ -2308,6 +2308,114 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.deepEqual(await s.destinationHealth([]), []);
       });
 
+      test("listDestinationsLastFailed: the workspace's enabled destinations whose newest attempt failed", async () => {
+        await take();
+        const ws = await workspace();
+        const other = await workspace();
+        const c = await campaign(ws);
+        const gone = await campaign(ws, 'Deleted later');
+        const theirs = await campaign(other);
+        // Each destination's two attempts, oldest first; null: closed without an attempt.
+        const plan: Record<string, Array<DeliveryAttempt['status'] | null>> = {
+          recovered: ['failed', 'delivered'],
+          refused: ['delivered', 'failed'],
+          retrying: ['retrying', 'retrying'],
+          'failed, then skipped': ['failed', 'skipped'],
+          'failed, then expired': ['retrying', 'expired'],
+          idle: [null, null],
+          paused: ['failed', 'failed'],
+          deleted: ['failed', 'failed'],
+          bot: ['failed', 'failed'],
+          'of a deleted campaign': ['failed', 'failed'],
+          'of another workspace': ['failed', 'failed'],
+        };
+        const made = new Map<string, { ws: string; id: string; revision: number }>();
+        for (const name of Object.keys(plan)) {
+          const [w, camp] =
+            name === 'of a deleted campaign'
+              ? [ws, gone]
+              : name === 'of another workspace'
+                ? [other, theirs]
+                : [ws, c];
+          const d = await s.createDestination(
+            w,
+            camp.id,
+            destination(name, name === 'bot' ? action('custom') : hook()),
+            T0,
+          );
+          made.set(name, { ws: w, id: d.id, revision: d.revision });
+        }
+        for (const [w, camp] of [
+          [ws, c],
+          [ws, gone],
+          [other, theirs],
+        ] as const) {
+          const l = await click(camp);
+          for (const tid of ['a', 'b']) {
+            await s.recordEvent(event(w, l.clickid, { event: 'custom', tid, at: T0 }));
+          }
+        }
+        const jobs = (await claim(T0 + 1)).sort(
+          (x, y) =>
+            Number(x.destination.id) - Number(y.destination.id) ||
+            String(x.conversion?.tid).localeCompare(String(y.conversion?.tid)),
+        );
+        assert.equal(jobs.length, 2 * Object.keys(plan).length);
+        const seen = new Map<string, number>();
+        await s.finishDeliveries(
+          jobs.map((j) => {
+            const n = seen.get(j.destination.name) ?? 0;
+            seen.set(j.destination.name, n + 1);
+            const status = plan[j.destination.name]?.[n] ?? null;
+            return {
+              outboxId: j.outboxId,
+              lease: j.lease,
+              attempt: status === null ? null : attempt(status, T0 + 10 + n),
+              outcome:
+                status === 'retrying'
+                  ? { state: 'retry', nextAt: T0 + 1000 }
+                  : { state: 'done', status: status ?? 'skipped' },
+            };
+          }),
+        );
+        const paused = made.get('paused');
+        assert.ok(paused);
+        await change(
+          ws,
+          paused.id,
+          destination('paused', hook(), { enabled: false }),
+          T0 + 20,
+          paused.revision,
+        );
+        assert.ok(await s.deleteDestination(ws, made.get('deleted')?.id ?? '', T0 + 20));
+        assert.ok(await s.deleteCampaign(ws, gone.id, T0 + 20));
+
+        const names = async (w: string) =>
+          (await s.listDestinationsLastFailed(w)).map((d) => d.name).sort();
+        assert.deepEqual(await names(ws), [
+          'bot',
+          'failed, then expired',
+          'failed, then skipped',
+          'refused',
+          'retrying',
+        ]);
+        assert.deepEqual(await names(other), ['of another workspace']);
+        const [one] = await s.listDestinationsLastFailed(other);
+        assert.equal(one?.id, made.get('of another workspace')?.id);
+        assert.equal(one?.campaignId, theirs.id);
+        assert.equal(one?.enabled, true);
+        // Each one listed has failures in a row by destinationHealth; the others have none.
+        const listed = new Set((await s.listDestinationsLastFailed(ws)).map((d) => d.id));
+        for (const [name, d] of made) {
+          if (d.ws !== ws) continue;
+          const [facts] = await s.destinationHealth([d.id]);
+          const open = name !== 'paused' && name !== 'deleted' && name !== 'of a deleted campaign';
+          assert.equal(listed.has(d.id), open && (facts?.failedInARow ?? 0) > 0, name);
+        }
+        assert.deepEqual(await s.listDestinationsLastFailed(await workspace()), []);
+        await take();
+      });
+
       test('concurrent claims never hand out one row twice', async () => {
         await take();
         const ws = await workspace();

@@ -11,6 +11,7 @@ import { Reader } from '../../src/store/sqlite/reader.js';
 import { bucketOf } from '../../src/store/sqlite/rollups.js';
 import {
   DESTINATION_HEALTH_SQL,
+  DESTINATIONS_LAST_FAILED_SQL,
   migrate,
   openSqliteStore,
   postbackLogPageSql,
@@ -362,6 +363,30 @@ test("sqlite: a source's health reads its destination's indexes, never a whole l
       );
     }
     assert.doesNotMatch(detail, /TEMP B-TREE/, detail);
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test("sqlite: the workspace's sources whose last attempt failed are found by index, one step into each one's log", async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/last-failed-plan.db`;
+  await openSqliteStore({ path }).close();
+  const db = new Database(path, { readonly: true });
+  try {
+    const plan = (
+      db.prepare(`EXPLAIN QUERY PLAN ${DESTINATIONS_LAST_FAILED_SQL}`).all({ ws: 1 }) as Array<{
+        detail: string;
+      }>
+    ).map((r) => r.detail);
+    assert.deepEqual(plan, [
+      'SEARCH c USING INDEX campaigns_workspace (workspace_id=?)',
+      'SEARCH d USING INDEX destinations_campaign (campaign_id=?)',
+      'CORRELATED SCALAR SUBQUERY 1',
+      // Newest first, LIMIT 1: no sort, and the walk stops at the first attempt.
+      'SEARCH deliveries USING INDEX deliveries_destination (destination_id=?)',
+    ]);
   } finally {
     db.close();
     dir.remove();

@@ -2332,6 +2332,23 @@ export class PostgresStore implements Store {
     );
   }
 
+  async listDestinationsLastFailed(workspaceId: string): Promise<Destination[]> {
+    const rows = await this.all(
+      this.pool,
+      `SELECT d.* FROM campaigns c JOIN destinations d ON d.campaign_id = c.id
+       WHERE c.workspace_id = $1 AND c.deleted_at IS NULL
+         AND d.workspace_id = $1 AND d.deleted_at IS NULL AND d.enabled
+         AND (
+           SELECT status FROM deliveries
+           WHERE destination_id = d.id AND status IN ('delivered', 'retrying', 'failed')
+           ORDER BY destination_id DESC, id DESC LIMIT 1
+         ) IN ('retrying', 'failed')
+       ORDER BY c.id, d.id`,
+      [id(workspaceId)],
+    );
+    return rows.map(toDestination);
+  }
+
   async outboxCounts(workspaceId: string | null): Promise<Record<string, number>> {
     const rows =
       workspaceId === null

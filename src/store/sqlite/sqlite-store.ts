@@ -171,6 +171,24 @@ SELECT
     ORDER BY destination_id, next_at, id LIMIT @pending
   )) AS pending`;
 
+/**
+ * The workspace's enabled destinations whose newest attempt failed
+ * (Store.listDestinationsLastFailed): through its campaigns (index
+ * campaigns_workspace) to their destinations (destinations_campaign), then
+ * each one's newest delivered, retrying or failed row, walking
+ * deliveries_destination back from its end past any skipped or expired rows.
+ */
+export const DESTINATIONS_LAST_FAILED_SQL = `
+SELECT d.* FROM campaigns c JOIN destinations d ON d.campaign_id = c.id
+WHERE c.workspace_id = @ws AND c.deleted_at IS NULL
+  AND d.workspace_id = @ws AND d.deleted_at IS NULL AND d.enabled = 1
+  AND (
+    SELECT status FROM deliveries
+    WHERE destination_id = d.id AND status IN ('delivered', 'retrying', 'failed')
+    ORDER BY destination_id DESC, id DESC LIMIT 1
+  ) IN ('retrying', 'failed')
+ORDER BY c.id, d.id`;
+
 /** A row id from its text: 1-16 ASCII digits without a leading zero, else null. */
 function id(value: string | undefined | null): number | null {
   // By hand rather than by a regular expression: several times per postback.
@@ -1900,6 +1918,13 @@ export class SqliteStore implements Store {
         pending: Number(r?.pending ?? 0),
       };
     });
+  }
+
+  async listDestinationsLastFailed(workspaceId: string): Promise<Destination[]> {
+    const [rows = []] = await this.read([
+      { sql: DESTINATIONS_LAST_FAILED_SQL, params: { ws: id(workspaceId) } },
+    ]);
+    return rows.map(toDestination);
   }
 
   async retryDelivery(
