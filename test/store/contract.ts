@@ -842,6 +842,56 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       assert.equal(found.items[0]?.depositCount, 2);
     });
 
+    test('lead search: a clickid that starts with q (case-sensitive), newest first, in its workspace only', async () => {
+      const ws = await workspace();
+      const other = await workspace();
+      // Clickids are unique across workspaces: this run's own prefix.
+      const base = `Qp${randomAlphanumeric(6)}x`;
+      const withClickid = (w: string, clickid: string, username: string | null = null) =>
+        s.createLead(w, {
+          campaignId: null,
+          externalId: null,
+          username,
+          params: {},
+          at: T0,
+          newClickid: () => clickid,
+        });
+      const exact = await withClickid(ws, `${base}A`);
+      const aa = await withClickid(ws, `${base}AA1`);
+      const ab = await withClickid(ws, `${base}AB2`);
+      const b = await withClickid(ws, `${base}B3`);
+      await withClickid(ws, `${base.slice(0, -1)}XA5`); // another case: not a match
+      await withClickid(other, `${base}A7`); // another workspace's
+      const fan = await withClickid(ws, `fan${randomAlphanumeric(9)}`, `fan_${base}AB_bot`);
+      const found = async (q: string, limit = 50, cursor?: string) => {
+        const page = await s.listLeads(ws, { q, limit, ...(cursor ? { cursor } : {}) });
+        return { clickids: page.items.map((l) => l.clickid), nextCursor: page.nextCursor };
+      };
+      const clickids = (...leads: Lead[]) => leads.map((l) => l.clickid);
+
+      assert.deepEqual((await found(base)).clickids, clickids(fan, b, ab, aa, exact));
+      // The exact clickid is a prefix of itself; the username still matches in part.
+      assert.deepEqual((await found(`${base}A`)).clickids, clickids(fan, ab, aa, exact));
+      assert.deepEqual((await found(`${base}AA`)).clickids, clickids(aa));
+      assert.deepEqual((await found(b.clickid)).clickids, clickids(b));
+      assert.deepEqual((await found(`${base}C`)).clickids, []);
+      assert.deepEqual((await found(`${base}b`)).clickids, [], 'case-sensitive');
+      // LIKE's wildcards are plain characters here.
+      assert.deepEqual((await found(`${base}%`)).clickids, []);
+      assert.deepEqual((await found(`${base}_`)).clickids, []);
+      // Pages of a prefix search go on where the last stopped.
+      const first = await found(`${base}A`, 2);
+      assert.deepEqual(first.clickids, clickids(fan, ab));
+      assert.ok(first.nextCursor);
+      const rest = await found(`${base}A`, 2, first.nextCursor);
+      assert.deepEqual(rest.clickids, clickids(aa, exact));
+      assert.equal(rest.nextCursor, null);
+      assert.deepEqual(
+        (await s.listLeads(other, { q: base, limit: 50 })).items.map((l) => l.clickid),
+        [`${base}A7`],
+      );
+    });
+
     test('stats: by day in a time zone, by campaign, buyer, postback, network and click parameter', async () => {
       const ws = await workspace();
       const c1 = await campaign(ws, 'One', 'ann');

@@ -46,6 +46,7 @@ import type {
   Store,
 } from '../store.js';
 import { emptyStatsRow, StoreRefusal } from '../store.js';
+import { prefixEnd } from '../text-prefix.js';
 import { isStorageUnavailable } from '../unavailable.js';
 import { GroupPacer } from './group-pacer.js';
 import { MIGRATIONS, type PostgresMigration } from './migrations.js';
@@ -1272,9 +1273,19 @@ export class PostgresStore implements Store {
     if (before !== null) add((n) => `l.id < $${n}`, before);
     if (filter.campaignId !== undefined) add((n) => `l.campaign_id = $${n}`, id(filter.campaignId));
     if (filter.q) {
+      // A clickid that starts with q (the exact one too) as a range in code
+      // point order, whatever the database's collation (in en_US.UTF-8 'aB'
+      // and 'ab' sort together). The username's substring keeps this a walk
+      // of the workspace's leads, newest first, that stops at a full page.
+      const end = prefixEnd(filter.q);
       values.push(filter.q, like(filter.q));
       const n = values.length;
-      where.push(`(l.clickid = $${n - 1} OR l.external_id = $${n - 1} OR l.username ILIKE $${n})`);
+      let clickid = `l.clickid COLLATE "C" >= $${n - 1}`;
+      if (end !== null) {
+        values.push(end);
+        clickid = `(${clickid} AND l.clickid COLLATE "C" < $${values.length})`;
+      }
+      where.push(`(${clickid} OR l.external_id = $${n - 1} OR l.username ILIKE $${n})`);
     }
     values.push(filter.limit + 1);
     const rows = await this.all(
