@@ -238,7 +238,9 @@ const en = {
 
   'leads.title': 'Leads',
   'leads.searchLabel': 'Search leads',
-  'leads.searchPlaceholder': 'clickid, external id or username',
+  'leads.searchPlaceholder': 'clickid start, external id, username',
+  'leads.searchHint':
+    'A clickid by its first characters (upper and lower case differ) or whole, an external id exactly, or part of a username.',
   'leads.clickid': 'Clickid',
   'leads.campaign': 'Campaign',
   'leads.externalId': 'External id',
@@ -588,7 +590,9 @@ const ru: Record<MessageKey, string> = {
 
   'leads.title': 'Лиды',
   'leads.searchLabel': 'Поиск лидов',
-  'leads.searchPlaceholder': 'clickid, внешний ID или username',
+  'leads.searchPlaceholder': 'начало clickid, внешний ID, username',
+  'leads.searchHint':
+    'Clickid по первым символам (заглавные и строчные различаются) или целиком, внешний ID точно или часть username.',
   'leads.clickid': 'Clickid',
   'leads.campaign': 'Кампания',
   'leads.externalId': 'Внешний ID',
