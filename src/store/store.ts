@@ -545,6 +545,15 @@ export interface Store {
    */
   destinationHealth(destinationIds: string[]): Promise<DeliveryFacts[]>;
   /**
+   * The workspace's enabled destinations, of campaigns not deleted, whose
+   * newest attempt (delivered, retrying or failed; skipped and expired events
+   * are not attempts) failed: the only ones whose health can be failing, so
+   * a workspace-wide check reads destinationHealth for these alone. Costs one
+   * step into the delivery log's index per destination of the workspace.
+   * Ordered by campaign, then destination.
+   */
+  listDestinationsLastFailed(workspaceId: string): Promise<Destination[]>;
+  /**
    * Queues a delivery's event again now, with a fresh attempt budget; answers
    * its outbox row. 'in_flight': an attempt holds the row's lease right now,
    * and nothing is changed (its outcome decides; a retry is asked again after).

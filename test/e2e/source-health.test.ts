@@ -1,9 +1,10 @@
 // A source whose every send fails is flagged, not silent: a Facebook pixel
 // whose (local stand-in) Graph API refuses the access token with error 190
 // turns red on the campaign's Sources with that error and a link to its log,
-// and the campaign's other pages name it; once Facebook takes events again and
-// one is delivered, it is back to working. At a phone's width and in Russian
-// too. Screenshots in /tmp/ui-shots (health-*).
+// the campaign's other pages name it, and the home page warns of it with its
+// campaign; once Facebook takes events again and one is delivered, it is back
+// to working. At a phone's width and in Russian too. Screenshots in
+// /tmp/ui-shots (health-*).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
@@ -151,6 +152,54 @@ describe('source health UI', () => {
     await page.setViewportSize({ width: 1366, height: 860 });
   });
 
+  test('the home page warns of it: the source, its campaign and error, its log and sources a click away', async () => {
+    await page.goto(`${server.url}/`);
+    const warning = page.getByRole('alert').filter({ hasText: 'Main pixel' });
+    await warning.waitFor();
+    const said = await text(warning);
+    assert.match(said, /Events are not reaching 1 of your sources/);
+    assert.match(said, /Main pixel in campaign FB Aviator/);
+    assert.match(said, /Invalid OAuth access token \(code 190\)/);
+    assert.match(said, /attempts in a row failed; nothing has been delivered yet/);
+    // Above the setup steps, where it is seen first.
+    const [warningTop, stepsTop] = await Promise.all([
+      warning.evaluate((el) => el.getBoundingClientRect().top),
+      page.locator('.steps').evaluate((el) => el.getBoundingClientRect().top),
+    ]);
+    assert.ok(warningTop < stepsTop, `${warningTop} < ${stepsTop}`);
+    await shot(page, 'health-en-05-home-warning');
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('link', { name: 'Open its log' }).waitFor();
+    assert.ok(
+      await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+      'the warning fits at 390 px',
+    );
+    await shot(page, 'health-en-06-home-warning-phone');
+    await page.getByLabel('Language').selectOption('ru');
+    const ru = page.getByRole('alert').filter({ hasText: 'Main pixel' });
+    await ru.getByText('События не доходят до ваших источников (1)', { exact: false }).waitFor();
+    assert.match(await text(ru), /в кампании FB Aviator/);
+    assert.match(await text(ru), /Подряд не прошло попыток: 3/);
+    assert.ok(await ru.getByRole('link', { name: 'Открыть лог' }).isVisible());
+    assert.ok(
+      await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+      'the Russian warning fits at 390 px',
+    );
+    await shot(page, 'health-ru-02-home-warning-phone');
+    await page.getByLabel('Язык').selectOption('en');
+
+    await warning.getByRole('link', { name: 'Campaign sources' }).click();
+    await page.waitForURL(new RegExp(`/tracker/campaigns/${campaign.id}/sources$`));
+    await page.getByRole('article', { name: 'Main pixel' }).getByRole('alert').waitFor();
+    await page.goto(`${server.url}/`);
+    await warning.getByRole('link', { name: 'Open its log' }).click();
+    await page.waitForURL(/\/tracker\/logs\/sources\?/);
+    assert.equal(new URL(page.url()).searchParams.get('sourceId'), pixelId);
+    await page.getByText(REFUSED).first().waitFor();
+    await page.setViewportSize({ width: 1366, height: 860 });
+  });
+
   test('in Russian the failing source reads in Russian', async () => {
     await page.goto(`${server.url}/tracker/campaigns/${campaign.id}/sources`);
     await page.getByLabel('Language').selectOption('ru');
@@ -179,5 +228,10 @@ describe('source health UI', () => {
     await page.getByLabel('Name', { exact: true }).waitFor();
     assert.equal(await page.getByRole('alert').filter({ hasText: 'Main pixel' }).count(), 0);
     await shot(page, 'health-en-04-campaign-ok');
+    // Nor does the home page warn any more.
+    await page.goto(`${server.url}/`);
+    await page.getByRole('heading', { name: 'Welcome, Health team' }).waitFor();
+    await page.locator('.steps').waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0);
   });
 });

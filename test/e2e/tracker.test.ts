@@ -298,6 +298,18 @@ describe('tracker UI', () => {
     await tab('Leads');
     await page.getByRole('link', { name: clickid }).waitFor();
     await shot(page, 'en-14-leads');
+    // Found by the first characters of its clickid, as copied from a cut-off column.
+    const search = page.getByLabel('Search leads');
+    assert.equal(await search.getAttribute('placeholder'), 'clickid start, external id, username');
+    await search.fill(clickid.slice(0, 9));
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.waitForURL(new RegExp(`[?&]q=${clickid.slice(0, 9)}`));
+    await page.getByRole('link', { name: clickid }).waitFor();
+    await search.fill(`${clickid.slice(0, 9)}~`);
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByText(`No lead matches “${clickid.slice(0, 9)}~”.`).waitFor();
+    await search.fill(clickid.slice(0, 9));
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.getByRole('link', { name: clickid }).click();
     await page.getByRole('heading', { name: /Tracker Data/ }).waitFor();
     const timeline = await text(page.locator('.timeline'));

@@ -1232,3 +1232,102 @@ test('source health: a pixel answering 503 is retried, ok for 15 minutes, then f
   assert.equal(paused.body.health.state, 'paused');
   assert.equal(paused.body.health.lastError, 'HTTP 503: unavailable');
 });
+
+test("failing sources of the workspace: every campaign's, with the campaign's name, the error and the health; not an auto action's, a paused one's or another workspace's", async () => {
+  const s = await setup();
+  type Failing = Json & { id: string; campaignId: string; campaignName: string; health: Health };
+  const failingNow = async (auth = s.auth) => {
+    const res = await api<{ items: Failing[] }>(t.app, auth, 'GET', '/api/v1/sources/failing');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body.items;
+  };
+  assert.deepEqual(await failingNow(), []);
+  const unauthenticated = await t.app.inject({ method: 'GET', url: '/api/v1/sources/failing' });
+  assert.equal(unauthenticated.statusCode, 401);
+
+  // A second campaign whose webhook is refused once: a hiccup, not failing.
+  const second = await api<{ id: string; slug: string }>(
+    t.app,
+    s.auth,
+    'POST',
+    '/api/v1/campaigns',
+    { name: 'TG KZ', destinationUrl: 'https://t.me/kz_bot?start={{tracker.clickid}}' },
+  );
+  const hook = await api<{ id: string }>(
+    t.app,
+    s.auth,
+    'POST',
+    `/api/v1/campaigns/${second.body.id}/sources`,
+    { type: 'webhook', name: 'Keitaro', method: 'GET', url: `${bot.url}/postback?subid={clickid}` },
+  );
+  assert.equal(hook.status, 201, JSON.stringify(hook.body));
+  const action = await api<{ id: string }>(
+    t.app,
+    s.auth,
+    'POST',
+    `/api/v1/campaigns/${s.campaign.id}/auto-actions`,
+    { event: 'deposit', url: `${bot.url}/action` },
+  );
+  assert.equal(action.status, 201, JSON.stringify(action.body));
+  const pixel = await addFacebook(s, { name: 'Main pixel' });
+  bot.fallback = { status: 404, body: 'no such route' };
+  fb.fallback = {
+    status: 400,
+    body: '{"error":{"message":"Invalid OAuth access token","type":"OAuthException","code":190}}',
+  };
+  const click = await t.app.inject({ method: 'GET', url: `/c/${second.body.slug}` });
+  const clickid2 = new URL(click.headers.location as string).searchParams.get('start') as string;
+  await postback({ ...s, clickid: clickid2 }, 'registration');
+  for (const tid of ['d1', 'd2', 'd3']) {
+    await postback(s, 'deposit', { amount: '10', tid });
+    await adClick(s);
+  }
+  await drain();
+  assert.equal((await healthOf({ ...s, campaign: second.body }, hook.body.id)).state, 'ok');
+
+  const refusedActions = await deliveries(s.auth, `?sourceId=${action.body.id}`);
+  assert.deepEqual(
+    refusedActions.map((d) => d.status),
+    ['failed', 'failed', 'failed'],
+  );
+  const [listed, ...others] = await failingNow();
+  assert.deepEqual(others, [], 'the auto action fails too, but it is not a source');
+  assert.ok(listed);
+  assert.equal(listed.id, pixel.id);
+  assert.equal(listed.name, 'Main pixel');
+  assert.equal(listed.type, 'facebook');
+  assert.equal(listed.campaignId, s.campaign.id);
+  assert.equal(listed.campaignName, 'FB RU');
+  assert.equal(listed.accessToken, undefined, 'the token is never returned');
+  const { campaignName: _name, ...asSource } = listed;
+  assert.deepEqual(asSource.health, await healthOf(s, pixel.id));
+  assert.deepEqual(listed.health, {
+    state: 'failing',
+    lastDeliveredAt: null,
+    failedInARow: 3,
+    failingSince: listed.health.failingSince,
+    lastFailedAt: new Date(t.clock.now).toISOString(),
+    lastError: 'HTTP 400: Invalid OAuth access token (code 190)',
+    pending: 0,
+  });
+
+  // Another workspace sees none of it.
+  const other = await signup(t.app, 'Other team');
+  assert.deepEqual(await failingNow(other.auth), []);
+
+  // Paused, it is no longer a warning; enabled again, it is (nothing got through).
+  const sourcePath = `/api/v1/campaigns/${s.campaign.id}/sources/${pixel.id}`;
+  assert.equal((await api(t.app, s.auth, 'PATCH', sourcePath, { enabled: false })).status, 200);
+  assert.deepEqual(await failingNow(), []);
+  assert.equal((await api(t.app, s.auth, 'PATCH', sourcePath, { enabled: true })).status, 200);
+  assert.deepEqual(
+    (await failingNow()).map((i) => i.id),
+    [pixel.id],
+  );
+  // Once an event reaches Facebook, it is off the list.
+  fb.fallback = { status: 200, body: '{"events_received":1}' };
+  t.clock.advance(60_000);
+  await adClick(s);
+  await drain();
+  assert.deepEqual(await failingNow(), []);
+});

@@ -217,6 +217,33 @@ test('GET /api/v1/leads?q finds a lead by clickid and by externalId; campaignId 
   assert.deepEqual(await list(`/api/v1/leads?campaignId=${id}`), [a.clickid]);
 });
 
+test('GET /api/v1/leads?q finds the leads whose clickid starts with q, newest first, in the workspace only', async () => {
+  const { auth } = await signup(t.app);
+  const other = await signup(t.app, 'Other');
+  const a = await newLead(auth);
+  const b = await newLead(auth);
+  const c = await newLead(auth);
+  const theirs = await newLead(other.auth);
+  const list = (q: string) =>
+    api<{ items: Summary[] }>(t.app, auth, 'GET', `/api/v1/leads?q=${encodeURIComponent(q)}`).then(
+      (r) => r.body.items.map((l) => l.clickid),
+    );
+  const startingWith = (q: string) =>
+    [c, b, a].map((l) => l.clickid).filter((clickid) => clickid.startsWith(q));
+  // A clickid starts with the time it was made (7 characters that sort as the
+  // milliseconds do): the ones made in a test share their first few.
+  let shared = a.clickid.slice(0, 7);
+  while (!theirs.clickid.startsWith(shared)) shared = shared.slice(0, -1);
+  assert.ok(shared.length >= 3, shared);
+  assert.deepEqual(await list(shared), [c.clickid, b.clickid, a.clickid]);
+  assert.deepEqual(await list(` ${shared} `), [c.clickid, b.clickid, a.clickid], 'trimmed');
+  for (const q of [b.clickid.slice(0, 9), c.clickid.slice(0, 11), a.clickid]) {
+    assert.deepEqual(await list(q), startingWith(q), q);
+  }
+  assert.deepEqual(await list(`${shared}~`), []);
+  assert.deepEqual(await list(`${a.clickid}0`), [], 'longer than any clickid');
+});
+
 test('GET /api/v1/leads/:clickid answers the documented detail shape; unknown → 404', async () => {
   const { auth } = await signup(t.app);
   const { clickid, postback } = await funnel(t.app, auth);

@@ -74,6 +74,13 @@ test("the reference documents a postback log row's amount and currency", async (
   const created = sources.post?.responses?.['201']?.content?.['application/json']?.schema;
   assert.ok(created?.properties?.health, JSON.stringify(sources.post?.responses));
   assert.ok(created.required?.includes('health'));
+  // The workspace's failing sources: each with its health and its campaign's name.
+  const failing = doc.paths['/api/v1/sources/failing']?.get?.responses?.['200'];
+  const item = failing?.content?.['application/json']?.schema.properties?.items?.items;
+  assert.ok(item?.properties?.health, JSON.stringify(failing));
+  for (const key of ['health', 'campaignId', 'campaignName', 'name']) {
+    assert.ok(item.required?.includes(key), `${key} not required`);
+  }
 });
 
 test('GET /api/docs serves the HTML reference (directly or by a redirect that resolves)', async () => {

@@ -842,6 +842,56 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
       assert.equal(found.items[0]?.depositCount, 2);
     });
 
+    test('lead search: a clickid that starts with q (case-sensitive), newest first, in its workspace only', async () => {
+      const ws = await workspace();
+      const other = await workspace();
+      // Clickids are unique across workspaces: this run's own prefix.
+      const base = `Qp${randomAlphanumeric(6)}x`;
+      const withClickid = (w: string, clickid: string, username: string | null = null) =>
+        s.createLead(w, {
+          campaignId: null,
+          externalId: null,
+          username,
+          params: {},
+          at: T0,
+          newClickid: () => clickid,
+        });
+      const exact = await withClickid(ws, `${base}A`);
+      const aa = await withClickid(ws, `${base}AA1`);
+      const ab = await withClickid(ws, `${base}AB2`);
+      const b = await withClickid(ws, `${base}B3`);
+      await withClickid(ws, `${base.slice(0, -1)}XA5`); // another case: not a match
+      await withClickid(other, `${base}A7`); // another workspace's
+      const fan = await withClickid(ws, `fan${randomAlphanumeric(9)}`, `fan_${base}AB_bot`);
+      const found = async (q: string, limit = 50, cursor?: string) => {
+        const page = await s.listLeads(ws, { q, limit, ...(cursor ? { cursor } : {}) });
+        return { clickids: page.items.map((l) => l.clickid), nextCursor: page.nextCursor };
+      };
+      const clickids = (...leads: Lead[]) => leads.map((l) => l.clickid);
+
+      assert.deepEqual((await found(base)).clickids, clickids(fan, b, ab, aa, exact));
+      // The exact clickid is a prefix of itself; the username still matches in part.
+      assert.deepEqual((await found(`${base}A`)).clickids, clickids(fan, ab, aa, exact));
+      assert.deepEqual((await found(`${base}AA`)).clickids, clickids(aa));
+      assert.deepEqual((await found(b.clickid)).clickids, clickids(b));
+      assert.deepEqual((await found(`${base}C`)).clickids, []);
+      assert.deepEqual((await found(`${base}b`)).clickids, [], 'case-sensitive');
+      // LIKE's wildcards are plain characters here.
+      assert.deepEqual((await found(`${base}%`)).clickids, []);
+      assert.deepEqual((await found(`${base}_`)).clickids, []);
+      // Pages of a prefix search go on where the last stopped.
+      const first = await found(`${base}A`, 2);
+      assert.deepEqual(first.clickids, clickids(fan, ab));
+      assert.ok(first.nextCursor);
+      const rest = await found(`${base}A`, 2, first.nextCursor);
+      assert.deepEqual(rest.clickids, clickids(aa, exact));
+      assert.equal(rest.nextCursor, null);
+      assert.deepEqual(
+        (await s.listLeads(other, { q: base, limit: 50 })).items.map((l) => l.clickid),
+        [`${base}A7`],
+      );
+    });
+
     test('stats: by day in a time zone, by campaign, buyer, postback, network and click parameter', async () => {
       const ws = await workspace();
       const c1 = await campaign(ws, 'One', 'ann');
@@ -2306,6 +2356,114 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         // Another workspace's ids are never passed, but an unknown one reads as nothing.
         assert.deepEqual(await s.destinationHealth(['999999999']), [none]);
         assert.deepEqual(await s.destinationHealth([]), []);
+      });
+
+      test("listDestinationsLastFailed: the workspace's enabled destinations whose newest attempt failed", async () => {
+        await take();
+        const ws = await workspace();
+        const other = await workspace();
+        const c = await campaign(ws);
+        const gone = await campaign(ws, 'Deleted later');
+        const theirs = await campaign(other);
+        // Each destination's two attempts, oldest first; null: closed without an attempt.
+        const plan: Record<string, Array<DeliveryAttempt['status'] | null>> = {
+          recovered: ['failed', 'delivered'],
+          refused: ['delivered', 'failed'],
+          retrying: ['retrying', 'retrying'],
+          'failed, then skipped': ['failed', 'skipped'],
+          'failed, then expired': ['retrying', 'expired'],
+          idle: [null, null],
+          paused: ['failed', 'failed'],
+          deleted: ['failed', 'failed'],
+          bot: ['failed', 'failed'],
+          'of a deleted campaign': ['failed', 'failed'],
+          'of another workspace': ['failed', 'failed'],
+        };
+        const made = new Map<string, { ws: string; id: string; revision: number }>();
+        for (const name of Object.keys(plan)) {
+          const [w, camp] =
+            name === 'of a deleted campaign'
+              ? [ws, gone]
+              : name === 'of another workspace'
+                ? [other, theirs]
+                : [ws, c];
+          const d = await s.createDestination(
+            w,
+            camp.id,
+            destination(name, name === 'bot' ? action('custom') : hook()),
+            T0,
+          );
+          made.set(name, { ws: w, id: d.id, revision: d.revision });
+        }
+        for (const [w, camp] of [
+          [ws, c],
+          [ws, gone],
+          [other, theirs],
+        ] as const) {
+          const l = await click(camp);
+          for (const tid of ['a', 'b']) {
+            await s.recordEvent(event(w, l.clickid, { event: 'custom', tid, at: T0 }));
+          }
+        }
+        const jobs = (await claim(T0 + 1)).sort(
+          (x, y) =>
+            Number(x.destination.id) - Number(y.destination.id) ||
+            String(x.conversion?.tid).localeCompare(String(y.conversion?.tid)),
+        );
+        assert.equal(jobs.length, 2 * Object.keys(plan).length);
+        const seen = new Map<string, number>();
+        await s.finishDeliveries(
+          jobs.map((j) => {
+            const n = seen.get(j.destination.name) ?? 0;
+            seen.set(j.destination.name, n + 1);
+            const status = plan[j.destination.name]?.[n] ?? null;
+            return {
+              outboxId: j.outboxId,
+              lease: j.lease,
+              attempt: status === null ? null : attempt(status, T0 + 10 + n),
+              outcome:
+                status === 'retrying'
+                  ? { state: 'retry', nextAt: T0 + 1000 }
+                  : { state: 'done', status: status ?? 'skipped' },
+            };
+          }),
+        );
+        const paused = made.get('paused');
+        assert.ok(paused);
+        await change(
+          ws,
+          paused.id,
+          destination('paused', hook(), { enabled: false }),
+          T0 + 20,
+          paused.revision,
+        );
+        assert.ok(await s.deleteDestination(ws, made.get('deleted')?.id ?? '', T0 + 20));
+        assert.ok(await s.deleteCampaign(ws, gone.id, T0 + 20));
+
+        const names = async (w: string) =>
+          (await s.listDestinationsLastFailed(w)).map((d) => d.name).sort();
+        assert.deepEqual(await names(ws), [
+          'bot',
+          'failed, then expired',
+          'failed, then skipped',
+          'refused',
+          'retrying',
+        ]);
+        assert.deepEqual(await names(other), ['of another workspace']);
+        const [one] = await s.listDestinationsLastFailed(other);
+        assert.equal(one?.id, made.get('of another workspace')?.id);
+        assert.equal(one?.campaignId, theirs.id);
+        assert.equal(one?.enabled, true);
+        // Each one listed has failures in a row by destinationHealth; the others have none.
+        const listed = new Set((await s.listDestinationsLastFailed(ws)).map((d) => d.id));
+        for (const [name, d] of made) {
+          if (d.ws !== ws) continue;
+          const [facts] = await s.destinationHealth([d.id]);
+          const open = name !== 'paused' && name !== 'deleted' && name !== 'of a deleted campaign';
+          assert.equal(listed.has(d.id), open && (facts?.failedInARow ?? 0) > 0, name);
+        }
+        assert.deepEqual(await s.listDestinationsLastFailed(await workspace()), []);
+        await take();
       });
 
       test('concurrent claims never hand out one row twice', async () => {

@@ -10,7 +10,11 @@ import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { Reader } from '../../src/store/sqlite/reader.js';
 import { bucketOf } from '../../src/store/sqlite/rollups.js';
 import {
+  clickidPrefix,
   DESTINATION_HEALTH_SQL,
+  DESTINATIONS_LAST_FAILED_SQL,
+  leadPageSql,
+  leadSearch,
   migrate,
   openSqliteStore,
   postbackLogPageSql,
@@ -362,6 +366,65 @@ test("sqlite: a source's health reads its destination's indexes, never a whole l
       );
     }
     assert.doesNotMatch(detail, /TEMP B-TREE/, detail);
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test("sqlite: the workspace's sources whose last attempt failed are found by index, one step into each one's log", async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/last-failed-plan.db`;
+  await openSqliteStore({ path }).close();
+  const db = new Database(path, { readonly: true });
+  try {
+    const plan = (
+      db.prepare(`EXPLAIN QUERY PLAN ${DESTINATIONS_LAST_FAILED_SQL}`).all({ ws: 1 }) as Array<{
+        detail: string;
+      }>
+    ).map((r) => r.detail);
+    assert.deepEqual(plan, [
+      'SEARCH c USING INDEX campaigns_workspace (workspace_id=?)',
+      'SEARCH d USING INDEX destinations_campaign (campaign_id=?)',
+      'CORRELATED SCALAR SUBQUERY 1',
+      // Newest first, LIMIT 1: no sort, and the walk stops at the first attempt.
+      'SEARCH deliveries USING INDEX deliveries_destination (destination_id=?)',
+    ]);
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test("sqlite: a clickid's start is a range its index answers; a lead search walks the workspace's leads newest first, with no sort", async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/lead-search-plan.db`;
+  await openSqliteStore({ path }).close();
+  const db = new Database(path, { readonly: true });
+  const plan = (sql: string, params: unknown[]) =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map(
+      (r) => r.detail,
+    );
+  try {
+    const prefix = clickidPrefix('3qt8d');
+    assert.deepEqual(prefix.params, ['3qt8d', '3qt8e']);
+    assert.deepEqual(plan(`SELECT l.id FROM leads l WHERE ${prefix.sql}`, prefix.params), [
+      'SEARCH l USING COVERING INDEX sqlite_autoindex_leads_1 (clickid>? AND clickid<?)',
+    ]);
+    // With part of a username in the same OR (no index holds that), the
+    // search is a filter on the newest-first walk, which stops at a full page.
+    const search = leadSearch('3qt8d');
+    const page = plan(leadPageSql(`l.workspace_id = ? AND ${search.sql}`), [
+      1,
+      ...search.params,
+      51,
+    ]);
+    assert.equal(
+      page[0],
+      'SEARCH l USING INDEX leads_workspace_id (workspace_id=?)',
+      page.join('; '),
+    );
+    assert.doesNotMatch(page.join('; '), /TEMP B-TREE|SCAN l\b/, page.join('; '));
   } finally {
     db.close();
     dir.remove();

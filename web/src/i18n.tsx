@@ -121,6 +121,13 @@ const en = {
     'Give leads the registration link with {{tracker.clickid}} inside, then watch Postback logs and Analytics.',
   'home.open': 'Get started',
   'home.done': 'done',
+  'home.failingTitle':
+    'Events are not reaching {n} of your sources: every recent attempt failed, so the ad platform or tracker does not learn of these conversions.',
+  'home.failingCampaign': 'in campaign {name}',
+  'home.failingSince': '{n} attempts in a row failed; nothing delivered since {since}.',
+  'home.failingNever': '{n} attempts in a row failed; nothing has been delivered yet.',
+  'home.failingLog': 'Open its log',
+  'home.failingSources': 'Campaign sources',
 
   'campaigns.title': 'Campaigns',
   'campaigns.new': 'New campaign',
@@ -231,7 +238,9 @@ const en = {
 
   'leads.title': 'Leads',
   'leads.searchLabel': 'Search leads',
-  'leads.searchPlaceholder': 'clickid, external id or username',
+  'leads.searchPlaceholder': 'clickid start, external id, username',
+  'leads.searchHint':
+    'A clickid by its first characters (upper and lower case differ) or whole, an external id exactly, or part of a username.',
   'leads.clickid': 'Clickid',
   'leads.campaign': 'Campaign',
   'leads.externalId': 'External id',
@@ -464,6 +473,13 @@ const ru: Record<MessageKey, string> = {
     'Выдавайте лидам ссылку на регистрацию с {{tracker.clickid}} и следите за логами постбэков и аналитикой.',
   'home.open': 'Начать',
   'home.done': 'готово',
+  'home.failingTitle':
+    'События не доходят до ваших источников ({n}): все последние попытки не прошли, и рекламная площадка или трекер не узнаёт об этих конверсиях.',
+  'home.failingCampaign': 'в кампании {name}',
+  'home.failingSince': 'Подряд не прошло попыток: {n}; с {since} ничего не доставлено.',
+  'home.failingNever': 'Подряд не прошло попыток: {n}; ещё ничего не доставлено.',
+  'home.failingLog': 'Открыть лог',
+  'home.failingSources': 'Источники кампании',
 
   'campaigns.title': 'Кампании',
   'campaigns.new': 'Новая кампания',
@@ -574,7 +590,9 @@ const ru: Record<MessageKey, string> = {
 
   'leads.title': 'Лиды',
   'leads.searchLabel': 'Поиск лидов',
-  'leads.searchPlaceholder': 'clickid, внешний ID или username',
+  'leads.searchPlaceholder': 'начало clickid, внешний ID, username',
+  'leads.searchHint':
+    'Clickid по первым символам (заглавные и строчные различаются) или целиком, внешний ID точно или часть username.',
   'leads.clickid': 'Clickid',
   'leads.campaign': 'Кампания',
   'leads.externalId': 'Внешний ID',

@@ -46,6 +46,7 @@ import type {
   Store,
 } from '../store.js';
 import { emptyStatsRow, StoreRefusal } from '../store.js';
+import { prefixEnd } from '../text-prefix.js';
 import { isStorageUnavailable } from '../unavailable.js';
 import { GroupPacer } from './group-pacer.js';
 import { MIGRATIONS, type PostgresMigration } from './migrations.js';
@@ -1272,9 +1273,19 @@ export class PostgresStore implements Store {
     if (before !== null) add((n) => `l.id < $${n}`, before);
     if (filter.campaignId !== undefined) add((n) => `l.campaign_id = $${n}`, id(filter.campaignId));
     if (filter.q) {
+      // A clickid that starts with q (the exact one too) as a range in code
+      // point order, whatever the database's collation (in en_US.UTF-8 'aB'
+      // and 'ab' sort together). The username's substring keeps this a walk
+      // of the workspace's leads, newest first, that stops at a full page.
+      const end = prefixEnd(filter.q);
       values.push(filter.q, like(filter.q));
       const n = values.length;
-      where.push(`(l.clickid = $${n - 1} OR l.external_id = $${n - 1} OR l.username ILIKE $${n})`);
+      let clickid = `l.clickid COLLATE "C" >= $${n - 1}`;
+      if (end !== null) {
+        values.push(end);
+        clickid = `(${clickid} AND l.clickid COLLATE "C" < $${values.length})`;
+      }
+      where.push(`(${clickid} OR l.external_id = $${n - 1} OR l.username ILIKE $${n})`);
     }
     values.push(filter.limit + 1);
     const rows = await this.all(
@@ -2330,6 +2341,23 @@ export class PostgresStore implements Store {
         pending: num(r?.pending ?? 0),
       }),
     );
+  }
+
+  async listDestinationsLastFailed(workspaceId: string): Promise<Destination[]> {
+    const rows = await this.all(
+      this.pool,
+      `SELECT d.* FROM campaigns c JOIN destinations d ON d.campaign_id = c.id
+       WHERE c.workspace_id = $1 AND c.deleted_at IS NULL
+         AND d.workspace_id = $1 AND d.deleted_at IS NULL AND d.enabled
+         AND (
+           SELECT status FROM deliveries
+           WHERE destination_id = d.id AND status IN ('delivered', 'retrying', 'failed')
+           ORDER BY destination_id DESC, id DESC LIMIT 1
+         ) IN ('retrying', 'failed')
+       ORDER BY c.id, d.id`,
+      [id(workspaceId)],
+    );
+    return rows.map(toDestination);
   }
 
   async outboxCounts(workspaceId: string | null): Promise<Record<string, number>> {

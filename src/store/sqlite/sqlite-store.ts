@@ -48,6 +48,7 @@ import type {
   Store,
 } from '../store.js';
 import { emptyStatsRow, StoreRefusal } from '../store.js';
+import { prefixEnd } from '../text-prefix.js';
 import { CHECKPOINT_DEFAULTS, Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import { LogBatch } from './log-batch.js';
 import { MIGRATIONS, type SqliteMigration } from './migrations.js';
@@ -170,6 +171,65 @@ SELECT
     SELECT 1 FROM outbox WHERE destination_id = @d AND status = 'pending'
     ORDER BY destination_id, next_at, id LIMIT @pending
   )) AS pending`;
+
+/**
+ * The workspace's enabled destinations whose newest attempt failed
+ * (Store.listDestinationsLastFailed): through its campaigns (index
+ * campaigns_workspace) to their destinations (destinations_campaign), then
+ * each one's newest delivered, retrying or failed row, walking
+ * deliveries_destination back from its end past any skipped or expired rows.
+ */
+export const DESTINATIONS_LAST_FAILED_SQL = `
+SELECT d.* FROM campaigns c JOIN destinations d ON d.campaign_id = c.id
+WHERE c.workspace_id = @ws AND c.deleted_at IS NULL
+  AND d.workspace_id = @ws AND d.deleted_at IS NULL AND d.enabled = 1
+  AND (
+    SELECT status FROM deliveries
+    WHERE destination_id = d.id AND status IN ('delivered', 'retrying', 'failed')
+    ORDER BY destination_id DESC, id DESC LIMIT 1
+  ) IN ('retrying', 'failed')
+ORDER BY c.id, d.id`;
+
+/**
+ * A lead whose clickid starts with `q` (the exact one too): a range in the
+ * clickid's order (BINARY: code points, case-sensitive), which its unique
+ * index can answer, rather than a LIKE, whose prefix SQLite matches without
+ * regard to case and with the index only under case_sensitive_like.
+ */
+export function clickidPrefix(q: string): { sql: string; params: string[] } {
+  const end = prefixEnd(q);
+  return end === null
+    ? { sql: 'l.clickid >= ?', params: [q] }
+    : { sql: '(l.clickid >= ? AND l.clickid < ?)', params: [q, end] };
+}
+
+/** The leads list's q: a clickid's start, an externalId, or part of a username. */
+export function leadSearch(q: string): { sql: string; params: string[] } {
+  const clickid = clickidPrefix(q);
+  return {
+    sql: `(${clickid.sql} OR l.external_id = ? OR l.username LIKE ? ESCAPE '\\')`,
+    params: [...clickid.params, q, `%${q.replace(/[\\%_]/g, '\\$&')}%`],
+  };
+}
+
+/**
+ * A page of leads, newest first, with each one's registration, first deposit,
+ * deposits and last event; `where` holds the conditions on the leads (alias
+ * l), its parameters come first, then the limit. The page is the workspace's
+ * leads walked back from the newest (leads_workspace_id) until it is full.
+ * A search by q walks it too: its clickid range alone would be answered by the
+ * clickid's index, but part of a username is in no index, and one term of an
+ * OR that no index answers makes the whole OR a filter on the walk.
+ */
+export function leadPageSql(where: string): string {
+  return `SELECT l.*,
+     EXISTS (SELECT 1 FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'registration') AS registered,
+     (SELECT amount_micros FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'first_deposit') AS ftd_micros,
+     (SELECT currency FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'first_deposit') AS ftd_currency,
+     (SELECT count(*) FROM conversions c WHERE c.lead_id = l.id AND c.event IN ('first_deposit', 'deposit')) AS deposit_count,
+     (SELECT max(at) FROM conversions c WHERE c.lead_id = l.id) AS last_event_at
+   FROM leads l WHERE ${where} ORDER BY l.id DESC LIMIT ?`;
+}
 
 /** A row id from its text: 1-16 ASCII digits without a leading zero, else null. */
 function id(value: string | undefined | null): number | null {
@@ -1035,18 +1095,13 @@ export class SqliteStore implements Store {
       args.push(id(filter.campaignId));
     }
     if (filter.q) {
-      where.push("(l.clickid = ? OR l.external_id = ? OR l.username LIKE ? ESCAPE '\\')");
-      args.push(filter.q, filter.q, `%${filter.q.replace(/[\\%_]/g, '\\$&')}%`);
+      const search = leadSearch(filter.q);
+      where.push(search.sql);
+      args.push(...search.params);
     }
     const [rows = []] = await this.read([
       {
-        sql: `SELECT l.*,
-         EXISTS (SELECT 1 FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'registration') AS registered,
-         (SELECT amount_micros FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'first_deposit') AS ftd_micros,
-         (SELECT currency FROM conversions c WHERE c.lead_id = l.id AND c.once_key = 'first_deposit') AS ftd_currency,
-         (SELECT count(*) FROM conversions c WHERE c.lead_id = l.id AND c.event IN ('first_deposit', 'deposit')) AS deposit_count,
-         (SELECT max(at) FROM conversions c WHERE c.lead_id = l.id) AS last_event_at
-       FROM leads l WHERE ${where.join(' AND ')} ORDER BY l.id DESC LIMIT ?`,
+        sql: leadPageSql(where.join(' AND ')),
         params: [...args, filter.limit + 1],
         safeIntegers: true,
       },
@@ -1900,6 +1955,13 @@ export class SqliteStore implements Store {
         pending: Number(r?.pending ?? 0),
       };
     });
+  }
+
+  async listDestinationsLastFailed(workspaceId: string): Promise<Destination[]> {
+    const [rows = []] = await this.read([
+      { sql: DESTINATIONS_LAST_FAILED_SQL, params: { ws: id(workspaceId) } },
+    ]);
+    return rows.map(toDestination);
   }
 
   async retryDelivery(

@@ -78,6 +78,7 @@ export function LeadsPage() {
               type="search"
               className="wide"
               placeholder={t('leads.searchPlaceholder')}
+              title={t('leads.searchHint')}
               value={draft}
               onChange={(e) => setDraft(e.target.value)}
             />

@@ -101,7 +101,8 @@ export async function leadRoutes(app: App): Promise<void> {
     {
       schema: {
         tags: ['leads'],
-        summary: 'Leads, newest first; q matches a clickid, an externalId or part of a username',
+        summary:
+          'Leads, newest first; q matches the start of a clickid (case-sensitive; a whole one too), an externalId or part of a username',
         querystring: Type.Object({
           campaignId: Type.Optional(Type.String({ maxLength: 32 })),
           q: Type.Optional(Type.String({ maxLength: 128 })),

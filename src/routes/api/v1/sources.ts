@@ -1,5 +1,6 @@
 // /api/v1/campaigns/:id/sources — where a campaign's events are forwarded:
 // Facebook pixels (Conversions API) and webhooks (S2S postbacks, any endpoint).
+// GET /api/v1/sources/failing — the failing ones of every campaign, for the home page.
 import {
   ACTION_SOURCES,
   DEFAULT_FACEBOOK_MAPPING,
@@ -95,7 +96,7 @@ const Health = Type.Object(
 );
 
 /** A source as presentSource shapes it: the Facebook or the webhook fields, then its health. */
-const SourceItem = Type.Object({
+const SourceProperties = {
   id: Type.String(),
   campaignId: Type.String(),
   type: Type.String({ description: 'facebook or webhook' }),
@@ -115,6 +116,12 @@ const SourceItem = Type.Object({
   events: Type.Optional(Type.Array(Type.String(), { description: 'webhook' })),
   hasSecret: Type.Optional(Type.Boolean({ description: 'webhook' })),
   health: Health,
+};
+const SourceItem = Type.Object(SourceProperties);
+/** A source of any campaign of the workspace: with its campaign's name. */
+const WorkspaceSourceItem = Type.Object({
+  ...SourceProperties,
+  campaignName: Type.String(),
 });
 
 type ShownSource = ReturnType<typeof presentSource>;
@@ -346,6 +353,32 @@ export async function sourceRoutes(app: App): Promise<void> {
       await campaignOf(ws, id);
       const all = await store.listDestinations(ws, id);
       return { items: await present(all.filter((d) => d.settings.kind !== 'auto_action')) };
+    },
+  );
+
+  app.get(
+    '/sources/failing',
+    {
+      schema: {
+        tags: ['forwarding'],
+        summary:
+          "The workspace's failing sources, of every campaign, each with its campaign's name and its health",
+        description:
+          'For a warning where the user lands: the health is read only for the enabled sources whose newest attempt failed, so a workspace whose sources work costs one index step per source.',
+        response: { 200: Type.Object({ items: Type.Array(WorkspaceSourceItem) }) },
+      },
+    },
+    async (request) => {
+      const ws = account(request).workspace.id;
+      const suspects = await store.listDestinationsLastFailed(ws);
+      const sources = suspects.filter((d) => d.settings.kind !== 'auto_action');
+      if (sources.length === 0) return { items: [] };
+      const failing = (await present(sources)).filter((s) => s.health.state === 'failing');
+      if (failing.length === 0) return { items: [] };
+      const names = new Map((await store.listCampaigns(ws)).map((c) => [c.id, c.name]));
+      return {
+        items: failing.map((s) => ({ ...s, campaignName: names.get(s.campaignId) ?? '' })),
+      };
     },
   );
 
