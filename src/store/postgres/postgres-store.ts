@@ -263,9 +263,15 @@ const MAX_BATCH = 32;
  * CPU and 78-86 µs of server CPU each. Two at once of at most 32: 8,450-8,590
  * postbacks/s at 71-74 and 65-66 µs, p99 unchanged (8.3-9.5 ms). One at once
  * spent the least CPU (59 µs each) but waited on round trips (7,830/s); three
- * or four spent more.
+ * or four spent more. Later, on two shared cores and counting PostgreSQL's CPU
+ * by its own processes (8 s bench runs, alternated, a noisy host), one at a
+ * time made groups of about 16 instead of 10: PostgreSQL's CPU per postback
+ * 85-159 µs against 128-189 µs in two runs each, since every group pays a
+ * durable COMMIT (about 55 µs
+ * of PostgreSQL's CPU in fdatasync alone), four round trips (about 13 µs
+ * each) and its statements' starts and rollup triggers whatever its size.
  */
-const MAX_GROUPS_IN_FLIGHT = 2;
+const MAX_GROUPS_IN_FLIGHT = 1;
 /** The longest a write waits for a slot before another group starts anyway. */
 const GROUP_WAIT_MS = 20;
 /** A group's COMMIT that went unanswered: how long to find out what became of it, and how often to ask. */
@@ -308,10 +314,19 @@ interface PendingClick {
 }
 
 /**
- * The most clicks one statement writes; more in one turn are split across
- * connections. Not tuned: the bench's 32 connections never fill it.
+ * The most clicks one statement writes. Not tuned: the bench's 32
+ * connections never fill it.
  */
 const MAX_CLICK_BATCH = 64;
+/**
+ * Click statements running at once; the clicks that arrive meanwhile wait
+ * and form the next one (see GroupPacer), as postback groups do. A statement
+ * per turn of the event loop, any number at once, wrote about 9 clicks each
+ * under the bench's load; one at a time, about 15, and PostgreSQL's CPU per
+ * click was 52-59 µs against 80-125 µs (the statement's start, its two
+ * rollup triggers and its durable commit are paid per statement).
+ */
+const MAX_CLICK_STATEMENTS_IN_FLIGHT = 1;
 
 const statementNames = new Map<string, string>();
 /** Filters make some texts vary; past this many, new texts run unnamed. */
@@ -586,8 +601,18 @@ export class PostgresStore implements Store {
       }),
     { maxGroup: MAX_BATCH, maxInFlight: MAX_GROUPS_IN_FLIGHT, waitMs: GROUP_WAIT_MS },
   );
-  /** Clicks waiting for the next one-statement batch. */
-  private pendingClicks: PendingClick[] = [];
+  /** Clicks waiting for the next one-statement batch (see recordClick). */
+  private readonly clicks = new GroupPacer<PendingClick>(
+    (batch) =>
+      this.insertClicks(batch, 1).catch((error: unknown) => {
+        for (const p of batch) p.reject(error);
+      }),
+    {
+      maxGroup: MAX_CLICK_BATCH,
+      maxInFlight: MAX_CLICK_STATEMENTS_IN_FLIGHT,
+      waitMs: GROUP_WAIT_MS,
+    },
+  );
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -1094,26 +1119,18 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Clicks that arrive in one turn of the event loop are written by one
-   * statement (CLICKS_SQL), committed on its own: one round trip for the batch
-   * instead of BEGIN, a statement per click and COMMIT. A click whose clickid
-   * clashed is drawn again and goes with the next batch; if the statement
-   * fails, each click runs again alone, so a bad one fails alone.
+   * Clicks that arrive in one turn of the event loop, or while the previous
+   * statement runs, are written by one statement (CLICKS_SQL), committed on
+   * its own: one round trip for the batch instead of BEGIN, a statement per
+   * click and COMMIT. A click whose clickid clashed is drawn again and goes
+   * in a statement of its own; if the statement fails, each click runs again
+   * alone, so a bad one fails alone.
    */
   async recordClick(click: NewClick): Promise<Lead> {
     return new Promise<Lead>((resolve, reject) => {
-      this.pendingClicks.push({ click, draws: 0, resolve, reject });
-      if (this.pendingClicks.length === 1) setImmediate(this.flushClicks);
+      this.clicks.push({ click, draws: 0, resolve, reject });
     });
   }
-
-  private readonly flushClicks = (): void => {
-    const pending = this.pendingClicks;
-    this.pendingClicks = [];
-    for (let i = 0; i < pending.length; i += MAX_CLICK_BATCH) {
-      this.writeClicks(pending.slice(i, i + MAX_CLICK_BATCH));
-    }
-  };
 
   /** Runs insertClicks; whatever it throws answers every click of the batch not answered yet. */
   private writeClicks(batch: PendingClick[], attempt = 1): void {
