@@ -267,8 +267,8 @@ const MAX_BATCH = 32;
  * by its own processes (8 s bench runs, alternated, a noisy host), one at a
  * time made groups of about 16 instead of 10: PostgreSQL's CPU per postback
  * 85-159 µs against 128-189 µs in two runs each, since every group pays a
- * durable COMMIT (about 55 µs
- * of PostgreSQL's CPU in fdatasync alone), four round trips (about 13 µs
+ * durable COMMIT (by pgbench, a one-row write transaction cost PostgreSQL
+ * about 55 µs of CPU more than an empty one), its round trips (about 13 µs
  * each) and its statements' starts and rollup triggers whatever its size.
  */
 const MAX_GROUPS_IN_FLIGHT = 1;
@@ -279,7 +279,7 @@ const COMMIT_OUTCOME_MS = 1_000;
 const COMMIT_OUTCOME_WAIT_MS = 50;
 
 interface FirstAttempt {
-  /** $1-$11 of the folded statement in countEvent. */
+  /** $1-$11 of the folded statement in countEvent, then $12-$22 of FIRST_ATTEMPTS_SQL (its log row). */
   values: unknown[];
   clickid: string;
   /** The plan has further attempts, run after the first one if it counts nothing. */
@@ -412,6 +412,28 @@ function firstAttemptValues(input: RecordEvent): unknown[] | undefined {
 }
 
 /**
+ * $12-$22 of FIRST_ATTEMPTS_SQL: whether the postback is logged, whether its
+ * plan has further attempts, and its log row's values that do not depend on
+ * the outcome (deferLog's, the note logged when it counts).
+ */
+function groupLogValues(input: RecordEvent, more: boolean): unknown[] {
+  const log = input.log;
+  return [
+    log !== null,
+    more,
+    id(log?.workspaceId),
+    id(log?.postbackId),
+    log?.at ?? null,
+    log?.method ?? null,
+    log?.url ?? null,
+    log?.ip ?? null,
+    log?.userAgent ?? null,
+    log?.body ?? null,
+    input.note,
+  ];
+}
+
+/**
  * The first counting attempt of every postback in a group commit, as one
  * statement (one array per value of the single-postback statement in
  * countEvent): each postback's lead, whether its campaign forwards, and its
@@ -431,11 +453,21 @@ function firstAttemptValues(input: RecordEvent): unknown[] | undefined {
  * sequential scan of every conversion once the table had grown). The id
  * sequence is found once per statement, as in CLICKS_SQL (per row it was 4%
  * of PostgreSQL's CPU time under postback load, by perf).
+ *
+ * A postback whose outcome the statement settles (no lead or another
+ * campaign's: unmatched; inserted: recorded; a conversion committed before
+ * holds its tid, or its once key on its last attempt: duplicate, as
+ * countEvent reads the same row) has its log row written by the statement
+ * too (`logged`), with the values ($12-$22) recordEvent would log: the group
+ * then needs no statement for its log rows before COMMIT, a round trip and a
+ * statement start fewer. The others' rows are written as before (writeLogs).
  */
 const FIRST_ATTEMPTS_SQL = `WITH input AS MATERIALIZED (
   SELECT nextval((SELECT pg_get_serial_sequence('conversions', 'id')::regclass)) AS conversion_id, t.*
-  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
-    WITH ORDINALITY AS t(workspace_id, clickid, scope, postback_id, event, micros, currency, tid, once_key, tid_key, at, n)
+  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+      $12::boolean[], $13::boolean[], $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[])
+    WITH ORDINALITY AS t(workspace_id, clickid, scope, postback_id, event, micros, currency, tid, once_key, tid_key, at,
+      logs, more, log_workspace_id, log_postback_id, log_at, method, url, ip, user_agent, body, note, n)
 ), lead AS (
   SELECT i.n, l.id, l.campaign_id,
     EXISTS (SELECT 1 FROM forward_routes r WHERE r.campaign_id = l.campaign_id) AS routed
@@ -449,19 +481,41 @@ const FIRST_ATTEMPTS_SQL = `WITH input AS MATERIALIZED (
   WHERE i.scope IS NULL OR lead.campaign_id::text = i.scope
   ORDER BY i.clickid, i.n
   ON CONFLICT DO NOTHING RETURNING id
+), result AS (
+  SELECT input.*, lead.id AS lead_id, lead.campaign_id, lead.routed, ins.id AS inserted,
+    tid.id AS tid_id, tid.event AS tid_event, once.id AS once_id, once.event AS once_event
+  FROM input LEFT JOIN lead ON lead.n = input.n LEFT JOIN ins ON ins.id = input.conversion_id
+  LEFT JOIN LATERAL (
+    SELECT id, event FROM conversions
+    WHERE ins.id IS NULL AND lead_id = lead.id AND tid_key = input.tid_key LIMIT 1
+  ) tid ON true
+  LEFT JOIN LATERAL (
+    SELECT id, event FROM conversions
+    WHERE ins.id IS NULL AND lead_id = lead.id AND once_key = input.once_key LIMIT 1
+  ) once ON true
+), decided AS (
+  SELECT r.*, CASE
+      WHEN r.lead_id IS NULL THEN 'unknown_clickid'
+      WHEN r.scope IS NOT NULL AND r.campaign_id::text IS DISTINCT FROM r.scope THEN 'campaign_mismatch'
+      WHEN r.inserted IS NOT NULL THEN 'recorded'
+      WHEN r.tid_id IS NOT NULL THEN 'tid'
+      WHEN r.tid_key IS NULL AND r.once_id IS NOT NULL AND NOT r.more THEN 'once'
+    END AS how
+  FROM result r
+), logged AS (
+  INSERT INTO postback_logs (workspace_id, postback_id, at, method, url, ip, user_agent, body, http_status, status, error, event, clickid, conversion_id)
+  SELECT log_workspace_id, log_postback_id, log_at, method, url, ip, user_agent, body, 200,
+    CASE how WHEN 'recorded' THEN 'recorded' WHEN 'tid' THEN 'duplicate' WHEN 'once' THEN 'duplicate' ELSE 'unmatched' END,
+    CASE WHEN how IN ('unknown_clickid', 'campaign_mismatch') THEN how ELSE note END,
+    CASE how WHEN 'tid' THEN tid_event WHEN 'once' THEN once_event ELSE event END,
+    clickid,
+    CASE how WHEN 'recorded' THEN inserted WHEN 'tid' THEN tid_id WHEN 'once' THEN once_id END
+  FROM decided WHERE logs AND how IS NOT NULL
+  ORDER BY n
 )
-SELECT lead.id, lead.campaign_id, lead.routed, ins.id AS inserted,
-  tid.id AS tid_id, tid.event AS tid_event, once.id AS once_id, once.event AS once_event
-FROM input LEFT JOIN lead ON lead.n = input.n LEFT JOIN ins ON ins.id = input.conversion_id
-LEFT JOIN LATERAL (
-  SELECT id, event FROM conversions
-  WHERE ins.id IS NULL AND lead_id = lead.id AND tid_key = input.tid_key LIMIT 1
-) tid ON true
-LEFT JOIN LATERAL (
-  SELECT id, event FROM conversions
-  WHERE ins.id IS NULL AND lead_id = lead.id AND once_key = input.once_key LIMIT 1
-) once ON true
-ORDER BY input.n`;
+SELECT lead_id AS id, campaign_id, routed, inserted, tid_id, tid_event, once_id, once_event,
+  logs AND how IS NOT NULL AS logged
+FROM decided ORDER BY n`;
 
 /**
  * The writes of a group whose first attempts share one statement, in order;
@@ -831,7 +885,7 @@ export class PostgresStore implements Store {
       values: (write.firstAttempt as FirstAttempt).values,
     }));
     if (postbacks.length === 0) return firsts;
-    const columns = Array.from({ length: 11 }, (_, k) => postbacks.map((p) => p.values[k]));
+    const columns = Array.from({ length: 22 }, (_, k) => postbacks.map((p) => p.values[k]));
     const rows = await this.all(c, FIRST_ATTEMPTS_SQL, columns);
     if (rows.length !== postbacks.length) throw new Error('the first-attempts statement lost rows');
     rows.forEach((r, i) => {
@@ -1422,9 +1476,16 @@ export class PostgresStore implements Store {
 
   async recordEvent(input: RecordEvent): Promise<RecordOutcome> {
     const first = firstAttemptValues(input);
-    const shared = first && { values: first, clickid: input.clickid, more: input.plan.length > 1 };
+    const more = input.plan.length > 1;
+    const shared = first && {
+      values: [...first, ...groupLogValues(input, more)],
+      clickid: input.clickid,
+      more,
+    };
     return this.batched(async (c, firstRow) => {
       const outcome = await this.countEvent(c, input, first, firstRow);
+      // Logged already by the group's statement (FIRST_ATTEMPTS_SQL), with this outcome.
+      if (firstRow?.logged === true) return outcome;
       if (input.log) {
         const counted = outcome.status !== 'unmatched';
         this.deferLog(c, input.log, {
