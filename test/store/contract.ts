@@ -1551,6 +1551,92 @@ export function storeContract(engine: string, open: () => Promise<StoreHarness>)
         assert.deepEqual(rows.map((r) => r.clickid).sort(), [a.clickid, b.clickid].sort());
       });
 
+      test('postbacks counted at once, each logged: one log row each, with its own outcome', async () => {
+        const ws = await workspace();
+        const p = await postback(ws);
+        const c = await campaign(ws);
+        const other = await campaign(ws, 'Other');
+        const [a, b, e] = [await click(c), await click(c), await click(other)];
+        let n = 0;
+        const logged = (clickid: string, e: Partial<RecordEvent> & { event: string }) => {
+          n++;
+          return {
+            ...event(ws, clickid, e),
+            postbackId: p.id,
+            log: {
+              postbackId: p.id,
+              workspaceId: ws,
+              at: T0 + n,
+              method: 'GET',
+              url: `/api/postbacks/${p.token}/${e.event}?n=${n}`,
+              ip: '10.0.0.1',
+              userAgent: 'net',
+              body: null,
+            },
+          };
+        };
+        // Counted before: a's deposit d0 and registration.
+        await s.recordEvent(logged(a.clickid, { event: 'deposit', micros: 1n, tid: 'd0' }));
+        await s.recordEvent(logged(a.clickid, { event: 'registration' }));
+        const outcomes = await Promise.all(
+          [
+            logged(a.clickid, { event: 'deposit', micros: 2n, tid: 'd1', note: 'a note' }),
+            logged(a.clickid, { event: 'deposit', micros: 1n, tid: 'd0' }),
+            logged(b.clickid, { event: 'deposit', micros: 3n, tid: 'b1' }),
+            logged(b.clickid, { event: 'deposit', micros: 3n, tid: 'b1' }),
+            logged('NoSuchClickid', { event: 'deposit', micros: 1n, tid: 'x1' }),
+            {
+              ...logged(e.clickid, { event: 'deposit', micros: 1n, tid: 'e1' }),
+              scopeCampaignId: c.id,
+            },
+            logged(a.clickid, { event: 'registration', note: 'again' }),
+            logged(b.clickid, { event: 'first_deposit', micros: 4n, tid: 'b2' }),
+          ].map((input) => s.recordEvent(input)),
+        );
+        const expected = outcomes.map((o, i) => ({
+          url: `/api/postbacks/${p.token}/${i === 6 ? 'registration' : i === 7 ? 'first_deposit' : 'deposit'}?n=${i + 3}`,
+          status: o.status,
+          error:
+            o.status === 'unmatched' ? o.reason : i === 0 ? 'a note' : i === 6 ? 'again' : null,
+          event: o.status === 'unmatched' ? 'deposit' : o.event,
+          conversionId: o.status === 'unmatched' ? null : o.conversionId,
+          ip: '10.0.0.1',
+          userAgent: 'net',
+          httpStatus: 200,
+        }));
+        assert.deepEqual(
+          outcomes.map((o) => o.status),
+          [
+            'recorded',
+            'duplicate',
+            'recorded',
+            'duplicate',
+            'unmatched',
+            'unmatched',
+            'duplicate',
+            'recorded',
+          ],
+        );
+        const rows = (await s.listPostbackLogs(ws, { limit: 20 })).items.filter((r) =>
+          expected.some((x) => x.url === r.url),
+        );
+        assert.deepEqual(
+          rows
+            .map((r) => ({
+              url: r.url,
+              status: r.status,
+              error: r.error,
+              event: r.event,
+              conversionId: r.conversionId,
+              ip: r.ip,
+              userAgent: r.userAgent,
+              httpStatus: r.httpStatus,
+            }))
+            .sort((x, y) => (x.url < y.url ? -1 : 1)),
+          [...expected].sort((x, y) => (x.url < y.url ? -1 : 1)),
+        );
+      });
+
       test("clicks queue 'click', a first chat binding queues 'contact' once; '*' takes neither", async () => {
         await take();
         const ws = await workspace();

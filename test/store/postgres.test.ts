@@ -45,6 +45,40 @@ test('postgres: migration 11 renames the events of destinations saved under alia
   }
 });
 
+test("postgres: migration 13 drops the foreign key of a conversion's lead; the conversions stay and still count once", {
+  skip: !available,
+}, async () => {
+  const before = await openTestPostgres();
+  const deposit = await depositsFor(before.store, 2);
+  assert.equal((await deposit(0)).status, 'recorded');
+  const client = new pg.Client({
+    connectionString: TEST_DATABASE_URL,
+    options: `-c search_path=${before.schema}`,
+  });
+  await client.connect();
+  const foreignKeys = async () =>
+    (
+      await client.query(
+        "SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = 'conversions'::regclass AND contype = 'f'",
+      )
+    ).rows[0].n as number;
+  try {
+    // As a database made by migrations 1-12 has it.
+    await client.query('ALTER TABLE conversions ADD FOREIGN KEY (lead_id) REFERENCES leads(id)');
+    await client.query('DELETE FROM schema_migrations WHERE version = 13');
+    assert.equal(await foreignKeys(), 1);
+    const after = await openTestPostgres(before.schema);
+    await after.store.close();
+    assert.equal(await foreignKeys(), 0, 'the foreign key is gone');
+    assert.equal((await deposit(0)).status, 'duplicate', 'the conversion from before still counts');
+    assert.equal((await deposit(1)).status, 'recorded');
+    assert.equal((await client.query('SELECT count(*)::int AS n FROM conversions')).rows[0].n, 2);
+  } finally {
+    await client.end();
+    await before.dispose();
+  }
+});
+
 test('postgres: nodes starting together migrate once, under the advisory lock', {
   skip: !available,
 }, async () => {

@@ -503,6 +503,29 @@ ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
 CREATE INDEX deliveries_delivered ON deliveries(destination_id, id) WHERE status = 'delivered';
 `,
   },
+  {
+    version: 13,
+    name: "a conversion's lead checked by the store, not by a foreign key",
+    // Every inserted conversion ran the foreign key's check: a query of its
+    // own per row (through SPI, with its executor start) that also locked the
+    // lead's row, a write into a page of the leads table at a random place.
+    // About a tenth of PostgreSQL's CPU time per postback. The store only
+    // ever inserts the id of a lead that the same statement has just read
+    // (or, for further attempts, the same transaction), and leads are never
+    // deleted by the application: the embedded engine dropped the same key
+    // in its migration 11. Whatever the constraint is called, it goes.
+    sql: `
+DO $$
+DECLARE c name;
+BEGIN
+  FOR c IN SELECT conname FROM pg_constraint
+    WHERE conrelid = 'conversions'::regclass AND confrelid = 'leads'::regclass AND contype = 'f'
+  LOOP
+    EXECUTE format('ALTER TABLE conversions DROP CONSTRAINT %I', c);
+  END LOOP;
+END $$;
+`,
+  },
 ];
 
 async function normaliseSavedEvents(client: pg.Client): Promise<void> {

@@ -264,9 +264,15 @@ const MAX_BATCH = 32;
  * CPU and 78-86 µs of server CPU each. Two at once of at most 32: 8,450-8,590
  * postbacks/s at 71-74 and 65-66 µs, p99 unchanged (8.3-9.5 ms). One at once
  * spent the least CPU (59 µs each) but waited on round trips (7,830/s); three
- * or four spent more.
+ * or four spent more. Later, on two shared cores and counting PostgreSQL's CPU
+ * by its own processes (8 s bench runs, alternated, a noisy host), one at a
+ * time made groups of about 16 instead of 10: PostgreSQL's CPU per postback
+ * 85-159 µs against 128-189 µs in two runs each, since every group pays a
+ * durable COMMIT (by pgbench, a one-row write transaction cost PostgreSQL
+ * about 55 µs of CPU more than an empty one), its round trips (about 13 µs
+ * each) and its statements' starts and rollup triggers whatever its size.
  */
-const MAX_GROUPS_IN_FLIGHT = 2;
+const MAX_GROUPS_IN_FLIGHT = 1;
 /** The longest a write waits for a slot before another group starts anyway. */
 const GROUP_WAIT_MS = 20;
 /** A group's COMMIT that went unanswered: how long to find out what became of it, and how often to ask. */
@@ -274,7 +280,7 @@ const COMMIT_OUTCOME_MS = 1_000;
 const COMMIT_OUTCOME_WAIT_MS = 50;
 
 interface FirstAttempt {
-  /** $1-$11 of the folded statement in countEvent. */
+  /** $1-$11 of the folded statement in countEvent, then $12-$22 of FIRST_ATTEMPTS_SQL (its log row). */
   values: unknown[];
   clickid: string;
   /** The plan has further attempts, run after the first one if it counts nothing. */
@@ -309,10 +315,19 @@ interface PendingClick {
 }
 
 /**
- * The most clicks one statement writes; more in one turn are split across
- * connections. Not tuned: the bench's 32 connections never fill it.
+ * The most clicks one statement writes. Not tuned: the bench's 32
+ * connections never fill it.
  */
 const MAX_CLICK_BATCH = 64;
+/**
+ * Click statements running at once; the clicks that arrive meanwhile wait
+ * and form the next one (see GroupPacer), as postback groups do. A statement
+ * per turn of the event loop, any number at once, wrote about 9 clicks each
+ * under the bench's load; one at a time, about 15, and PostgreSQL's CPU per
+ * click was 52-59 µs against 80-125 µs (the statement's start, its two
+ * rollup triggers and its durable commit are paid per statement).
+ */
+const MAX_CLICK_STATEMENTS_IN_FLIGHT = 1;
 
 const statementNames = new Map<string, string>();
 /** Filters make some texts vary; past this many, new texts run unnamed. */
@@ -337,10 +352,12 @@ const OUTBOX_INSERT =
  * its lead and the deliveries of a campaign that forwards clicks, for a whole
  * batch (one array per column). A lead whose clickid is taken already is left
  * out, and so is its click row: the caller draws again. Rows come back in the
- * input's order, with the lead's columns null for a clash.
+ * input's order, with the lead's columns null for a clash. The id sequence
+ * is found once per statement (the subquery runs once): called per row,
+ * pg_get_serial_sequence parsed and looked up the table's name every time.
  */
 const CLICKS_SQL = `WITH input AS MATERIALIZED (
-  SELECT nextval(pg_get_serial_sequence('clicks', 'id')) AS click_id, t.*
+  SELECT nextval((SELECT pg_get_serial_sequence('clicks', 'id')::regclass)) AS click_id, t.*
   FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
     WITH ORDINALITY AS t(workspace_id, campaign_id, at, ip, user_agent, referrer, params, clickid, n)
 ), l AS (
@@ -396,6 +413,28 @@ function firstAttemptValues(input: RecordEvent): unknown[] | undefined {
 }
 
 /**
+ * $12-$22 of FIRST_ATTEMPTS_SQL: whether the postback is logged, whether its
+ * plan has further attempts, and its log row's values that do not depend on
+ * the outcome (deferLog's, the note logged when it counts).
+ */
+function groupLogValues(input: RecordEvent, more: boolean): unknown[] {
+  const log = input.log;
+  return [
+    log !== null,
+    more,
+    id(log?.workspaceId),
+    id(log?.postbackId),
+    log?.at ?? null,
+    log?.method ?? null,
+    log?.url ?? null,
+    log?.ip ?? null,
+    log?.userAgent ?? null,
+    log?.body ?? null,
+    input.note,
+  ];
+}
+
+/**
  * The first counting attempt of every postback in a group commit, as one
  * statement (one array per value of the single-postback statement in
  * countEvent): each postback's lead, whether its campaign forwards, and its
@@ -412,12 +451,24 @@ function firstAttemptValues(input: RecordEvent): unknown[] | undefined {
  * row belongs to; a row not inserted leaves a gap in the sequence. Lookups are
  * LATERAL ... LIMIT 1, so they stay index lookups per row even in a plan made
  * while the tables were empty (a join there became a hash join over a
- * sequential scan of every conversion once the table had grown).
+ * sequential scan of every conversion once the table had grown). The id
+ * sequence is found once per statement, as in CLICKS_SQL (per row it was 4%
+ * of PostgreSQL's CPU time under postback load, by perf).
+ *
+ * A postback whose outcome the statement settles (no lead or another
+ * campaign's: unmatched; inserted: recorded; a conversion committed before
+ * holds its tid, or its once key on its last attempt: duplicate, as
+ * countEvent reads the same row) has its log row written by the statement
+ * too (`logged`), with the values ($12-$22) recordEvent would log: the group
+ * then needs no statement for its log rows before COMMIT, a round trip and a
+ * statement start fewer. The others' rows are written as before (writeLogs).
  */
 const FIRST_ATTEMPTS_SQL = `WITH input AS MATERIALIZED (
-  SELECT nextval(pg_get_serial_sequence('conversions', 'id')) AS conversion_id, t.*
-  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
-    WITH ORDINALITY AS t(workspace_id, clickid, scope, postback_id, event, micros, currency, tid, once_key, tid_key, at, n)
+  SELECT nextval((SELECT pg_get_serial_sequence('conversions', 'id')::regclass)) AS conversion_id, t.*
+  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+      $12::boolean[], $13::boolean[], $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[])
+    WITH ORDINALITY AS t(workspace_id, clickid, scope, postback_id, event, micros, currency, tid, once_key, tid_key, at,
+      logs, more, log_workspace_id, log_postback_id, log_at, method, url, ip, user_agent, body, note, n)
 ), lead AS (
   SELECT i.n, l.id, l.campaign_id,
     EXISTS (SELECT 1 FROM forward_routes r WHERE r.campaign_id = l.campaign_id) AS routed
@@ -431,19 +482,41 @@ const FIRST_ATTEMPTS_SQL = `WITH input AS MATERIALIZED (
   WHERE i.scope IS NULL OR lead.campaign_id::text = i.scope
   ORDER BY i.clickid, i.n
   ON CONFLICT DO NOTHING RETURNING id
+), result AS (
+  SELECT input.*, lead.id AS lead_id, lead.campaign_id, lead.routed, ins.id AS inserted,
+    tid.id AS tid_id, tid.event AS tid_event, once.id AS once_id, once.event AS once_event
+  FROM input LEFT JOIN lead ON lead.n = input.n LEFT JOIN ins ON ins.id = input.conversion_id
+  LEFT JOIN LATERAL (
+    SELECT id, event FROM conversions
+    WHERE ins.id IS NULL AND lead_id = lead.id AND tid_key = input.tid_key LIMIT 1
+  ) tid ON true
+  LEFT JOIN LATERAL (
+    SELECT id, event FROM conversions
+    WHERE ins.id IS NULL AND lead_id = lead.id AND once_key = input.once_key LIMIT 1
+  ) once ON true
+), decided AS (
+  SELECT r.*, CASE
+      WHEN r.lead_id IS NULL THEN 'unknown_clickid'
+      WHEN r.scope IS NOT NULL AND r.campaign_id::text IS DISTINCT FROM r.scope THEN 'campaign_mismatch'
+      WHEN r.inserted IS NOT NULL THEN 'recorded'
+      WHEN r.tid_id IS NOT NULL THEN 'tid'
+      WHEN r.tid_key IS NULL AND r.once_id IS NOT NULL AND NOT r.more THEN 'once'
+    END AS how
+  FROM result r
+), logged AS (
+  INSERT INTO postback_logs (workspace_id, postback_id, at, method, url, ip, user_agent, body, http_status, status, error, event, clickid, conversion_id)
+  SELECT log_workspace_id, log_postback_id, log_at, method, url, ip, user_agent, body, 200,
+    CASE how WHEN 'recorded' THEN 'recorded' WHEN 'tid' THEN 'duplicate' WHEN 'once' THEN 'duplicate' ELSE 'unmatched' END,
+    CASE WHEN how IN ('unknown_clickid', 'campaign_mismatch') THEN how ELSE note END,
+    CASE how WHEN 'tid' THEN tid_event WHEN 'once' THEN once_event ELSE event END,
+    clickid,
+    CASE how WHEN 'recorded' THEN inserted WHEN 'tid' THEN tid_id WHEN 'once' THEN once_id END
+  FROM decided WHERE logs AND how IS NOT NULL
+  ORDER BY n
 )
-SELECT lead.id, lead.campaign_id, lead.routed, ins.id AS inserted,
-  tid.id AS tid_id, tid.event AS tid_event, once.id AS once_id, once.event AS once_event
-FROM input LEFT JOIN lead ON lead.n = input.n LEFT JOIN ins ON ins.id = input.conversion_id
-LEFT JOIN LATERAL (
-  SELECT id, event FROM conversions
-  WHERE ins.id IS NULL AND lead_id = lead.id AND tid_key = input.tid_key LIMIT 1
-) tid ON true
-LEFT JOIN LATERAL (
-  SELECT id, event FROM conversions
-  WHERE ins.id IS NULL AND lead_id = lead.id AND once_key = input.once_key LIMIT 1
-) once ON true
-ORDER BY input.n`;
+SELECT lead_id AS id, campaign_id, routed, inserted, tid_id, tid_event, once_id, once_event,
+  logs AND how IS NOT NULL AS logged
+FROM decided ORDER BY n`;
 
 /**
  * The writes of a group whose first attempts share one statement, in order;
@@ -583,8 +656,18 @@ export class PostgresStore implements Store {
       }),
     { maxGroup: MAX_BATCH, maxInFlight: MAX_GROUPS_IN_FLIGHT, waitMs: GROUP_WAIT_MS },
   );
-  /** Clicks waiting for the next one-statement batch. */
-  private pendingClicks: PendingClick[] = [];
+  /** Clicks waiting for the next one-statement batch (see recordClick). */
+  private readonly clicks = new GroupPacer<PendingClick>(
+    (batch) =>
+      this.insertClicks(batch, 1).catch((error: unknown) => {
+        for (const p of batch) p.reject(error);
+      }),
+    {
+      maxGroup: MAX_CLICK_BATCH,
+      maxInFlight: MAX_CLICK_STATEMENTS_IN_FLIGHT,
+      waitMs: GROUP_WAIT_MS,
+    },
+  );
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -803,7 +886,7 @@ export class PostgresStore implements Store {
       values: (write.firstAttempt as FirstAttempt).values,
     }));
     if (postbacks.length === 0) return firsts;
-    const columns = Array.from({ length: 11 }, (_, k) => postbacks.map((p) => p.values[k]));
+    const columns = Array.from({ length: 22 }, (_, k) => postbacks.map((p) => p.values[k]));
     const rows = await this.all(c, FIRST_ATTEMPTS_SQL, columns);
     if (rows.length !== postbacks.length) throw new Error('the first-attempts statement lost rows');
     rows.forEach((r, i) => {
@@ -1091,26 +1174,18 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Clicks that arrive in one turn of the event loop are written by one
-   * statement (CLICKS_SQL), committed on its own: one round trip for the batch
-   * instead of BEGIN, a statement per click and COMMIT. A click whose clickid
-   * clashed is drawn again and goes with the next batch; if the statement
-   * fails, each click runs again alone, so a bad one fails alone.
+   * Clicks that arrive in one turn of the event loop, or while the previous
+   * statement runs, are written by one statement (CLICKS_SQL), committed on
+   * its own: one round trip for the batch instead of BEGIN, a statement per
+   * click and COMMIT. A click whose clickid clashed is drawn again and goes
+   * in a statement of its own; if the statement fails, each click runs again
+   * alone, so a bad one fails alone.
    */
   async recordClick(click: NewClick): Promise<Lead> {
     return new Promise<Lead>((resolve, reject) => {
-      this.pendingClicks.push({ click, draws: 0, resolve, reject });
-      if (this.pendingClicks.length === 1) setImmediate(this.flushClicks);
+      this.clicks.push({ click, draws: 0, resolve, reject });
     });
   }
-
-  private readonly flushClicks = (): void => {
-    const pending = this.pendingClicks;
-    this.pendingClicks = [];
-    for (let i = 0; i < pending.length; i += MAX_CLICK_BATCH) {
-      this.writeClicks(pending.slice(i, i + MAX_CLICK_BATCH));
-    }
-  };
 
   /** Runs insertClicks; whatever it throws answers every click of the batch not answered yet. */
   private writeClicks(batch: PendingClick[], attempt = 1): void {
@@ -1412,9 +1487,16 @@ export class PostgresStore implements Store {
 
   async recordEvent(input: RecordEvent): Promise<RecordOutcome> {
     const first = firstAttemptValues(input);
-    const shared = first && { values: first, clickid: input.clickid, more: input.plan.length > 1 };
+    const more = input.plan.length > 1;
+    const shared = first && {
+      values: [...first, ...groupLogValues(input, more)],
+      clickid: input.clickid,
+      more,
+    };
     return this.batched(async (c, firstRow) => {
       const outcome = await this.countEvent(c, input, first, firstRow);
+      // Logged already by the group's statement (FIRST_ATTEMPTS_SQL), with this outcome.
+      if (firstRow?.logged === true) return outcome;
       if (input.log) {
         const counted = outcome.status !== 'unmatched';
         this.deferLog(c, input.log, {
