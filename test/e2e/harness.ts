@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = [
@@ -128,4 +128,20 @@ export async function shot(page: Page, name: string): Promise<void> {
   // Let charts and fonts settle.
   await page.waitForTimeout(150);
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * Whether a text field shows all of its placeholder: the field given the
+ * placeholder as its value has nothing to scroll (this counts what the
+ * browser draws inside the field too, such as a search field's clear button).
+ */
+export async function placeholderFits(input: Locator): Promise<boolean> {
+  return input.evaluate((el) => {
+    const field = el as HTMLInputElement;
+    const value = field.value;
+    field.value = field.placeholder;
+    const fits = field.scrollWidth <= field.clientWidth;
+    field.value = value;
+    return fits;
+  });
 }

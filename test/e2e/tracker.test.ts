@@ -4,7 +4,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { type Browser, openBrowser, type Server, shot, startServer } from './harness.js';
+import {
+  type Browser,
+  openBrowser,
+  placeholderFits,
+  type Server,
+  shot,
+  startServer,
+} from './harness.js';
 
 let server: Server;
 let browser: Browser;
@@ -301,6 +308,7 @@ describe('tracker UI', () => {
     // Found by the first characters of its clickid, as copied from a cut-off column.
     const search = page.getByLabel('Search leads');
     assert.equal(await search.getAttribute('placeholder'), 'clickid start, external id, username');
+    assert.ok(await placeholderFits(search), 'the search field cuts its placeholder');
     await search.fill(clickid.slice(0, 9));
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.waitForURL(new RegExp(`[?&]q=${clickid.slice(0, 9)}`));
@@ -550,6 +558,10 @@ describe('tracker UI', () => {
     await page.getByLabel('Партнёрская сеть').waitFor();
     await shot(page, 'ru-04-postback-form');
     await ru('Лиды', 'ru-05-leads');
+    assert.ok(
+      await placeholderFits(page.getByLabel('Поиск лидов')),
+      'the search field cuts its Russian placeholder',
+    );
     await page.locator('tbody a.mono').first().click();
     await page.getByRole('heading', { name: /Данные трекера/ }).waitFor();
     await shot(page, 'ru-06-lead-card');

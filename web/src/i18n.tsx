@@ -590,7 +590,7 @@ const ru: Record<MessageKey, string> = {
 
   'leads.title': 'Лиды',
   'leads.searchLabel': 'Поиск лидов',
-  'leads.searchPlaceholder': 'начало clickid, внешний ID, username',
+  'leads.searchPlaceholder': 'начало clickid, внешний ID, ник',
   'leads.searchHint':
     'Clickid по первым символам (заглавные и строчные различаются) или целиком, внешний ID точно или часть username.',
   'leads.clickid': 'Clickid',
