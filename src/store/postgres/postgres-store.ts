@@ -657,17 +657,11 @@ export class PostgresStore implements Store {
     { maxGroup: MAX_BATCH, maxInFlight: MAX_GROUPS_IN_FLIGHT, waitMs: GROUP_WAIT_MS },
   );
   /** Clicks waiting for the next one-statement batch (see recordClick). */
-  private readonly clicks = new GroupPacer<PendingClick>(
-    (batch) =>
-      this.insertClicks(batch, 1).catch((error: unknown) => {
-        for (const p of batch) p.reject(error);
-      }),
-    {
-      maxGroup: MAX_CLICK_BATCH,
-      maxInFlight: MAX_CLICK_STATEMENTS_IN_FLIGHT,
-      waitMs: GROUP_WAIT_MS,
-    },
-  );
+  private readonly clicks = new GroupPacer<PendingClick>((batch) => this.writeClicks(batch), {
+    maxGroup: MAX_CLICK_BATCH,
+    maxInFlight: MAX_CLICK_STATEMENTS_IN_FLIGHT,
+    waitMs: GROUP_WAIT_MS,
+  });
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -1187,9 +1181,12 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** Runs insertClicks; whatever it throws answers every click of the batch not answered yet. */
-  private writeClicks(batch: PendingClick[], attempt = 1): void {
-    this.insertClicks(batch, attempt).catch((error: unknown) => {
+  /**
+   * Runs insertClicks; whatever it throws answers every click of the batch
+   * not answered yet. Settles when the batch is done, and never rejects.
+   */
+  private writeClicks(batch: PendingClick[], attempt = 1): Promise<void> {
+    return this.insertClicks(batch, attempt).catch((error: unknown) => {
       for (const p of batch) p.reject(error);
     });
   }
